@@ -1,0 +1,421 @@
+//! Hourly rollups in memory.
+//!
+//! Every [`AnonHit`] updates a handful of cells keyed by (site, hour, dimension,
+//! value): counters plus the set of visitor hashes seen in the current flush window.
+//! The flusher drains the window every `pipeline.flush_interval_ms` into
+//! [`AggRow`]s; ClickHouse folds visitor sets into `uniqCombined` states, so only
+//! aggregates — never one row per visitor — are stored.
+//!
+//! The window is sharded (a hit locks one shard, chosen by its visitor hash) so
+//! request threads do not contend on one lock; lookups of existing cells do not
+//! allocate.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hashbrown::{Equivalent, HashMap, HashSet};
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::clock::{DAY_SECS};
+use crate::privacy::consent::{Decision, Level};
+use crate::privacy::url::UTM_KEYS;
+use crate::privacy::AnonHit;
+
+/// The dimensions veil aggregates by. `Total` has one empty value: the site's totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    /// Site totals.
+    Total,
+    /// Page path.
+    Page,
+    /// Referrer host (`(direct)` when none).
+    Referrer,
+    /// `utm_source` … `utm_content`.
+    Utm(u8),
+    /// ISO country code.
+    Country,
+    /// Region.
+    Region,
+    /// Browser name.
+    Browser,
+    /// Browser name + major version.
+    BrowserVersion,
+    /// OS name.
+    Os,
+    /// OS name + version.
+    OsVersion,
+    /// Device class.
+    Device,
+    /// Screen-width bucket.
+    Screen,
+    /// Primary language.
+    Language,
+    /// Custom event name.
+    Event,
+    /// Custom event prop: `event\u{1f}key\u{1f}value`.
+    Prop,
+    /// Consent decision counters (`hits`).
+    Decision,
+}
+
+impl Dim {
+    /// The value of the `dim` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dim::Total => "total",
+            Dim::Page => "page",
+            Dim::Referrer => "referrer",
+            Dim::Utm(i) => UTM_KEYS.get(usize::from(i)).copied().unwrap_or("utm"),
+            Dim::Country => "country",
+            Dim::Region => "region",
+            Dim::Browser => "browser",
+            Dim::BrowserVersion => "browser_version",
+            Dim::Os => "os",
+            Dim::OsVersion => "os_version",
+            Dim::Device => "device",
+            Dim::Screen => "screen",
+            Dim::Language => "language",
+            Dim::Event => "event",
+            Dim::Prop => "prop",
+            Dim::Decision => "decision",
+        }
+    }
+}
+
+/// Separator inside `prop` values; stripped from names, keys and values.
+pub const PROP_SEP: char = '\u{1f}';
+/// Value used when a dimension is unknown for a hit.
+pub const UNKNOWN: &str = "(unknown)";
+/// Referrer value for direct traffic.
+pub const DIRECT: &str = "(direct)";
+
+/// Additive counters of one cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Hits counted (the `decision` dimension uses this).
+    pub hits: u64,
+    /// Pageviews.
+    pub pageviews: u64,
+    /// Custom events.
+    pub events: u64,
+    /// Visits (sessions) started.
+    pub visits: u64,
+    /// Visits with one pageview and no engagement.
+    pub bounces: u64,
+    /// Total visit duration in seconds.
+    pub duration: u64,
+}
+
+impl Counters {
+    fn add(&mut self, o: &Counters) {
+        self.hits += o.hits;
+        self.pageviews += o.pageviews;
+        self.events += o.events;
+        self.visits += o.visits;
+        self.bounces += o.bounces;
+        self.duration += o.duration;
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CellKey {
+    site: u32,
+    hour: u32,
+    dim: Dim,
+    value: Box<str>,
+}
+
+#[derive(Hash)]
+struct CellKeyRef<'a> {
+    site: u32,
+    hour: u32,
+    dim: Dim,
+    value: &'a str,
+}
+
+impl Equivalent<CellKey> for CellKeyRef<'_> {
+    fn equivalent(&self, key: &CellKey) -> bool {
+        self.site == key.site && self.hour == key.hour && self.dim == key.dim && *self.value == *key.value
+    }
+}
+
+#[derive(Default, Debug)]
+struct Cell {
+    counters: Counters,
+    visitors: HashSet<u64>,
+}
+
+#[derive(Default)]
+struct Window {
+    cells: HashMap<CellKey, Cell>,
+}
+
+impl Window {
+    fn add(&mut self, site: u32, hour: u32, dim: Dim, value: &str, c: &Counters, visitor: Option<u64>) {
+        let probe = CellKeyRef { site, hour, dim, value };
+        let cell = match self.cells.get_mut(&probe) {
+            Some(cell) => cell,
+            None => self
+                .cells
+                .entry(CellKey { site, hour, dim, value: value.into() })
+                .or_default(),
+        };
+        cell.counters.add(c);
+        if let Some(v) = visitor {
+            cell.visitors.insert(v);
+        }
+    }
+}
+
+/// One row of `aggregates_in`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, clickhouse::Row)]
+pub struct AggRow {
+    /// Day number (ClickHouse `Date`).
+    pub date: u16,
+    /// Start of the hour (ClickHouse `DateTime`).
+    pub hour: u32,
+    /// Site id.
+    pub site: String,
+    /// Dimension name.
+    pub dim: String,
+    /// Dimension value.
+    pub value: String,
+    /// Id of the batch this row travels in (idempotent retries).
+    pub batch: u64,
+    /// Counter.
+    pub hits: u64,
+    /// Counter.
+    pub pageviews: u64,
+    /// Counter.
+    pub events: u64,
+    /// Counter.
+    pub visits: u64,
+    /// Counter.
+    pub bounces: u64,
+    /// Counter.
+    pub duration: u64,
+    /// Distinct visitor hashes of the window (folded into a sketch by ClickHouse).
+    pub visitors: Vec<u64>,
+}
+
+/// The sharded in-memory window.
+pub struct Aggregator {
+    shards: Box<[Mutex<Window>]>,
+    sites: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Aggregator {
+    /// An empty window with `shards` shards for the given site ids (by index).
+    pub fn new(shards: usize, sites: Vec<String>) -> Aggregator {
+        Aggregator {
+            shards: (0..shards.max(1)).map(|_| Mutex::new(Window::default())).collect(),
+            sites,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, key: Option<u64>) -> &Mutex<Window> {
+        let i = match key {
+            Some(v) => (v >> 32) as usize,
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+        };
+        &self.shards[i % self.shards.len()]
+    }
+
+    /// Counts a decision for a hit that stores nothing else.
+    pub fn count_decision(&self, site: u32, hour: u32, decision: Decision) {
+        let c = Counters { hits: 1, ..Default::default() };
+        self.shard(None).lock().add(site, hour, Dim::Decision, decision.as_str(), &c, None);
+    }
+
+    /// Adds one anonymous hit to the window.
+    pub fn record(&self, hit: &AnonHit) {
+        let mut w = self.shard(hit.visitor).lock();
+        let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
+        w.add(site, hour, Dim::Decision, hit.decision.as_str(), &Counters { hits: 1, ..Default::default() }, None);
+        let c = match hit.event {
+            None => Counters { pageviews: 1, ..Default::default() },
+            Some(_) => Counters { events: 1, ..Default::default() },
+        };
+        if hit.level == Level::Count {
+            // Anonymous count: pageviews per page and hour, nothing else.
+            if hit.event.is_none() {
+                w.add(site, hour, Dim::Total, "", &c, None);
+                w.add(site, hour, Dim::Page, &hit.path, &c, None);
+            }
+            return;
+        }
+        w.add(site, hour, Dim::Total, "", &c, v);
+        w.add(site, hour, Dim::Page, &hit.path, &c, v);
+        if let Some(name) = &hit.event {
+            let name = clean(name);
+            w.add(site, hour, Dim::Event, &name, &c, v);
+            let mut buf = String::new();
+            for (k, val) in &hit.props {
+                buf.clear();
+                buf.push_str(&name);
+                buf.push(PROP_SEP);
+                buf.push_str(&clean(k));
+                buf.push(PROP_SEP);
+                buf.push_str(&clean(val));
+                w.add(site, hour, Dim::Prop, &buf, &c, v);
+            }
+            return;
+        }
+        w.add(site, hour, Dim::Referrer, hit.referrer.as_deref().unwrap_or(DIRECT), &c, v);
+        for (i, utm) in hit.utm.iter().enumerate() {
+            if let Some(u) = utm {
+                w.add(site, hour, Dim::Utm(i as u8), u, &c, v);
+            }
+        }
+        w.add(site, hour, Dim::Country, hit.country.as_ref().map_or(UNKNOWN, |c| c.as_str()), &c, v);
+        w.add(site, hour, Dim::Region, hit.region.as_deref().unwrap_or(UNKNOWN), &c, v);
+        if let Some(agent) = &hit.agent {
+            w.add(site, hour, Dim::Browser, &agent.browser, &c, v);
+            w.add(site, hour, Dim::Os, &agent.os, &c, v);
+            let mut buf = String::with_capacity(32);
+            buf.push_str(&agent.browser);
+            if !agent.browser_version.is_empty() {
+                buf.push(' ');
+                buf.push_str(&agent.browser_version);
+            }
+            w.add(site, hour, Dim::BrowserVersion, &buf, &c, v);
+            buf.clear();
+            buf.push_str(&agent.os);
+            if !agent.os_version.is_empty() {
+                buf.push(' ');
+                buf.push_str(&agent.os_version);
+            }
+            w.add(site, hour, Dim::OsVersion, &buf, &c, v);
+        }
+        if let Some(d) = hit.device {
+            w.add(site, hour, Dim::Device, d.as_str(), &c, v);
+        }
+        w.add(site, hour, Dim::Screen, hit.screen.unwrap_or(UNKNOWN), &c, v);
+        w.add(site, hour, Dim::Language, hit.language.as_deref().unwrap_or(UNKNOWN), &c, v);
+    }
+
+    /// Number of cells in the window (for metrics).
+    pub fn cells(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().cells.len()).sum()
+    }
+
+    /// Takes the whole window and turns it into rows (without batch ids).
+    pub fn drain(&self) -> Vec<AggRow> {
+        let mut merged: HashMap<CellKey, Cell> = HashMap::new();
+        for shard in self.shards.iter() {
+            let cells = std::mem::take(&mut shard.lock().cells);
+            if merged.is_empty() {
+                merged = cells;
+                continue;
+            }
+            for (k, cell) in cells {
+                let m = merged.entry(k).or_default();
+                m.counters.add(&cell.counters);
+                m.visitors.extend(cell.visitors);
+            }
+        }
+        let mut rows: Vec<AggRow> = merged
+            .into_iter()
+            .map(|(k, cell)| {
+                let mut visitors: Vec<u64> = cell.visitors.into_iter().collect();
+                visitors.sort_unstable();
+                AggRow {
+                    date: (u64::from(k.hour) / DAY_SECS) as u16,
+                    hour: k.hour,
+                    site: self.sites.get(k.site as usize).cloned().unwrap_or_default(),
+                    dim: k.dim.as_str().to_string(),
+                    value: k.value.into(),
+                    batch: 0,
+                    hits: cell.counters.hits,
+                    pageviews: cell.counters.pageviews,
+                    events: cell.counters.events,
+                    visits: cell.counters.visits,
+                    bounces: cell.counters.bounces,
+                    duration: cell.counters.duration,
+                    visitors,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.site, a.hour, &a.dim, &a.value).cmp(&(&b.site, b.hour, &b.dim, &b.value)));
+        rows
+    }
+}
+
+/// Removes the prop separator and control characters.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !c.is_control()).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// A stable 64-bit id for a batch: random, so two veil processes never collide.
+pub fn new_batch_id() -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    rand::random::<u64>().hash(&mut h);
+    h.finish().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::consent::Decision;
+
+    fn hit(visitor: u64, path: &str) -> AnonHit {
+        AnonHit {
+            site: 0,
+            hour: 3600 * 24 * 20_780,
+            level: Level::Analytics,
+            decision: Decision::Analytics,
+            event: None,
+            path: path.into(),
+            visitor: Some(visitor),
+            referrer: None,
+            utm: Default::default(),
+            country: None,
+            region: None,
+            agent: None,
+            device: None,
+            screen: None,
+            language: None,
+            props: vec![],
+        }
+    }
+
+    #[test]
+    fn pageviews_and_visitors_roll_up_per_dimension() {
+        let a = Aggregator::new(4, vec!["s".into()]);
+        a.record(&hit(1, "/a"));
+        a.record(&hit(1, "/a"));
+        a.record(&hit(2, "/b"));
+        a.count_decision(0, 3600 * 24 * 20_780, Decision::Gpc);
+        let rows = a.drain();
+        let get = |dim: &str, value: &str| rows.iter().find(|r| r.dim == dim && r.value == value).cloned().unwrap();
+        assert_eq!(get("total", "").pageviews, 3);
+        assert_eq!(get("total", "").visitors, vec![1, 2]);
+        assert_eq!(get("page", "/a").pageviews, 2);
+        assert_eq!(get("page", "/a").visitors, vec![1]);
+        assert_eq!(get("decision", "analytics").hits, 3);
+        assert_eq!(get("decision", "gpc").hits, 1);
+        assert_eq!(get("referrer", DIRECT).pageviews, 3);
+        assert_eq!(get("total", "").date, 20_780);
+        assert!(a.drain().is_empty(), "drain empties the window");
+    }
+
+    #[test]
+    fn anonymous_count_has_no_visitors_or_dimensions() {
+        let a = Aggregator::new(2, vec!["s".into()]);
+        let mut h = hit(9, "/x");
+        h.level = Level::Count;
+        h.visitor = None;
+        a.record(&h);
+        let rows = a.drain();
+        let dims: Vec<&str> = rows.iter().map(|r| r.dim.as_str()).collect();
+        assert_eq!(dims, vec!["decision", "page", "total"]);
+        assert!(rows.iter().all(|r| r.visitors.is_empty()));
+    }
+}

@@ -1,0 +1,58 @@
+//! Wire formats → one [`Beacon`].
+//!
+//! Each format a site can send (the pixel's query string, veil's JSON event) is
+//! decoded here into the same borrowed structure, without touching IPs, headers or
+//! configuration: that is the privacy boundary's job.
+
+use std::borrow::Cow;
+
+use crate::privacy::consent::Categories;
+
+pub mod json;
+pub mod pixel;
+
+/// What one beacon says, borrowed from the request where possible.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Beacon<'a> {
+    /// Site identifier.
+    pub site: Cow<'a, str>,
+    /// Full page URL (reduced to host + path + UTM by the privacy layer).
+    pub url: Cow<'a, str>,
+    /// Referrer URL, if any.
+    pub referrer: Option<Cow<'a, str>>,
+    /// Screen width in CSS pixels.
+    pub width: Option<u32>,
+    /// Custom event name; `None` for a pageview.
+    pub event: Option<Cow<'a, str>>,
+    /// Custom event props, in the order sent.
+    pub props: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Consent categories sent with the beacon.
+    pub consent: Option<Categories>,
+    /// The visitor objected (tracker's opt-out flag).
+    pub opt_out: bool,
+}
+
+/// Why a beacon could not be decoded: each maps to a `400` with this text.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The body is not UTF-8.
+    #[error("body is not valid UTF-8")]
+    NotUtf8,
+    /// The body is not the expected JSON shape.
+    #[error("malformed JSON: {0}")]
+    Json(String),
+    /// No site identifier.
+    #[error("missing site")]
+    MissingSite,
+    /// No page URL.
+    #[error("missing url")]
+    MissingUrl,
+}
+
+/// Normalises an event name: `None`, empty and `pageview` mean a pageview.
+pub(crate) fn event_name(name: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    name.filter(|n| {
+        let n = n.trim();
+        !n.is_empty() && !n.eq_ignore_ascii_case("pageview")
+    })
+}

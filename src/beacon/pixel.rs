@@ -1,0 +1,91 @@
+//! The pixel: `GET /p.gif?s=SITE&u=URL&r=REFERRER&w=WIDTH&e=EVENT&c=CONSENT&o=1`.
+//!
+//! Decoded by hand over the raw query (no intermediate map): this runs for every
+//! pageview. Unknown keys are ignored so that cache-busting parameters do no harm.
+//! Event props travel as `p.KEY=VALUE`.
+
+use std::borrow::Cow;
+
+use super::{event_name, Beacon, DecodeError};
+use crate::privacy::consent::Categories;
+use crate::privacy::url::percent_decode;
+
+/// Decodes the query string of a pixel request.
+pub fn decode(query: &str) -> Result<Beacon<'_>, DecodeError> {
+    let mut b = Beacon::default();
+    let mut event = None;
+    for pair in query.split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = || percent_decode(value, true);
+        match key {
+            "s" | "site" => b.site = value(),
+            "u" | "url" => b.url = value(),
+            "r" | "ref" => {
+                let r = value();
+                if !r.is_empty() {
+                    b.referrer = Some(r);
+                }
+            }
+            "w" => b.width = value().trim().parse().ok(),
+            "e" | "n" => event = Some(value()),
+            "c" => b.consent = Some(Categories::parse_list(&value())),
+            "o" => b.opt_out = matches!(&*value(), "1" | "true"),
+            _ => {
+                if let Some(prop) = key.strip_prefix("p.") {
+                    let prop = percent_decode(prop, true);
+                    if !prop.is_empty() {
+                        b.props.push((prop, value()));
+                    }
+                }
+            }
+        }
+    }
+    b.event = event_name(event);
+    if b.site.trim().is_empty() {
+        return Err(DecodeError::MissingSite);
+    }
+    if b.url.trim().is_empty() {
+        // Without `u` the pixel still counts the site's home page; browsers that
+        // strip the referrer policy would otherwise lose the hit.
+        b.url = Cow::Borrowed("/");
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_pageview() {
+        let b = decode("s=example.com&u=https%3A%2F%2Fexample.com%2Fpricing&r=https://www.google.com/&w=1280").unwrap();
+        assert_eq!(b.site, "example.com");
+        assert_eq!(b.url, "https://example.com/pricing");
+        assert_eq!(b.referrer.as_deref(), Some("https://www.google.com/"));
+        assert_eq!(b.width, Some(1280));
+        assert_eq!(b.event, None);
+        assert!(matches!(b.site, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn decodes_events_consent_and_opt_out() {
+        let b = decode("s=a&u=/&e=signup&p.plan=pro&p.seats=3&c=analytics,marketing&o=1&_=123").unwrap();
+        assert_eq!(b.event.as_deref(), Some("signup"));
+        assert_eq!(b.props.len(), 2);
+        assert_eq!(b.props[0], (Cow::Borrowed("plan"), Cow::Borrowed("pro")));
+        assert!(b.consent.unwrap().contains(Categories::MARKETING));
+        assert!(b.opt_out);
+        assert_eq!(decode("s=a&u=/&e=pageview").unwrap().event, None);
+    }
+
+    #[test]
+    fn missing_site_is_an_error_and_garbage_is_not_a_panic() {
+        assert_eq!(decode("u=/"), Err(DecodeError::MissingSite));
+        assert_eq!(decode(""), Err(DecodeError::MissingSite));
+        assert!(decode("s=%FF%FE&u=%&w=99999999999999&&=&c").is_ok());
+        assert_eq!(decode("s=a").unwrap().url, "/");
+    }
+}

@@ -1,0 +1,581 @@
+//! `veil.toml` + `VEIL_*` environment overrides → a validated [`Config`].
+//!
+//! Every key has a default except the sites. An environment variable
+//! `VEIL_SECTION__KEY` overrides `section.key` (`VEIL_CLICKHOUSE__URL`,
+//! `VEIL_GEO__PATHS=a.mmdb,b.mmdb`); its value is read as the type the key has, so a
+//! password of digits stays a string. Every error names the key (or the variable)
+//! it is about, so a bad deployment fails at start with a message an operator can act on.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::privacy::consent::ConsentConfig;
+
+/// A configuration problem, always naming the key or variable it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A key has a wrong type, an unknown name or an invalid value.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// Dotted path of the key (`server.listen`, `sites[0].hostnames`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Where aggregates go.
+    pub clickhouse: ClickHouseConfig,
+    /// IP → country/region database.
+    pub geo: GeoConfig,
+    /// Daily salts of the visitor hash.
+    pub salt: SaltConfig,
+    /// In-memory aggregation and batching.
+    pub pipeline: PipelineConfig,
+    /// Bounds on what one beacon may carry.
+    pub limits: LimitsConfig,
+    /// The sites veil collects for; hits for any other site are refused.
+    pub sites: Vec<SiteConfig>,
+}
+
+/// HTTP server settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Largest accepted request body (bytes); larger bodies get `413`.
+    pub max_body_bytes: usize,
+    /// Time a client has to send its request headers (ms): slow clients cannot hold
+    /// connections open.
+    pub header_read_timeout_ms: u64,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Worker threads of the runtime; 0 = one per core.
+    pub worker_threads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 10_000,
+            max_body_bytes: 16 * 1024,
+            header_read_timeout_ms: 5_000,
+            trusted_proxies: Vec::new(),
+            worker_threads: 0,
+        }
+    }
+}
+
+/// ClickHouse connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP interface URL.
+    pub url: String,
+    /// Database holding veil's tables (created by `veil migrate`).
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "veil".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+/// Geo database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoConfig {
+    /// MMDB files: one combined file, or an IPv4 and an IPv6 file. Empty = no geo.
+    #[serde(deserialize_with = "paths_or_list")]
+    pub paths: Vec<PathBuf>,
+    /// How often to look for a changed file (s); 0 = only on SIGHUP.
+    pub reload_poll_secs: u64,
+}
+
+impl Default for GeoConfig {
+    fn default() -> Self {
+        GeoConfig {
+            paths: Vec::new(),
+            reload_poll_secs: 60,
+        }
+    }
+}
+
+/// Daily salts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SaltConfig {
+    /// Seconds after midnight UTC that yesterday's salt is kept (late beacons,
+    /// visits crossing midnight) before it is wiped.
+    pub grace_secs: u64,
+    /// Optional file (mode 0600) so a restart keeps today's salt; empty = memory only.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for SaltConfig {
+    fn default() -> Self {
+        SaltConfig {
+            grace_secs: 3_600,
+            state_file: None,
+        }
+    }
+}
+
+/// Aggregation and the ClickHouse writer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How often the in-memory window is written (ms): also the most a hard kill loses.
+    pub flush_interval_ms: u64,
+    /// Most rows in one insert.
+    pub batch_rows: usize,
+    /// Batches waiting for ClickHouse before the flusher waits too.
+    pub queue_batches: usize,
+    /// Shards of the aggregation window (fewer lock collisions).
+    pub shards: usize,
+    /// Parsed User-Agents kept in memory (by hash, never the string).
+    pub ua_cache_entries: usize,
+    /// Longest wait between insert retries (ms).
+    pub retry_max_backoff_ms: u64,
+    /// Time SIGTERM gives in-flight requests and the final flush (ms).
+    pub shutdown_deadline_ms: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            flush_interval_ms: 10_000,
+            batch_rows: 50_000,
+            queue_batches: 64,
+            shards: 16,
+            ua_cache_entries: 65_536,
+            retry_max_backoff_ms: 30_000,
+            shutdown_deadline_ms: 30_000,
+        }
+    }
+}
+
+/// Bounds on event names and props.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Props kept per event; more are dropped.
+    pub max_props: usize,
+    /// Longest event name (bytes); longer names are cut.
+    pub max_event_name: usize,
+    /// Longest prop key (bytes).
+    pub max_prop_key: usize,
+    /// Longest prop value (bytes).
+    pub max_prop_value: usize,
+    /// Longest page path kept (bytes).
+    pub max_path: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_props: 10,
+            max_event_name: 64,
+            max_prop_key: 64,
+            max_prop_value: 256,
+            max_path: 512,
+        }
+    }
+}
+
+/// One site.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Identifier sent by the beacon (`s=` / `site`), usually the main domain.
+    pub id: String,
+    /// Hostnames whose pages may report to this site (a leading `*.` allows
+    /// subdomains). Empty = only the id itself.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// Consent policy.
+    #[serde(default)]
+    pub consent: ConsentConfig,
+    /// Groups with fewer unique visitors are folded into "(other)" by the stats API.
+    #[serde(default = "default_k")]
+    pub k: u32,
+}
+
+fn default_k() -> u32 {
+    5
+}
+
+fn paths_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl Config {
+    /// Reads `path` (if given), applies `VEIL_*` overrides from `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_str(&text, path.unwrap_or(Path::new("<none>")), env)
+    }
+
+    /// Parses TOML text, applies overrides and validates; `origin` names the source
+    /// in messages.
+    pub fn from_toml_str(
+        text: &str,
+        origin: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        apply_env(&mut table, env)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                ConfigError::key(key, e.into_inner().message().to_string())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types cannot: values in range, unique sites, parseable CIDRs.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("server.max_connections", self.server.max_connections as u64),
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            (
+                "server.header_read_timeout_ms",
+                self.server.header_read_timeout_ms,
+            ),
+            (
+                "pipeline.flush_interval_ms",
+                self.pipeline.flush_interval_ms,
+            ),
+            ("pipeline.batch_rows", self.pipeline.batch_rows as u64),
+            ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
+            ("pipeline.shards", self.pipeline.shards as u64),
+            (
+                "pipeline.retry_max_backoff_ms",
+                self.pipeline.retry_max_backoff_ms,
+            ),
+            ("limits.max_path", self.limits.max_path as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
+        self.trusted_proxies()?;
+        let url = &self.clickhouse.url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::key(
+                "clickhouse.url",
+                format!("`{url}` is not an http:// or https:// URL"),
+            ));
+        }
+        if self.clickhouse.database.is_empty()
+            || !self
+                .clickhouse
+                .database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ConfigError::key(
+                "clickhouse.database",
+                "must be a non-empty name of letters, digits and `_`",
+            ));
+        }
+        if self.geo.paths.len() > 2 {
+            return Err(ConfigError::key(
+                "geo.paths",
+                "give one combined MMDB file, or one IPv4 and one IPv6 file",
+            ));
+        }
+        for (i, p) in self.geo.paths.iter().enumerate() {
+            if !p.is_file() {
+                return Err(ConfigError::key(
+                    format!("geo.paths[{i}]"),
+                    format!("{} is not a readable file", p.display()),
+                ));
+            }
+        }
+        if self.sites.is_empty() {
+            return Err(ConfigError::key(
+                "sites",
+                "at least one [[sites]] entry is needed; hits for unknown sites are refused",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, site) in self.sites.iter().enumerate() {
+            if site.id.is_empty() || site.id.len() > 128 {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].id"),
+                    "must be 1 to 128 characters",
+                ));
+            }
+            if !seen.insert(site.id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].id"),
+                    format!("`{}` is configured twice", site.id),
+                ));
+            }
+            for (j, h) in site.hostnames.iter().enumerate() {
+                let bare = h.strip_prefix("*.").unwrap_or(h);
+                if bare.is_empty() || bare.contains(['/', ':', ' ']) {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].hostnames[{j}]"),
+                        format!("`{h}` is not a hostname (no scheme, port or path)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The parsed trusted-proxy networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let net = s
+                    .parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::key(
+                            format!("server.trusted_proxies[{i}]"),
+                            format!("`{s}` is not an IP address or CIDR"),
+                        )
+                    })?;
+                if net.prefix_len() == 0 {
+                    return Err(ConfigError::key(
+                        format!("server.trusted_proxies[{i}]"),
+                        "trusting every address lets any client forge its IP",
+                    ));
+                }
+                Ok(net)
+            })
+            .collect()
+    }
+}
+
+/// Applies `VEIL_SECTION__KEY=value` overrides, typed by the default configuration.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = toml::Table::try_from(Config::default())
+        .map_err(|e| ConfigError::key("<defaults>", e.to_string()))?;
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("VEIL_") && k.contains("__"))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let path: Vec<String> = var["VEIL_".len()..]
+            .split("__")
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        let [section, key] = path.as_slice() else {
+            return Err(ConfigError::key(var, "expected VEIL_SECTION__KEY"));
+        };
+        let Some(default) = defaults
+            .get(section)
+            .and_then(|s| s.as_table())
+            .and_then(|s| s.get(key))
+            .or_else(|| {
+                // Optional keys have no default value; they are strings or paths.
+                (section == "salt" && key == "state_file").then_some(&EMPTY_STRING)
+            })
+        else {
+            return Err(ConfigError::key(
+                var,
+                format!("no configuration key `{section}.{key}`"),
+            ));
+        };
+        let value = typed_like(default, &raw).ok_or_else(|| {
+            ConfigError::key(
+                var.clone(),
+                format!("`{raw}` is not a valid {}", default.type_str()),
+            )
+        })?;
+        let section_table = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section_table) = section_table.as_table_mut() else {
+            return Err(ConfigError::key(section.clone(), "must be a table"));
+        };
+        section_table.insert(key.clone(), value);
+    }
+    Ok(())
+}
+
+static EMPTY_STRING: toml::Value = toml::Value::String(String::new());
+
+fn typed_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
+    Some(match default {
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().ok()?),
+        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().ok()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return None,
+        }),
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[[sites]]\nid = \"example.com\"\n";
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_str(
+            text,
+            Path::new("test.toml"),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        assert_eq!(c.sites[0].k, 5);
+        assert_eq!(c.pipeline.flush_interval_ms, 10_000);
+    }
+
+    #[test]
+    fn env_overrides_are_typed_by_the_key() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("VEIL_CLICKHOUSE__PASSWORD", "1234"),
+                ("VEIL_SERVER__MAX_CONNECTIONS", "7"),
+                ("VEIL_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("VEIL_SALT__STATE_FILE", "/tmp/salt"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.clickhouse.password, "1234");
+        assert_eq!(c.server.max_connections, 7);
+        assert_eq!(c.trusted_proxies().unwrap().len(), 2);
+        assert_eq!(c.salt.state_file, Some(PathBuf::from("/tmp/salt")));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load(&format!("{MINIMAL}[server]\nlisten = \"nope\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("server.listen"), "{e}");
+        let e = load(&format!("{MINIMAL}[server]\nlisen = 1\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_SERVER__MAX_CONNECTIONS", "many")]).unwrap_err();
+        assert!(
+            e.to_string().contains("VEIL_SERVER__MAX_CONNECTIONS"),
+            "{e}"
+        );
+        let e = load(MINIMAL, &[("VEIL_SERVER__NOPE", "1")]).unwrap_err();
+        assert!(e.to_string().contains("server.nope"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_PIPELINE__BATCH_ROWS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("pipeline.batch_rows"), "{e}");
+        let e = load("", &[]).unwrap_err();
+        assert!(e.to_string().contains("`sites`"), "{e}");
+        let e = load(
+            &format!("{MINIMAL}[[sites]]\nid = \"example.com\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sites[1].id"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_SERVER__TRUSTED_PROXIES", "0.0.0.0/0")]).unwrap_err();
+        assert!(e.to_string().contains("trusted_proxies[0]"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_GEO__PATHS", "/nonexistent.mmdb")]).unwrap_err();
+        assert!(e.to_string().contains("geo.paths[0]"), "{e}");
+        let e = load(
+            "[[sites]]\nid = \"a\"\nconsent = { preset = \"lax\" }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sites[0].consent.preset"), "{e}");
+    }
+}

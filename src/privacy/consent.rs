@@ -1,0 +1,393 @@
+//! Consent first: the collection level of a hit is decided before anything else
+//! looks at it.
+//!
+//! A site's [`ConsentPolicy`] (a preset plus per-key overrides) and the visitor's
+//! [`Signals`] (opt-out flag, `Sec-GPC`, `DNT`, the categories sent with the beacon
+//! or read from a consent cookie) give a [`Level`] and the [`Decision`] that is
+//! counted for the site and hour. Nothing but that counter is stored for a hit whose
+//! level is [`Level::None`].
+
+use serde::{Deserialize, Serialize};
+
+/// How much veil may record about one hit, in increasing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// Only the site's decision counter moves.
+    None,
+    /// Pageviews per page and hour; no visitor hash, geo, agent or referrer.
+    Count,
+    /// All audience aggregates, with the daily-salted visitor hash.
+    Analytics,
+    /// Analytics plus campaign (UTM) dimensions and marketing event props.
+    Marketing,
+}
+
+impl Level {
+    /// The configuration spelling, for messages and the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Count => "count",
+            Level::Analytics => "analytics",
+            Level::Marketing => "marketing",
+        }
+    }
+}
+
+/// Why a hit got its level: one counter per value per site and hour, so a site can
+/// see what was *not* collected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Collected at [`Level::Marketing`].
+    Marketing,
+    /// Collected at [`Level::Analytics`].
+    Analytics,
+    /// Collected as an anonymous count only.
+    Anonymous,
+    /// The visitor's categories exclude analytics.
+    Denied,
+    /// `Sec-GPC: 1` lowered the level to none.
+    Gpc,
+    /// `DNT: 1` lowered the level to none.
+    Dnt,
+    /// The visitor objected (opt-out cookie or tracker flag).
+    OptOut,
+    /// A crawler, headless browser or HTTP library: counted, not stored.
+    Bot,
+    /// Refused by a rate limit.
+    RateLimited,
+    /// Refused as malformed or not matching the site's hostnames.
+    Invalid,
+}
+
+impl Decision {
+    /// Every decision, in the order reports list them.
+    pub const ALL: [Decision; 10] = [
+        Decision::Marketing,
+        Decision::Analytics,
+        Decision::Anonymous,
+        Decision::Denied,
+        Decision::Gpc,
+        Decision::Dnt,
+        Decision::OptOut,
+        Decision::Bot,
+        Decision::RateLimited,
+        Decision::Invalid,
+    ];
+
+    /// The value stored in the `decision` dimension.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Marketing => "marketing",
+            Decision::Analytics => "analytics",
+            Decision::Anonymous => "anonymous",
+            Decision::Denied => "denied",
+            Decision::Gpc => "gpc",
+            Decision::Dnt => "dnt",
+            Decision::OptOut => "optout",
+            Decision::Bot => "bot",
+            Decision::RateLimited => "rate_limited",
+            Decision::Invalid => "invalid",
+        }
+    }
+}
+
+/// The consent categories a visitor granted, as a bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Categories(u8);
+
+impl Categories {
+    /// Strictly necessary: always implied, never enough for analytics.
+    pub const NECESSARY: Categories = Categories(1);
+    /// Audience measurement.
+    pub const ANALYTICS: Categories = Categories(2);
+    /// Campaign attribution and marketing props.
+    pub const MARKETING: Categories = Categories(4);
+
+    /// Parses one category name; unknown names grant nothing.
+    pub fn from_name(name: &str) -> Categories {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("analytics") || name.eq_ignore_ascii_case("statistics") {
+            Categories::ANALYTICS
+        } else if name.eq_ignore_ascii_case("marketing") {
+            Categories::MARKETING
+        } else if name.eq_ignore_ascii_case("necessary") {
+            Categories::NECESSARY
+        } else {
+            Categories(0)
+        }
+    }
+
+    /// Parses a list separated by commas, spaces, `+` or `|` (`"necessary,analytics"`).
+    /// An empty list is a valid answer: the visitor granted nothing.
+    pub fn parse_list(list: &str) -> Categories {
+        list.split([',', ' ', '+', '|'])
+            .filter(|s| !s.is_empty())
+            .fold(Categories::NECESSARY, |acc, name| {
+                acc.union(Categories::from_name(name))
+            })
+    }
+
+    /// Both sets together.
+    pub fn union(self, other: Categories) -> Categories {
+        Categories(self.0 | other.0)
+    }
+
+    /// Whether every category of `other` is granted.
+    pub fn contains(self, other: Categories) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The level these categories allow.
+    pub fn level(self) -> Level {
+        match (
+            self.contains(Categories::ANALYTICS),
+            self.contains(Categories::MARKETING),
+        ) {
+            (true, true) => Level::Marketing,
+            (true, false) => Level::Analytics,
+            (false, _) => Level::None,
+        }
+    }
+}
+
+/// The consent-related facts of one request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// The visitor objected: the opt-out cookie or the tracker's opt-out flag.
+    pub opt_out: bool,
+    /// `Sec-GPC: 1`.
+    pub gpc: bool,
+    /// `DNT: 1`.
+    pub dnt: bool,
+    /// Categories sent with the beacon itself.
+    pub beacon: Option<Categories>,
+    /// Categories read from the site's consent cookie.
+    pub cookie: Option<Categories>,
+}
+
+/// A named starting point for a site's consent policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Without consent only the anonymous count; GPC and DNT are a refusal.
+    #[default]
+    EuStrict,
+    /// Audience measurement without consent (CNIL-style exemption): visitor hash with
+    /// a daily salt, no marketing dimensions; GPC and DNT are an objection.
+    EuExemptAudience,
+    /// Collect unless the visitor opts out; GPC turns marketing off.
+    UsOptOut,
+}
+
+impl Preset {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::EuStrict => "eu-strict",
+            Preset::EuExemptAudience => "eu-exempt-audience",
+            Preset::UsOptOut => "us-opt-out",
+        }
+    }
+
+    /// (default level, GPC cap, DNT cap) of the preset.
+    fn levels(self) -> (Level, Level, Level) {
+        match self {
+            Preset::EuStrict => (Level::Count, Level::None, Level::None),
+            Preset::EuExemptAudience => (Level::Analytics, Level::None, Level::None),
+            Preset::UsOptOut => (Level::Marketing, Level::Analytics, Level::Marketing),
+        }
+    }
+}
+
+/// A site's consent policy as configured: a preset and optional overrides.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// The preset the other keys start from.
+    #[serde(default)]
+    pub preset: Preset,
+    /// Level without any consent signal (overrides the preset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Level>,
+    /// Highest level allowed when `Sec-GPC: 1` is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpc: Option<Level>,
+    /// Highest level allowed when `DNT: 1` is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnt: Option<Level>,
+    /// Name of a first-party cookie holding the granted categories as a list
+    /// (`necessary,analytics`), set by the site's consent banner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+}
+
+/// The resolved policy used on the request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentPolicy {
+    /// Level without any consent signal.
+    pub default: Level,
+    /// Cap under `Sec-GPC: 1`.
+    pub gpc: Level,
+    /// Cap under `DNT: 1`.
+    pub dnt: Level,
+    /// Consent cookie name, if any.
+    pub cookie: Option<String>,
+}
+
+impl From<&ConsentConfig> for ConsentPolicy {
+    fn from(c: &ConsentConfig) -> Self {
+        let (default, gpc, dnt) = c.preset.levels();
+        ConsentPolicy {
+            default: c.default.unwrap_or(default),
+            gpc: c.gpc.unwrap_or(gpc),
+            dnt: c.dnt.unwrap_or(dnt),
+            cookie: c.cookie.clone(),
+        }
+    }
+}
+
+impl ConsentPolicy {
+    /// Decides the level of one hit. Precedence: opt-out → GPC → DNT → beacon
+    /// categories → consent cookie → the site's default.
+    pub fn decide(&self, s: &Signals) -> (Level, Decision) {
+        if s.opt_out {
+            return (Level::None, Decision::OptOut);
+        }
+        let wanted = match (s.beacon, s.cookie) {
+            (Some(c), _) | (None, Some(c)) => c.level(),
+            (None, None) => self.default,
+        };
+        let mut level = wanted;
+        let mut capped_by = None;
+        if s.gpc && self.gpc < level {
+            level = self.gpc;
+            capped_by = Some(Decision::Gpc);
+        }
+        if s.dnt && self.dnt < level {
+            level = self.dnt;
+            capped_by = capped_by.or(Some(Decision::Dnt));
+        }
+        let decision = match level {
+            Level::None => capped_by.unwrap_or(Decision::Denied),
+            Level::Count => Decision::Anonymous,
+            Level::Analytics => Decision::Analytics,
+            Level::Marketing => Decision::Marketing,
+        };
+        (level, decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(preset: Preset) -> ConsentPolicy {
+        ConsentPolicy::from(&ConsentConfig {
+            preset,
+            ..Default::default()
+        })
+    }
+
+    fn granted(list: &str) -> Signals {
+        Signals {
+            beacon: Some(Categories::parse_list(list)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn eu_strict_counts_anonymously_without_consent() {
+        let p = policy(Preset::EuStrict);
+        assert_eq!(
+            p.decide(&Signals::default()),
+            (Level::Count, Decision::Anonymous)
+        );
+        assert_eq!(
+            p.decide(&granted("necessary,analytics")),
+            (Level::Analytics, Decision::Analytics)
+        );
+        assert_eq!(
+            p.decide(&granted("analytics,marketing")),
+            (Level::Marketing, Decision::Marketing)
+        );
+        assert_eq!(
+            p.decide(&granted("necessary")),
+            (Level::None, Decision::Denied)
+        );
+        assert_eq!(p.decide(&granted("")), (Level::None, Decision::Denied));
+    }
+
+    #[test]
+    fn gpc_and_dnt_override_granted_categories_under_eu_strict() {
+        let p = policy(Preset::EuStrict);
+        let mut s = granted("analytics,marketing");
+        s.gpc = true;
+        assert_eq!(p.decide(&s), (Level::None, Decision::Gpc));
+        let mut s = granted("analytics");
+        s.dnt = true;
+        assert_eq!(p.decide(&s), (Level::None, Decision::Dnt));
+    }
+
+    #[test]
+    fn opt_out_beats_everything() {
+        for preset in [Preset::EuStrict, Preset::EuExemptAudience, Preset::UsOptOut] {
+            let mut s = granted("analytics,marketing");
+            s.opt_out = true;
+            assert_eq!(policy(preset).decide(&s), (Level::None, Decision::OptOut));
+        }
+    }
+
+    #[test]
+    fn beacon_categories_beat_the_cookie() {
+        let p = policy(Preset::EuStrict);
+        let s = Signals {
+            beacon: Some(Categories::parse_list("necessary")),
+            cookie: Some(Categories::parse_list("analytics")),
+            ..Default::default()
+        };
+        assert_eq!(p.decide(&s).0, Level::None);
+        let s = Signals {
+            cookie: Some(Categories::parse_list("analytics")),
+            ..Default::default()
+        };
+        assert_eq!(p.decide(&s).0, Level::Analytics);
+    }
+
+    #[test]
+    fn us_opt_out_collects_by_default_and_gpc_turns_marketing_off() {
+        let p = policy(Preset::UsOptOut);
+        assert_eq!(p.decide(&Signals::default()).0, Level::Marketing);
+        let s = Signals {
+            gpc: true,
+            ..Default::default()
+        };
+        assert_eq!(p.decide(&s), (Level::Analytics, Decision::Analytics));
+    }
+
+    #[test]
+    fn exempt_audience_measures_without_consent_but_honours_objection() {
+        let p = policy(Preset::EuExemptAudience);
+        assert_eq!(p.decide(&Signals::default()).0, Level::Analytics);
+        let s = Signals {
+            dnt: true,
+            ..Default::default()
+        };
+        assert_eq!(p.decide(&s), (Level::None, Decision::Dnt));
+    }
+
+    #[test]
+    fn overrides_win_over_the_preset() {
+        let p = ConsentPolicy::from(&ConsentConfig {
+            preset: Preset::EuStrict,
+            default: Some(Level::None),
+            dnt: Some(Level::Marketing),
+            ..Default::default()
+        });
+        assert_eq!(p.decide(&Signals::default()), (Level::None, Decision::Denied));
+        let mut s = granted("analytics");
+        s.dnt = true;
+        assert_eq!(p.decide(&s).0, Level::Analytics);
+    }
+}

@@ -1,0 +1,390 @@
+//! The privacy boundary: [`Beacon`] + transport facts in, [`AnonHit`] out.
+//!
+//! This is the only module that sees a client IP or a User-Agent. In order, for
+//! every hit:
+//! 1. the site must be configured and the page host allowed (else: refused);
+//! 2. **consent first** — the level is decided from the opt-out flag, `Sec-GPC`,
+//!    `DNT`, the beacon's or cookie's categories and the site's policy; at level
+//!    `none` only the decision counter is kept;
+//! 3. bots are recognised from the User-Agent and only counted;
+//! 4. the IP becomes a country and region, then is dropped;
+//! 5. the User-Agent becomes browser / OS / device labels, then is dropped;
+//! 6. a visitor hash is made with the day's salt (analytics level and up);
+//! 7. the URL becomes a path plus UTM keys, the referrer its host.
+//!
+//! [`AnonHit`] has no field that can carry an IP, a User-Agent, a query string or a
+//! cookie: what crosses this boundary is anonymous by construction.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub mod agent;
+pub mod client_ip;
+pub mod consent;
+pub mod geo;
+pub mod salt;
+pub mod url;
+
+use crate::beacon::Beacon;
+use crate::clock::{hour_of, Clock};
+use crate::config::{Config, LimitsConfig};
+use agent::{Agent, AgentParser, DeviceClass};
+use client_ip::TrustedProxies;
+use consent::{Categories, ConsentPolicy, Decision, Level, Signals};
+use geo::{Country, GeoDb};
+use salt::SaltKeeper;
+
+/// A configured site, resolved for the request path.
+#[derive(Debug)]
+pub struct Site {
+    /// Identifier (as sent by beacons and stored in ClickHouse).
+    pub id: String,
+    /// Allowed page hostnames (patterns).
+    pub hostnames: Vec<String>,
+    /// Consent policy.
+    pub consent: ConsentPolicy,
+}
+
+impl Site {
+    fn allows_host(&self, host: &str) -> bool {
+        if host.is_empty() {
+            // Relative URLs come from our own tracker on the site's pages.
+            return true;
+        }
+        if self.hostnames.is_empty() {
+            return url::host_matches(host, &self.id);
+        }
+        self.hostnames.iter().any(|p| url::host_matches(host, p))
+    }
+}
+
+/// Transport facts of one request: everything that is personal data lives here and
+/// goes no further than [`Privacy::process`].
+#[derive(Clone, Copy, Debug)]
+pub struct Transport<'a> {
+    /// Socket peer address.
+    pub peer: IpAddr,
+    /// `X-Forwarded-For`, believed only from trusted proxies.
+    pub x_forwarded_for: Option<&'a str>,
+    /// `Forwarded`, believed only from trusted proxies.
+    pub forwarded: Option<&'a str>,
+    /// `User-Agent`.
+    pub user_agent: &'a str,
+    /// `Sec-GPC: 1`.
+    pub gpc: bool,
+    /// `DNT: 1`.
+    pub dnt: bool,
+    /// `Cookie` header (only the opt-out and consent cookies are read from it).
+    pub cookie: Option<&'a str>,
+    /// `Accept-Language`, reduced to its first primary subtag.
+    pub accept_language: Option<&'a str>,
+}
+
+/// What the aggregates may learn from one hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnonHit {
+    /// Index of the site in the configuration.
+    pub site: u32,
+    /// Start of the UTC hour (Unix seconds).
+    pub hour: u32,
+    /// Collection level (never `None`: such hits are only counted).
+    pub level: Level,
+    /// The decision counted for this hit.
+    pub decision: Decision,
+    /// Custom event name; `None` for a pageview.
+    pub event: Option<Box<str>>,
+    /// Normalised page path.
+    pub path: Box<str>,
+    /// Daily-salted visitor hash (analytics level and up).
+    pub visitor: Option<u64>,
+    /// Referrer host; `None` for direct traffic and self-referrals.
+    pub referrer: Option<Box<str>>,
+    /// UTM values (marketing level only).
+    pub utm: [Option<Box<str>>; 5],
+    /// Country.
+    pub country: Option<Country>,
+    /// Region (ISO 3166-2 code or the database's region name).
+    pub region: Option<Box<str>>,
+    /// Browser / OS labels.
+    pub agent: Option<Arc<Agent>>,
+    /// Device class (agent refined by screen width).
+    pub device: Option<DeviceClass>,
+    /// Screen-size bucket.
+    pub screen: Option<&'static str>,
+    /// Primary language subtag (`pl`, `en`).
+    pub language: Option<Box<str>>,
+    /// Event props, bounded by the limits.
+    pub props: Vec<(Box<str>, Box<str>)>,
+}
+
+/// The result of one hit that passed the site check.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Aggregate this.
+    Record(Box<AnonHit>),
+    /// Only count the decision for the site and hour.
+    CountOnly {
+        /// Site index.
+        site: u32,
+        /// Hour.
+        hour: u32,
+        /// Why nothing else is kept.
+        decision: Decision,
+    },
+}
+
+/// Why a hit was refused before consent was even looked at.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    /// The site is not configured.
+    #[error("unknown site")]
+    UnknownSite,
+    /// The page's host is not one of the site's hostnames (counted as invalid).
+    #[error("page host not allowed for this site")]
+    HostNotAllowed {
+        /// Site index, for the invalid counter.
+        site: u32,
+        /// Hour, for the invalid counter.
+        hour: u32,
+    },
+}
+
+/// Everything the boundary needs, built once at start.
+pub struct Privacy {
+    sites: Vec<Site>,
+    site_index: std::collections::HashMap<String, u32>,
+    geo: Option<Arc<GeoDb>>,
+    agents: AgentParser,
+    salts: Arc<SaltKeeper>,
+    proxies: TrustedProxies,
+    limits: LimitsConfig,
+    clock: Arc<dyn Clock>,
+}
+
+/// The opt-out cookie set by the `/optout` page.
+pub const OPT_OUT_COOKIE: &str = "veil_optout";
+
+impl Privacy {
+    /// Builds the boundary from validated configuration.
+    pub fn new(
+        config: &Config,
+        geo: Option<Arc<GeoDb>>,
+        salts: Arc<SaltKeeper>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Privacy, crate::config::ConfigError> {
+        let sites: Vec<Site> = config
+            .sites
+            .iter()
+            .map(|s| Site {
+                id: s.id.clone(),
+                hostnames: s.hostnames.clone(),
+                consent: ConsentPolicy::from(&s.consent),
+            })
+            .collect();
+        let site_index = sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i as u32))
+            .collect();
+        Ok(Privacy {
+            sites,
+            site_index,
+            geo,
+            agents: AgentParser::new(config.pipeline.ua_cache_entries),
+            salts,
+            proxies: TrustedProxies::new(config.trusted_proxies()?),
+            limits: config.limits.clone(),
+            clock,
+        })
+    }
+
+    /// The configured sites, by index.
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
+    /// The salt keeper (for the rotation task).
+    pub fn salts(&self) -> &Arc<SaltKeeper> {
+        &self.salts
+    }
+
+    /// The geo database, if configured.
+    pub fn geo(&self) -> Option<&Arc<GeoDb>> {
+        self.geo.as_ref()
+    }
+
+    /// Index of a site id.
+    pub fn site_index(&self, id: &str) -> Option<u32> {
+        self.site_index.get(id).copied()
+    }
+
+    /// The current UTC hour.
+    pub fn current_hour(&self) -> u32 {
+        hour_of(self.clock.now_secs())
+    }
+
+    /// Turns one beacon into an [`Outcome`], or refuses it.
+    pub fn process(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Outcome, Refusal> {
+        let site_idx = self
+            .site_index(beacon.site.trim())
+            .ok_or(Refusal::UnknownSite)?;
+        let site = &self.sites[site_idx as usize];
+        let hour = self.current_hour();
+        let page = url::parse_page(&beacon.url, self.limits.max_path);
+        if !site.allows_host(&page.host) {
+            return Err(Refusal::HostNotAllowed {
+                site: site_idx,
+                hour,
+            });
+        }
+
+        // 2. Consent before anything else is looked at.
+        let signals = Signals {
+            opt_out: beacon.opt_out || cookie_value(t.cookie, OPT_OUT_COOKIE) == Some("1"),
+            gpc: t.gpc,
+            dnt: t.dnt,
+            beacon: beacon.consent,
+            cookie: site
+                .consent
+                .cookie
+                .as_deref()
+                .and_then(|name| cookie_value(t.cookie, name))
+                .map(|v| Categories::parse_list(&url::percent_decode(v, false))),
+        };
+        let (level, decision) = site.consent.decide(&signals);
+        if level == Level::None {
+            return Ok(Outcome::CountOnly {
+                site: site_idx,
+                hour,
+                decision,
+            });
+        }
+
+        // 3. Bots are counted, never stored as visits.
+        let agent = self.agents.parse(t.user_agent);
+        if agent.is_bot {
+            return Ok(Outcome::CountOnly {
+                site: site_idx,
+                hour,
+                decision: Decision::Bot,
+            });
+        }
+
+        let event = beacon
+            .event
+            .as_deref()
+            .map(|e| Box::from(url::truncate(e.trim(), self.limits.max_event_name)));
+        let mut hit = AnonHit {
+            site: site_idx,
+            hour,
+            level,
+            decision,
+            event,
+            path: page.path.into_boxed_str(),
+            visitor: None,
+            referrer: None,
+            utm: Default::default(),
+            country: None,
+            region: None,
+            agent: None,
+            device: None,
+            screen: None,
+            language: None,
+            props: Vec::new(),
+        };
+        if level == Level::Count {
+            return Ok(Outcome::Record(Box::new(hit)));
+        }
+
+        // 4.–6. IP → region and visitor hash; UA → labels. Both are dropped here.
+        let ip = self
+            .proxies
+            .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
+        if let Some(geo) = &self.geo {
+            let loc = geo.lookup(ip);
+            hit.country = loc.country;
+            hit.region = loc.region.map(String::into_boxed_str);
+        }
+        hit.visitor = Some(self.salts.visitor_hash(&site.id, ip, t.user_agent));
+        hit.device = Some(agent.device_with_width(beacon.width));
+        hit.agent = Some(agent);
+        hit.screen = beacon.width.map(screen_bucket);
+        hit.language = t.accept_language.and_then(primary_language);
+
+        // 7. Referrer host; self-referrals are direct traffic.
+        hit.referrer = beacon
+            .referrer
+            .as_deref()
+            .and_then(url::referrer_host)
+            .filter(|h| {
+                let own_page = !page.host.is_empty() && url::host_matches(h, &page.host);
+                !own_page && !site.allows_host(h)
+            })
+            .map(String::into_boxed_str);
+        if level == Level::Marketing {
+            hit.utm = page.utm.map(|u| u.map(String::into_boxed_str));
+        }
+        hit.props = beacon
+            .props
+            .iter()
+            .filter(|(k, _)| !k.trim().is_empty())
+            .take(self.limits.max_props)
+            .map(|(k, v)| {
+                (
+                    Box::from(url::truncate(k.trim(), self.limits.max_prop_key)),
+                    Box::from(url::truncate(v, self.limits.max_prop_value)),
+                )
+            })
+            .collect();
+        Ok(Outcome::Record(Box::new(hit)))
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+}
+
+/// Screen-width buckets (CSS px), matching common layout breakpoints.
+pub fn screen_bucket(width: u32) -> &'static str {
+    match width {
+        0..=575 => "<576",
+        576..=767 => "576-767",
+        768..=991 => "768-991",
+        992..=1199 => "992-1199",
+        1200..=1439 => "1200-1439",
+        1440..=1919 => "1440-1919",
+        _ => ">=1920",
+    }
+}
+
+/// `pl-PL,pl;q=0.9,en;q=0.8` → `pl`. Only 2–3 ASCII letters pass.
+pub fn primary_language(accept_language: &str) -> Option<Box<str>> {
+    let first = accept_language.split(',').next()?.split(';').next()?.trim();
+    let primary = first.split(['-', '_']).next()?;
+    (2..=3).contains(&primary.len())
+        .then_some(())
+        .filter(|_| primary.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(|_| primary.to_ascii_lowercase().into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_languages_screens() {
+        assert_eq!(cookie_value(Some("a=1; veil_optout=1"), "veil_optout"), Some("1"));
+        assert_eq!(cookie_value(Some("xveil_optout=1"), "veil_optout"), None);
+        assert_eq!(cookie_value(None, "a"), None);
+        assert_eq!(primary_language("pl-PL,pl;q=0.9").as_deref(), Some("pl"));
+        assert_eq!(primary_language("*"), None);
+        assert_eq!(primary_language("x-klingon"), None);
+        assert_eq!(screen_bucket(1280), "1200-1439");
+        assert_eq!(screen_bucket(390), "<576");
+    }
+}

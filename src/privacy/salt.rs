@@ -1,0 +1,399 @@
+//! Daily salts of the visitor hash.
+//!
+//! A salt is 32 random bytes that exists only for its UTC day plus a grace period.
+//! One task ([`run_rotation`]) rotates it at 00:00 UTC and wipes yesterday's after the
+//! grace, so once it is gone no one — not veil, not a database reader — can
+//! recompute a hash of that day, and the same visitor on two days gets two unrelated
+//! hashes. The salt is never written to ClickHouse or a log; the optional state file
+//! (mode 0600) only lets a restart keep today's hashes stable.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{day_of, Clock, DAY_SECS};
+
+/// Errors reading or writing the salt state file (never contains a salt).
+#[derive(Debug, thiserror::Error)]
+pub enum SaltError {
+    /// The state file could not be written.
+    #[error("cannot write salt state file {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// One day's key, wiped from memory when dropped.
+#[derive(Clone)]
+struct DaySalt {
+    day: u32,
+    key: [u8; 32],
+}
+
+impl Drop for DaySalt {
+    fn drop(&mut self) {
+        // Volatile writes so the compiler cannot elide the wipe of a dead value.
+        for b in self.key.iter_mut() {
+            // SAFETY: `b` is a valid, aligned, exclusive reference into `self.key`.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+struct State {
+    current: DaySalt,
+    previous: Option<DaySalt>,
+}
+
+/// The salts in memory: today's, and yesterday's during the grace period.
+pub struct SaltKeeper {
+    clock: Arc<dyn Clock>,
+    grace_secs: u64,
+    state_file: Option<PathBuf>,
+    state: RwLock<State>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    current_day: u32,
+    current: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_day: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<String>,
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+fn hex(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+impl SaltKeeper {
+    /// Creates today's salt, or takes it (and yesterday's, within grace) from the
+    /// state file when one is configured and still valid.
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        grace_secs: u64,
+        state_file: Option<PathBuf>,
+    ) -> Result<SaltKeeper, SaltError> {
+        let now = clock.now_secs();
+        let today = day_of(now);
+        let in_grace = now % DAY_SECS < grace_secs;
+        let loaded = state_file.as_deref().and_then(read_state_file);
+        let (current, previous) = match loaded {
+            Some(f) if f.current_day == today => {
+                let previous = match (f.previous_day, f.previous.as_deref().and_then(unhex)) {
+                    (Some(day), Some(key)) if day + 1 == today && in_grace => {
+                        Some(DaySalt { day, key })
+                    }
+                    _ => None,
+                };
+                match unhex(&f.current) {
+                    Some(key) => (DaySalt { day: today, key }, previous),
+                    None => (
+                        DaySalt {
+                            day: today,
+                            key: random_key(),
+                        },
+                        None,
+                    ),
+                }
+            }
+            Some(f) if f.current_day + 1 == today && in_grace => (
+                DaySalt {
+                    day: today,
+                    key: random_key(),
+                },
+                unhex(&f.current).map(|key| DaySalt {
+                    day: f.current_day,
+                    key,
+                }),
+            ),
+            _ => (
+                DaySalt {
+                    day: today,
+                    key: random_key(),
+                },
+                None,
+            ),
+        };
+        let keeper = SaltKeeper {
+            clock,
+            grace_secs,
+            state_file,
+            state: RwLock::new(State { current, previous }),
+        };
+        keeper.persist()?;
+        Ok(keeper)
+    }
+
+    /// The visitor hash of (site, IP, User-Agent) under today's salt: a keyed BLAKE3
+    /// over length-prefixed fields (so `("ab","c")` and `("a","bc")` differ), cut to
+    /// 64 bits, which is plenty for counting and too short to be worth reversing.
+    pub fn visitor_hash(&self, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
+        let state = self.state.read();
+        visitor_hash_with(&state.current.key, site, ip, user_agent)
+    }
+
+    /// Rotates and wipes as the clock says: a new salt when the day changed, and
+    /// yesterday's dropped once the grace has passed. Returns whether anything changed.
+    pub fn tick(&self) -> Result<bool, SaltError> {
+        let now = self.clock.now_secs();
+        let today = day_of(now);
+        let mut changed = false;
+        {
+            let mut state = self.state.write();
+            if state.current.day != today {
+                let fresh = DaySalt {
+                    day: today,
+                    key: random_key(),
+                };
+                let old = std::mem::replace(&mut state.current, fresh);
+                state.previous = (old.day + 1 == today).then_some(old);
+                changed = true;
+            }
+            let expired = state
+                .previous
+                .as_ref()
+                .is_some_and(|p| now >= u64::from(p.day + 1) * DAY_SECS + self.grace_secs);
+            if expired {
+                state.previous = None;
+                changed = true;
+            }
+        }
+        if changed {
+            self.persist()?;
+        }
+        Ok(changed)
+    }
+
+    /// Seconds until the next rotation or wipe is due.
+    pub fn secs_until_next_event(&self) -> u64 {
+        let now = self.clock.now_secs();
+        let next_midnight = (now / DAY_SECS + 1) * DAY_SECS;
+        let state = self.state.read();
+        let wipe = state
+            .previous
+            .as_ref()
+            .map(|p| u64::from(p.day + 1) * DAY_SECS + self.grace_secs);
+        let due = wipe.map_or(next_midnight, |w| w.min(next_midnight));
+        due.saturating_sub(now)
+    }
+
+    /// Days whose salt is held in memory right now (today first).
+    pub fn days_in_memory(&self) -> Vec<u32> {
+        let state = self.state.read();
+        std::iter::once(state.current.day)
+            .chain(state.previous.as_ref().map(|p| p.day))
+            .collect()
+    }
+
+    /// Whether a salt for `day` is still held (tests and the audit check this).
+    pub fn holds_day(&self, day: u32) -> bool {
+        self.days_in_memory().contains(&day)
+    }
+
+    /// The state file, if configured.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.state_file.as_deref()
+    }
+
+    fn persist(&self) -> Result<(), SaltError> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let body = {
+            let state = self.state.read();
+            StateFile {
+                current_day: state.current.day,
+                current: hex(&state.current.key),
+                previous_day: state.previous.as_ref().map(|p| p.day),
+                previous: state.previous.as_ref().map(|p| hex(&p.key)),
+            }
+        };
+        write_state_file(path, &body).map_err(|source| SaltError::Write {
+            path: path.clone(),
+            source,
+        })
+    }
+}
+
+fn visitor_hash_with(key: &[u8; 32], site: &str, ip: IpAddr, user_agent: &str) -> u64 {
+    let mut h = blake3::Hasher::new_keyed(key);
+    h.update(&(site.len() as u32).to_le_bytes());
+    h.update(site.as_bytes());
+    let ip16 = match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    };
+    h.update(&ip16);
+    h.update(&(user_agent.len() as u32).to_le_bytes());
+    h.update(user_agent.as_bytes());
+    let out = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&out.as_bytes()[..8]);
+    // 0 is reserved for "no visitor" in tests and tools.
+    u64::from_le_bytes(first).max(1)
+}
+
+fn read_state_file(path: &Path) -> Option<StateFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_state_file(path: &Path, body: &StateFile) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        let json = serde_json::to_vec(body).map_err(std::io::Error::other)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// The single task that rotates salts: sleeps until the next midnight or wipe, ticks,
+/// and ends when `stop` resolves.
+pub async fn run_rotation(keeper: Arc<SaltKeeper>, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let wait = Duration::from_secs(keeper.secs_until_next_event().clamp(1, 60));
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        match keeper.tick() {
+            Ok(true) => tracing::info!(days = ?keeper.days_in_memory(), "salt rotated or wiped"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "salt state file not updated"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const MIDNIGHT: u64 = 20_780 * DAY_SECS; // 2026-11-23T00:00:00Z
+
+    fn keeper(clock: &Arc<ManualClock>, file: Option<PathBuf>) -> SaltKeeper {
+        SaltKeeper::new(clock.clone(), 3_600, file).unwrap()
+    }
+
+    #[test]
+    fn same_visitor_gets_unrelated_hashes_on_two_days() {
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 10) * 1000));
+        let k = keeper(&clock, None);
+        let ip: IpAddr = "81.2.69.142".parse().unwrap();
+        let before = k.visitor_hash("example.com", ip, "UA");
+        assert_eq!(before, k.visitor_hash("example.com", ip, "UA"));
+        clock.advance_ms(20_000);
+        assert!(k.tick().unwrap());
+        let after = k.visitor_hash("example.com", ip, "UA");
+        assert_ne!(before, after);
+    }
+
+    #[test]
+    fn fields_are_length_prefixed() {
+        let key = [7u8; 32];
+        let ip: IpAddr = "::1".parse().unwrap();
+        assert_ne!(
+            visitor_hash_with(&key, "ab", ip, "c"),
+            visitor_hash_with(&key, "a", ip, "bc")
+        );
+        let v4: IpAddr = "81.2.69.142".parse().unwrap();
+        let mapped: IpAddr = "::ffff:81.2.69.142".parse().unwrap();
+        assert_eq!(
+            visitor_hash_with(&key, "s", v4, "u"),
+            visitor_hash_with(&key, "s", mapped, "u")
+        );
+    }
+
+    #[test]
+    fn yesterdays_salt_is_wiped_after_grace_from_memory_and_file() {
+        let dir = std::env::temp_dir().join(format!("veil-salt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("salt.json");
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 60) * 1000));
+        let k = keeper(&clock, Some(file.clone()));
+        let yesterday = day_of(MIDNIGHT - 60);
+        let old_text = std::fs::read_to_string(&file).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let old: StateFile = serde_json::from_str(&old_text).unwrap();
+
+        clock.set_ms((MIDNIGHT + 5) * 1000);
+        k.tick().unwrap();
+        assert!(k.holds_day(yesterday), "kept during grace");
+        clock.set_ms((MIDNIGHT + 3_600) * 1000);
+        k.tick().unwrap();
+        assert!(!k.holds_day(yesterday), "wiped after grace");
+        assert_eq!(k.days_in_memory(), vec![yesterday + 1]);
+        let new_text = std::fs::read_to_string(&file).unwrap();
+        assert!(!new_text.contains(&old.current), "old salt left in the file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn restart_keeps_todays_salt_from_the_state_file() {
+        let dir = std::env::temp_dir().join(format!("veil-salt2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("salt.json");
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT + 7_200) * 1000));
+        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+        let a = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
+        let b = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
+        assert_eq!(a, b);
+        clock.advance_ms(DAY_SECS * 1000);
+        let c = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
+        assert_ne!(a, c, "a state file from yesterday must not give today's salt");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn next_event_is_midnight_or_the_wipe() {
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 100) * 1000));
+        let k = keeper(&clock, None);
+        assert_eq!(k.secs_until_next_event(), 100);
+        clock.set_ms((MIDNIGHT + 100) * 1000);
+        k.tick().unwrap();
+        assert_eq!(k.secs_until_next_event(), 3_500);
+    }
+}

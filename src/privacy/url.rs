@@ -1,0 +1,237 @@
+//! Page URLs and referrers reduced to what the aggregates need.
+//!
+//! The full URL never goes further than this module: a page becomes its host (to
+//! check against the site's hostnames) and a normalised path, with the query string
+//! dropped except for the five UTM keys; a referrer becomes its host only.
+
+use std::borrow::Cow;
+
+/// The five campaign keys kept from a page's query string, in this order.
+pub const UTM_KEYS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
+/// A page URL cut down to what veil keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Lower-case host without port, or empty for a relative URL.
+    pub host: String,
+    /// Normalised path: starts with `/`, no trailing slash (except `/`), no query.
+    pub path: String,
+    /// UTM values by [`UTM_KEYS`] position.
+    pub utm: [Option<String>; 5],
+}
+
+/// Splits `scheme://host:port/path?query#fragment` into (host, rest). Accepts
+/// relative URLs (`/pricing`) with an empty host.
+fn split_host(url: &str) -> (&str, &str) {
+    let url = url.trim();
+    let after_scheme = match url.find("://") {
+        Some(i) if url[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') => &url[i + 3..],
+        _ if url.starts_with("//") => &url[2..],
+        _ => return ("", url),
+    };
+    let end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let authority = &after_scheme[..end];
+    // Drop credentials and port.
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if authority.starts_with('[') {
+        authority.split(']').next().map_or(authority, |h| &h[1..])
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    (host, &after_scheme[end..])
+}
+
+fn lower(s: &str) -> String {
+    let s = s.trim_end_matches('.');
+    s.to_ascii_lowercase()
+}
+
+/// Percent-decodes `s` (and `+` as space when `plus` is set); invalid escapes and
+/// invalid UTF-8 are kept as they are / replaced, never an error.
+pub fn percent_decode(s: &str, plus: bool) -> Cow<'_, str> {
+    if !s.bytes().any(|b| b == b'%' || (plus && b == b'+')) {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Parses a page URL: host, normalised path, UTM keys. `max_path` bounds the path.
+pub fn parse_page(url: &str, max_path: usize) -> Page {
+    let (host, rest) = split_host(url);
+    let rest = rest.split('#').next().unwrap_or("");
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let mut utm: [Option<String>; 5] = Default::default();
+    if let Some(query) = query {
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if let Some(i) = UTM_KEYS.iter().position(|u| k.eq_ignore_ascii_case(u)) {
+                let v = percent_decode(v, true);
+                let v = v.trim();
+                if !v.is_empty() && utm[i].is_none() {
+                    utm[i] = Some(truncate(v, 128).to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    Page {
+        host: lower(host),
+        path: normalise_path(path, max_path),
+        utm,
+    }
+}
+
+/// `/Pricing/` → `/Pricing`, `` → `/`, `//a///b` → `/a/b`; percent-escapes decoded.
+fn normalise_path(path: &str, max_path: usize) -> String {
+    let decoded = percent_decode(path, false);
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for seg in decoded.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    let cut = truncate(&out, max_path.max(1));
+    if cut.len() < out.len() {
+        out.truncate(cut.len());
+    }
+    out
+}
+
+/// The host of a referrer URL (lower case, no `www.`), or `None` when empty or not
+/// an absolute URL.
+pub fn referrer_host(referrer: &str) -> Option<String> {
+    let (host, _) = split_host(referrer);
+    if host.is_empty() {
+        return None;
+    }
+    let host = lower(host);
+    let host = host.strip_prefix("www.").map(str::to_string).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// Whether `host` matches a site hostname pattern (`example.com` or `*.example.com`,
+/// which also matches `example.com` itself). A `www.` prefix of the host is ignored.
+pub fn host_matches(host: &str, pattern: &str) -> bool {
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    match pattern.strip_prefix("*.") {
+        Some(base) => {
+            let base = base.strip_prefix("www.").unwrap_or(base);
+            host.eq_ignore_ascii_case(base)
+                || (host.len() > base.len()
+                    && host.as_bytes()[host.len() - base.len() - 1] == b'.'
+                    && host[host.len() - base.len()..].eq_ignore_ascii_case(base))
+        }
+        None => host.eq_ignore_ascii_case(pattern.strip_prefix("www.").unwrap_or(pattern)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_keep_path_and_utm_only() {
+        let p = parse_page(
+            "https://Example.COM:443/Pricing/?utm_source=News%20Letter&email=a@b.c&utm_medium=Email#top",
+            512,
+        );
+        assert_eq!(p.host, "example.com");
+        assert_eq!(p.path, "/Pricing");
+        assert_eq!(p.utm[0].as_deref(), Some("news letter"));
+        assert_eq!(p.utm[1].as_deref(), Some("email"));
+        assert!(p.utm[2].is_none());
+        assert_eq!(parse_page("https://example.com", 512).path, "/");
+        assert_eq!(parse_page("/a//b/", 512).path, "/a/b");
+        assert_eq!(parse_page("/caf%C3%A9", 512).path, "/café");
+        assert_eq!(parse_page("/%ZZ%", 512).path, "/%ZZ%");
+        assert_eq!(parse_page("/abcdef", 3).path, "/ab");
+        assert_eq!(parse_page("https://user:pw@[2001:db8::1]:8080/x", 512).host, "2001:db8::1");
+    }
+
+    #[test]
+    fn referrers_keep_the_host_only() {
+        assert_eq!(
+            referrer_host("https://www.google.com/search?q=secret").as_deref(),
+            Some("google.com")
+        );
+        assert_eq!(referrer_host(""), None);
+        assert_eq!(referrer_host("not a url"), None);
+        assert_eq!(referrer_host("android-app://com.slack/").as_deref(), Some("com.slack"));
+    }
+
+    #[test]
+    fn hostname_patterns() {
+        assert!(host_matches("example.com", "example.com"));
+        assert!(host_matches("www.example.com", "example.com"));
+        assert!(!host_matches("blog.example.com", "example.com"));
+        assert!(host_matches("blog.example.com", "*.example.com"));
+        assert!(host_matches("example.com", "*.example.com"));
+        assert!(!host_matches("badexample.com", "*.example.com"));
+    }
+
+    #[test]
+    fn percent_decoding_never_fails() {
+        assert_eq!(percent_decode("a+b%20c", true), "a b c");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        assert_eq!(percent_decode("%", true), "%");
+        assert_eq!(percent_decode("%4", true), "%4");
+        assert_eq!(percent_decode("%ff", true), "\u{fffd}");
+        assert_eq!(truncate("héllo", 2), "h");
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP server: accept loop, connection limits, graceful shutdown.
+//!
+//! One task per connection (HTTP/1.1 with keep-alive). A semaphore caps open
+//! connections so a flood cannot exhaust file descriptors or memory; a header read
+//! timeout stops slow clients from holding their slot. On shutdown the listener
+//! closes first, in-flight requests finish, idle keep-alive connections are closed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub mod response;
+pub mod routes;
+
+use crate::AppState;
+
+/// Serves until `shutdown` resolves, then waits up to `drain` for open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    max_connections: usize,
+    header_read_timeout: Duration,
+    drain: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let peer_ip = peer_ip(peer);
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(&state, peer_ip, req).await) }
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Client resets and timeouts are normal for beacons; nothing to log.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = tokio::time::sleep(drain) => tracing::warn!("connections still open at the drain deadline"),
+    }
+}
+
+fn peer_ip(peer: SocketAddr) -> std::net::IpAddr {
+    peer.ip().to_canonical()
+}

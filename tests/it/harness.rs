@@ -1,0 +1,278 @@
+//! Test harness: a real ClickHouse (database per test), veil on port 0 in-process,
+//! a raw HTTP/1.1 client, and a capture of every log line veil writes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use veil::clock::{Clock, SystemClock};
+use veil::config::{Config, SiteConfig};
+
+/// Where the test ClickHouse listens (the test command starts it).
+pub fn clickhouse_url() -> String {
+    std::env::var("VEIL_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".into())
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The official-schema MaxMind test database shipped in geo/testdata.
+pub fn test_mmdb() -> PathBuf {
+    repo().join("geo/testdata/GeoLite2-City-Test.mmdb")
+}
+
+/// Browser User-Agents used across tests.
+pub const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+pub const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+pub const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+// ---- log capture -----------------------------------------------------------
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber once (debug level for veil, all fields).
+pub fn init_logs() {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("veil=debug,info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    });
+}
+
+/// Everything logged so far by any test in this binary.
+pub fn logs() -> String {
+    LOGS.get()
+        .and_then(|b| b.lock().ok().map(|v| String::from_utf8_lossy(&v).into_owned()))
+        .unwrap_or_default()
+}
+
+// ---- ClickHouse --------------------------------------------------------------
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh database, migrated, dropped when the test passes.
+pub struct TestDb {
+    pub name: String,
+    pub client: clickhouse::Client,
+}
+
+impl TestDb {
+    pub async fn new(tag: &str) -> TestDb {
+        let name = format!(
+            "veil_t{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            tag
+        );
+        let cfg = veil::config::ClickHouseConfig {
+            url: clickhouse_url(),
+            database: name.clone(),
+            ..Default::default()
+        };
+        veil::sink::schema::migrate(&cfg)
+            .await
+            .unwrap_or_else(|e| panic!("migrating {name} on {} failed (is the test ClickHouse running? use the README's test command): {e}", cfg.url));
+        TestDb {
+            client: veil::sink::schema::client(&cfg),
+            name,
+        }
+    }
+
+    /// Aggregates of a site merged over all hours: (dim, value) → row.
+    pub async fn totals(&self, site: &str) -> BTreeMap<(String, String), Totals> {
+        let rows = self
+            .client
+            .query(
+                "SELECT dim, value, sumMerge(hits) AS hits, sumMerge(pageviews) AS pageviews, \
+                 sumMerge(events) AS events, uniqCombinedArrayMerge(visitors) AS visitors \
+                 FROM aggregates WHERE site = ? GROUP BY dim, value ORDER BY dim, value",
+            )
+            .bind(site)
+            .fetch_all::<Totals>()
+            .await
+            .expect("query aggregates");
+        rows.into_iter().map(|r| ((r.dim.clone(), r.value.clone()), r)).collect()
+    }
+
+    pub async fn drop(self) {
+        let _ = self
+            .client
+            .query(&format!("DROP DATABASE IF EXISTS {}", self.name))
+            .execute()
+            .await;
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, clickhouse::Row, PartialEq, Eq)]
+pub struct Totals {
+    pub dim: String,
+    pub value: String,
+    pub hits: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    pub visitors: u64,
+}
+
+/// Looks up (dim, value) or returns zeros.
+pub fn get(t: &BTreeMap<(String, String), Totals>, dim: &str, value: &str) -> (u64, u64) {
+    t.get(&(dim.to_string(), value.to_string()))
+        .map_or((0, 0), |r| (r.pageviews, r.visitors))
+}
+
+// ---- veil ------------------------------------------------------------------------
+
+/// A site config for `example.com` with the given consent preset.
+pub fn site(id: &str, preset: &str) -> SiteConfig {
+    let toml = format!("id = \"{id}\"\nhostnames = [\"{id}\", \"*.{id}\"]\nconsent = {{ preset = \"{preset}\" }}\n");
+    toml::from_str(&toml).expect("site config")
+}
+
+/// Test configuration: loopback as a trusted proxy (tests choose client IPs with
+/// X-Forwarded-For), the MaxMind test database, fast flushes.
+pub fn config(db: &TestDb) -> Config {
+    let mut c = Config::default();
+    c.server.listen = "127.0.0.1:0".parse().unwrap();
+    c.server.trusted_proxies = vec!["127.0.0.0/8".into(), "::1/128".into()];
+    c.clickhouse.url = clickhouse_url();
+    c.clickhouse.database = db.name.clone();
+    c.geo.paths = vec![test_mmdb()];
+    c.pipeline.flush_interval_ms = 200;
+    c.pipeline.retry_max_backoff_ms = 500;
+    c.pipeline.shutdown_deadline_ms = 10_000;
+    c.sites = vec![site("example.com", "eu-exempt-audience")];
+    c
+}
+
+pub struct TestVeil {
+    pub running: veil::Running,
+    pub addr: std::net::SocketAddr,
+}
+
+impl TestVeil {
+    pub async fn start(config: Config) -> TestVeil {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> TestVeil {
+        init_logs();
+        let running = veil::start(config, clock, std::future::pending())
+            .await
+            .expect("veil starts");
+        let addr = running.addr;
+        TestVeil { running, addr }
+    }
+
+    /// Graceful stop: everything accepted is in ClickHouse afterwards.
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(30), self.running.shutdown())
+            .await
+            .expect("veil stops within 30 s");
+    }
+}
+
+// ---- raw HTTP ----------------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one raw request (must contain its own headers; `Connection: close` is
+/// added) and reads the whole reply.
+pub async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let mut req = head.trim_end_matches("\r\n").as_bytes().to_vec();
+    req.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    req.extend_from_slice(body);
+    s.write_all(&req).await.expect("send");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("reply within 10 s")
+        .expect("read");
+    parse_reply(&buf)
+}
+
+fn parse_reply(buf: &[u8]) -> Reply {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&buf[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: buf[split + 4..].to_vec(),
+    }
+}
+
+/// A pixel request from `ip` (via X-Forwarded-For) with `ua`.
+pub async fn pixel(addr: std::net::SocketAddr, query: &str, ip: &str, ua: &str, extra: &str) -> Reply {
+    let mut head = format!(
+        "GET /p.gif?{query} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nAccept-Language: pl-PL,pl;q=0.9\r\n"
+    );
+    head.push_str(extra);
+    raw(addr, &head, b"").await
+}
+
+/// A JSON POST to /api/collect from `ip` with `ua`.
+pub async fn collect(addr: std::net::SocketAddr, json: &str, ip: &str, ua: &str, extra: &str) -> Reply {
+    let head = format!(
+        "POST /api/collect HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}",
+        json.len()
+    );
+    raw(addr, &head, json.as_bytes()).await
+}
