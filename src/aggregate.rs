@@ -55,6 +55,8 @@ pub enum Dim {
     Event,
     /// Custom event prop: `event\u{1f}key\u{1f}value`.
     Prop,
+    /// A prop the site marks as marketing data (same value format).
+    MarketingProp,
     /// Consent decision counters (`hits`).
     Decision,
 }
@@ -78,7 +80,74 @@ impl Dim {
             Dim::Language => "language",
             Dim::Event => "event",
             Dim::Prop => "prop",
+            Dim::MarketingProp => "marketing_prop",
             Dim::Decision => "decision",
+        }
+    }
+}
+
+/// The classes of stored data, each with its own retention and consent category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataClass {
+    /// Audience statistics.
+    Audience,
+    /// Campaign data (UTM, marketing props): needs marketing consent.
+    Marketing,
+    /// Consent decision counters.
+    Consent,
+}
+
+impl DataClass {
+    /// Every class.
+    pub const ALL: [DataClass; 3] = [DataClass::Audience, DataClass::Marketing, DataClass::Consent];
+
+    /// The `dim` values of this class.
+    pub fn dims(self) -> Vec<&'static str> {
+        Dim::ALL.iter().filter(|d| d.class() == self).map(|d| d.as_str()).collect()
+    }
+
+    /// Configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataClass::Audience => "audience",
+            DataClass::Marketing => "marketing",
+            DataClass::Consent => "consent",
+        }
+    }
+}
+
+impl Dim {
+    /// Every dimension.
+    pub const ALL: [Dim; 21] = [
+        Dim::Total,
+        Dim::Page,
+        Dim::Referrer,
+        Dim::Utm(0),
+        Dim::Utm(1),
+        Dim::Utm(2),
+        Dim::Utm(3),
+        Dim::Utm(4),
+        Dim::Country,
+        Dim::Region,
+        Dim::Browser,
+        Dim::BrowserVersion,
+        Dim::Os,
+        Dim::OsVersion,
+        Dim::Device,
+        Dim::Screen,
+        Dim::Language,
+        Dim::Event,
+        Dim::Prop,
+        Dim::MarketingProp,
+        Dim::Decision,
+    ];
+
+    /// The data class (retention, consent category) of the dimension.
+    pub fn class(self) -> DataClass {
+        match self {
+            Dim::Utm(_) | Dim::MarketingProp => DataClass::Marketing,
+            Dim::Decision => DataClass::Consent,
+            _ => DataClass::Audience,
         }
     }
 }
@@ -253,14 +322,16 @@ impl Aggregator {
             let name = clean(name);
             w.add(site, hour, Dim::Event, &name, &c, v);
             let mut buf = String::new();
-            for (k, val) in &hit.props {
+            let props = hit.props.iter().map(|p| (Dim::Prop, p));
+            let marketing = hit.marketing_props.iter().map(|p| (Dim::MarketingProp, p));
+            for (dim, (k, val)) in props.chain(marketing) {
                 buf.clear();
                 buf.push_str(&name);
                 buf.push(PROP_SEP);
                 buf.push_str(&clean(k));
                 buf.push(PROP_SEP);
                 buf.push_str(&clean(val));
-                w.add(site, hour, Dim::Prop, &buf, &c, v);
+                w.add(site, hour, dim, &buf, &c, v);
             }
             return;
         }
@@ -383,6 +454,7 @@ mod tests {
             screen: None,
             language: None,
             props: vec![],
+            marketing_props: vec![],
         }
     }
 
@@ -404,6 +476,8 @@ mod tests {
         assert_eq!(get("referrer", DIRECT).pageviews, 3);
         assert_eq!(get("total", "").date, 20_780);
         assert!(a.drain().is_empty(), "drain empties the window");
+        assert_eq!(DataClass::Marketing.dims(), vec!["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "marketing_prop"]);
+        assert_eq!(DataClass::Consent.dims(), vec!["decision"]);
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// Bounds on what one beacon may carry.
     pub limits: LimitsConfig,
+    /// The background job that enforces each site's retention.
+    pub retention: RetentionJobConfig,
     /// The sites veil collects for; hits for any other site are refused.
     pub sites: Vec<SiteConfig>,
 }
@@ -232,6 +234,25 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The retention job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionJobConfig {
+    /// Run the job inside `veil serve`.
+    pub enabled: bool,
+    /// How often it runs (s).
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionJobConfig {
+    fn default() -> Self {
+        RetentionJobConfig {
+            enabled: true,
+            interval_secs: 3_600,
+        }
+    }
+}
+
 /// One site.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,13 +266,66 @@ pub struct SiteConfig {
     /// Consent policy.
     #[serde(default)]
     pub consent: ConsentConfig,
-    /// Groups with fewer unique visitors are folded into "(other)" by the stats API.
+    /// Groups with fewer unique visitors are folded into "(other)" by the stats API
+    /// (0 disables).
     #[serde(default = "default_k")]
     pub k: u32,
+    /// Days each class of stored data is kept for this site.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// Event prop keys that are marketing data: stored only at the marketing level.
+    #[serde(default)]
+    pub marketing_props: Vec<String>,
+    /// Who is responsible for the data (named in the generated disclosure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    /// Where visitors can ask about their data (named in the disclosure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Default language of the opt-out page and disclosure (`en` or `pl`); the
+    /// visitor's `Accept-Language` is preferred when it names one of them.
+    #[serde(default = "default_language")]
+    pub language: String,
 }
 
 fn default_k() -> u32 {
     5
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+
+/// Retention in days per class of stored data. ClickHouse 18.16 has no TTL, so a
+/// daily job drops expired day partitions (and deletes a site's rows of a class whose
+/// limit is shorter than the longest one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Audience statistics: pageviews, visitors, visits, pages, referrers, geo,
+    /// browser/OS/device, screen, language, events.
+    pub audience_days: u32,
+    /// Campaign data: UTM dimensions and marketing props.
+    pub marketing_days: u32,
+    /// Consent decision counters (what was and was not collected).
+    pub consent_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            audience_days: 730,
+            marketing_days: 365,
+            consent_days: 1095,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The longest limit: partitions older than this hold nothing any class keeps.
+    pub fn max_days(&self) -> u32 {
+        self.audience_days.max(self.marketing_days).max(self.consent_days)
+    }
 }
 
 fn paths_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
@@ -389,6 +463,25 @@ impl Config {
                     format!("sites[{i}].id"),
                     format!("`{}` is configured twice", site.id),
                 ));
+            }
+            if site.language != "en" && site.language != "pl" {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].language"),
+                    format!("`{}` is not supported; use `en` or `pl`", site.language),
+                ));
+            }
+            let r = &site.retention;
+            for (name, days) in [
+                ("audience_days", r.audience_days),
+                ("marketing_days", r.marketing_days),
+                ("consent_days", r.consent_days),
+            ] {
+                if days == 0 {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].retention.{name}"),
+                        "must be at least 1 day",
+                    ));
+                }
             }
             for (j, h) in site.hostnames.iter().enumerate() {
                 let bare = h.strip_prefix("*.").unwrap_or(h);

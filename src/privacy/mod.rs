@@ -43,6 +43,8 @@ pub struct Site {
     pub hostnames: Vec<String>,
     /// Consent policy.
     pub consent: ConsentPolicy,
+    /// Prop keys that are marketing data.
+    pub marketing_props: Vec<String>,
 }
 
 impl Site {
@@ -115,6 +117,8 @@ pub struct AnonHit {
     pub language: Option<Box<str>>,
     /// Event props, bounded by the limits.
     pub props: Vec<(Box<str>, Box<str>)>,
+    /// Props the site marks as marketing data (marketing level only).
+    pub marketing_props: Vec<(Box<str>, Box<str>)>,
 }
 
 /// The result of one hit that passed the site check.
@@ -179,6 +183,7 @@ impl Privacy {
                 id: s.id.clone(),
                 hostnames: s.hostnames.clone(),
                 consent: ConsentPolicy::from(&s.consent),
+                marketing_props: s.marketing_props.clone(),
             })
             .collect();
         let site_index = sites
@@ -291,6 +296,7 @@ impl Privacy {
             screen: None,
             language: None,
             props: Vec::new(),
+            marketing_props: Vec::new(),
         };
         if level == Level::Count {
             return Ok(Outcome::Record(Box::new(hit)));
@@ -324,18 +330,26 @@ impl Privacy {
         if level == Level::Marketing {
             hit.utm = page.utm.map(|u| u.map(String::into_boxed_str));
         }
-        hit.props = beacon
+        let props = beacon
             .props
             .iter()
             .filter(|(k, _)| !k.trim().is_empty())
             .take(self.limits.max_props)
             .map(|(k, v)| {
                 (
-                    Box::from(url::truncate(k.trim(), self.limits.max_prop_key)),
-                    Box::from(url::truncate(v, self.limits.max_prop_value)),
+                    Box::<str>::from(url::truncate(k.trim(), self.limits.max_prop_key)),
+                    Box::<str>::from(url::truncate(v, self.limits.max_prop_value)),
                 )
-            })
-            .collect();
+            });
+        for (k, v) in props {
+            if site.marketing_props.iter().any(|m| **m == *k) {
+                if level == Level::Marketing {
+                    hit.marketing_props.push((k, v));
+                }
+            } else {
+                hit.props.push((k, v));
+            }
+        }
         Ok(Outcome::Record(Box::new(hit)))
     }
 }
