@@ -71,6 +71,8 @@ pub enum StartError {
 
 /// State shared by every request.
 pub struct AppState {
+    /// The configuration veil runs with (pages and the manifest read it).
+    pub config: Arc<Config>,
     /// The privacy boundary.
     pub privacy: Privacy,
     /// The in-memory window.
@@ -185,6 +187,7 @@ pub async fn start_on(
     let p = &config.pipeline;
     let (tx, rx) = mpsc::channel(p.queue_batches);
     let state = Arc::new(AppState {
+        config: Arc::new(config.clone()),
         privacy,
         aggregator: aggregator.clone(),
         metrics: metrics.clone(),

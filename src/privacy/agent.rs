@@ -184,6 +184,7 @@ pub struct AgentParser {
     per_shard: usize,
     hash_keys: RandomState,
     woothee: woothee::parser::Parser,
+    matcher: Matcher,
     empty: Arc<Agent>,
 }
 
@@ -202,6 +203,7 @@ impl AgentParser {
             per_shard,
             hash_keys: RandomState::new(),
             woothee: woothee::parser::Parser::new(),
+            matcher: Matcher::new(),
             empty: Arc::new(Agent::empty_bot()),
         }
     }
@@ -227,7 +229,7 @@ impl AgentParser {
 
     /// Labels for `user_agent` without touching the cache (benchmarks, one-off tools).
     pub fn parse_uncached(&self, user_agent: &str) -> Agent {
-        classify(&self.woothee, user_agent)
+        classify(&self.woothee, &self.matcher, user_agent)
     }
 
     /// Number of agents currently cached (sums the shards; takes each lock briefly).
@@ -410,7 +412,7 @@ fn run_woothee<'a>(parser: &woothee::parser::Parser, ua: &'a str) -> Raw<'a> {
     }
 }
 
-fn classify(parser: &woothee::parser::Parser, user_agent: &str) -> Agent {
+fn classify(parser: &woothee::parser::Parser, matcher: &Matcher, user_agent: &str) -> Agent {
     let trimmed = user_agent.trim();
     if is_blank(trimmed) {
         return Agent::empty_bot();
@@ -418,9 +420,10 @@ fn classify(parser: &woothee::parser::Parser, user_agent: &str) -> Agent {
     let too_long = trimmed.len() > MAX_PARSED_LEN;
     let ua = truncate(trimmed, MAX_PARSED_LEN);
     let raw = run_woothee(parser, ua);
+    let hits = matcher.scan(ua.as_bytes());
 
-    let (browser, browser_version) = browser_of(ua, &raw);
-    let (os, mut os_version) = os_of(ua, &raw);
+    let (browser, browser_version) = browser_of(ua, &raw, &hits);
+    let (os, mut os_version) = os_of(&raw, &hits);
     // Safari 26 freezes the iOS version in the UA at 18.6; Safari's own version is the OS's.
     if (os == "iOS" || os == "iPadOS") && browser == "Safari" {
         if let Ok(v) = browser_version.parse::<u32>() {
@@ -429,8 +432,8 @@ fn classify(parser: &woothee::parser::Parser, user_agent: &str) -> Agent {
             }
         }
     }
-    let device = device_of(ua, &raw);
-    let is_bot = too_long || looks_like_bot(ua, raw.category, browser);
+    let device = device_of(&raw, &hits);
+    let is_bot = too_long || looks_like_bot(ua, raw.category, browser, &hits);
 
     Agent {
         browser: browser.into(),
@@ -447,13 +450,24 @@ fn major(v: &str) -> String {
     v.chars().take_while(char::is_ascii_digit).collect()
 }
 
-/// Major version following `token` in `ua` ("Chrome/131.0" with "Chrome/" → "131").
+/// Major version following `token` (ASCII case-insensitive) in `ua`: "Chrome/131.0" with
+/// "Chrome/" → "131".
 fn major_after(ua: &str, token: &str) -> String {
-    match ua.find(token) {
-        Some(i) => major(&ua[i + token.len()..]),
+    let (hay, needle) = (ua.as_bytes(), token.as_bytes());
+    let found = (0..hay.len().saturating_sub(needle.len()) + 1).find(|&i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    });
+    match found.and_then(|i| ua.get(i + needle.len()..)) {
+        Some(rest) => major(rest),
         None => String::new(),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Token tables. Every token below is found by one pass over the UA (see `Matcher`), matched
+// ASCII case-insensitively, so adding tokens costs next to nothing.
+// ---------------------------------------------------------------------------------------------
 
 /// Browsers woothee does not know or misnames, checked before its answer. In-app browsers
 /// come first because their UAs also carry Chrome/Safari/WebView tokens. Each entry is
@@ -491,7 +505,8 @@ const EXTRA_BROWSERS: &[(&str, &str, &str)] = &[
     ("Vivaldi/", "Vivaldi", "Vivaldi/"),
 ];
 
-/// Engine tokens tried, in order, when woothee names no browser.
+/// Engine tokens tried, in order, when woothee names no browser (it lets appliance data
+/// such as Xbox overwrite the browser's name, and knows no name for some engines).
 const FALLBACK_BROWSERS: &[(&str, &str)] = &[
     ("Edge/", "Edge"),
     ("Edg/", "Edge"),
@@ -500,23 +515,298 @@ const FALLBACK_BROWSERS: &[(&str, &str)] = &[
     ("Version/", "Safari"),
 ];
 
-fn browser_of(ua: &str, raw: &Raw<'_>) -> (&'static str, String) {
-    // Known crawlers keep woothee's name; bots are counted per crawler, not per engine.
-    if raw.category != "crawler" {
-        for &(token, label, version_token) in EXTRA_BROWSERS {
-            if ua.contains(token) {
-                let version = if version_token.is_empty() {
-                    String::new()
-                } else {
-                    major_after(ua, version_token)
-                };
-                return (label, version);
+/// Tokens of TVs, set-top boxes and consoles: they are neither desktops nor handhelds, and
+/// several (Samsung/LG TVs, Chromecast) send desktop-Linux-looking UAs.
+const OTHER_DEVICE_TOKENS: &[&str] = &[
+    "SMART-TV",
+    "SmartTV",
+    "Web0S",
+    "HbbTV",
+    "CrKey",
+    "AppleTV",
+    "Android TV",
+    "GoogleTV",
+    "BRAVIA",
+    "Roku",
+    "PlayStation",
+    "Xbox",
+    "Nintendo",
+];
+
+/// Platforms woothee does not know or misses once it has found a browser (it calls LG's webOS
+/// "Linux", and names no OS for Tizen, KaiOS, PlayStation 5), checked before its answer.
+const EXTRA_OS_TOKENS: &[(&str, &str)] = &[
+    ("Tizen", "Tizen"),
+    ("Web0S", "webOS"),
+    ("KAIOS", "KaiOS"),
+    ("PlayStation", "PlayStation"),
+    ("Nintendo", "Nintendo"),
+];
+
+/// Lower-case substrings that mark a non-human client inside a browser-like UA.
+///
+/// Why a hand list and not a crate: the only Rust crate with a list (`isbot` 0.1.3, MIT) was
+/// last updated in 2022 (no GPTBot, ClaudeBot, PerplexityBot, ...), compiles ~350 patterns
+/// into one regex (~0.6 µs per UA on top of woothee's ~2 µs), and flags some in-app browsers
+/// (Snapchat, Spotify). The structural rules in [`looks_like_bot`] catch most non-browsers
+/// without any list; this list only needs to catch clients that dress up as browsers. Generic
+/// words first: they cover most named crawlers (GPTBot, ClaudeBot, Bytespider, SemrushBot...).
+const BOT_TOKENS: &[&str] = &[
+    // Generic words and contact details that crawlers put in their UA.
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "scrap",
+    "archiver",
+    "fetch",
+    "preview",
+    "validat",
+    "checker",
+    "monitor",
+    "synthetic",
+    "uptime",
+    "scanner",
+    "analyzer",
+    "screenshot",
+    "transcoder",
+    "http://",
+    "https://",
+    "mailto:",
+    // Headless and automated browsers.
+    "headless",
+    "lighthouse",
+    "phantomjs",
+    "jsdom",
+    "cypress",
+    "puppeteer",
+    "playwright",
+    "selenium",
+    "webdriver",
+    "prerender",
+    "quicklook",
+    // HTTP libraries that sometimes send a Mozilla-style UA.
+    "python",
+    "curl",
+    "wget",
+    "java/",
+    "okhttp",
+    "axios",
+    "go-http",
+    "httpclient",
+    "http-client",
+    "libwww",
+    "guzzle",
+    "postman",
+    "aiohttp",
+    "httpx",
+    "urllib",
+    "undici",
+    "powershell",
+    // Named fetchers without a generic word in their UA.
+    "facebookexternalhit",
+    "facebookcatalog",
+    "meta-external",
+    "google-",
+    "-google",
+    "googleother",
+    "google page speed",
+    "google favicon",
+    "google search console",
+    "googleimageproxy",
+    "chatgpt",
+    "perplexity",
+    "claude",
+    "anthropic",
+    "cohere-ai",
+    "ia_archiver",
+    "barkrowler",
+    "embedly",
+    "iframely",
+    "vkshare",
+    "qwantify",
+    "nutch",
+    "larbin",
+    // Monitoring, performance and SEO tools.
+    "pingdom",
+    "gtmetrix",
+    "pagespeed",
+    "ptst",
+    "dareboost",
+    "site24x7",
+    "statuscake",
+    "datadog",
+    "newrelic",
+    "catchpoint",
+    "gomezagent",
+    "appinsights",
+    "cloudflare",
+    "siteimprove",
+    "sitebulb",
+    "hubspot",
+    "datanyze",
+    "adbeat",
+    "ips-agent",
+    // Internet scanners.
+    "zgrab",
+    "masscan",
+    "nmap",
+    "censys",
+    "netcraft",
+];
+
+/// Words that contain a bot token but name a browser's device, as (word, token inside it):
+/// Cubot is a phone brand ("CUBOT_X50").
+const NOT_BOT_WORDS: &[(&str, &str)] = &[("cubot", "bot")];
+
+/// Single tokens the rules below refer to by index.
+const MISC_TOKENS: &[&str] = &[
+    "compatible",
+    "msie",
+    "trident/",
+    "tablet",
+    "mobi",
+    "opera mini",
+    "android",
+    "kaios",
+];
+
+const OFF_BOT: usize = 0;
+const OFF_NOT_BOT: usize = OFF_BOT + BOT_TOKENS.len();
+const OFF_BROWSER: usize = OFF_NOT_BOT + NOT_BOT_WORDS.len();
+const OFF_FALLBACK: usize = OFF_BROWSER + EXTRA_BROWSERS.len();
+const OFF_DEVICE: usize = OFF_FALLBACK + FALLBACK_BROWSERS.len();
+const OFF_OS: usize = OFF_DEVICE + OTHER_DEVICE_TOKENS.len();
+const OFF_MISC: usize = OFF_OS + EXTRA_OS_TOKENS.len();
+const TOKEN_COUNT: usize = OFF_MISC + MISC_TOKENS.len();
+
+const T_COMPATIBLE: usize = OFF_MISC;
+const T_MSIE: usize = OFF_MISC + 1;
+const T_TRIDENT: usize = OFF_MISC + 2;
+const T_TABLET: usize = OFF_MISC + 3;
+const T_MOBI: usize = OFF_MISC + 4;
+const T_OPERA_MINI: usize = OFF_MISC + 5;
+const T_ANDROID: usize = OFF_MISC + 6;
+const T_KAIOS: usize = OFF_MISC + 7;
+
+/// Every token, in id order (the id is the position in this sequence).
+fn all_tokens() -> impl Iterator<Item = &'static str> {
+    BOT_TOKENS
+        .iter()
+        .copied()
+        .chain(NOT_BOT_WORDS.iter().map(|&(w, _)| w))
+        .chain(EXTRA_BROWSERS.iter().map(|&(t, _, _)| t))
+        .chain(FALLBACK_BROWSERS.iter().map(|&(t, _)| t))
+        .chain(OTHER_DEVICE_TOKENS.iter().copied())
+        .chain(EXTRA_OS_TOKENS.iter().map(|&(t, _)| t))
+        .chain(MISC_TOKENS.iter().copied())
+}
+
+/// How many times each token occurs in one UA.
+struct Hits {
+    counts: [u8; TOKEN_COUNT],
+}
+
+impl Hits {
+    fn count(&self, id: usize) -> u8 {
+        self.counts.get(id).copied().unwrap_or(0)
+    }
+    fn has(&self, id: usize) -> bool {
+        self.count(id) > 0
+    }
+}
+
+const BUCKET_BITS: u32 = 10;
+
+/// Finds all tokens in one pass: tokens are bucketed by a hash of their first two bytes, and
+/// at each UA position only the (usually empty) bucket of that position's two bytes is
+/// compared. With ~190 tokens this costs ~1-2 ns per UA byte, against ~15 ns per token for
+/// a `str::contains` loop (measured: ~0.3 µs vs ~2 µs per UA).
+struct Matcher {
+    /// `tokens[starts[b]..starts[b + 1]]` are the tokens of bucket `b`.
+    starts: Box<[usize]>,
+    /// (lower-cased token, id), sorted by bucket.
+    tokens: Box<[(Box<[u8]>, usize)]>,
+}
+
+impl Matcher {
+    fn new() -> Matcher {
+        let mut tokens: Vec<(usize, Box<[u8]>, usize)> = all_tokens()
+            .enumerate()
+            .filter(|(_, t)| t.len() >= 2)
+            .map(|(id, t)| {
+                let lower = t.to_ascii_lowercase().into_bytes().into_boxed_slice();
+                (Self::bucket(lower[0], lower[1]), lower, id)
+            })
+            .collect();
+        tokens.sort_by_key(|(b, _, _)| *b);
+        let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+        for (b, _, _) in &tokens {
+            starts[b + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        Matcher {
+            starts: starts.into_boxed_slice(),
+            tokens: tokens.into_iter().map(|(_, t, id)| (t, id)).collect(),
+        }
+    }
+
+    /// Bucket of a token or UA position from its first two bytes (already lower-cased).
+    fn bucket(a: u8, b: u8) -> usize {
+        let pair = u32::from(u16::from_le_bytes([a, b]));
+        (pair.wrapping_mul(0x9E37_79B1) >> (32 - BUCKET_BITS)) as usize
+    }
+
+    fn scan(&self, hay: &[u8]) -> Hits {
+        let mut hits = Hits {
+            counts: [0; TOKEN_COUNT],
+        };
+        for (i, pair) in hay.windows(2).enumerate() {
+            let b = Self::bucket(pair[0].to_ascii_lowercase(), pair[1].to_ascii_lowercase());
+            let (Some(&start), Some(&end)) = (self.starts.get(b), self.starts.get(b + 1)) else {
+                continue;
+            };
+            for (token, id) in self.tokens.get(start..end).unwrap_or_default() {
+                let matched = hay
+                    .get(i..i + token.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(token));
+                if matched {
+                    if let Some(c) = hits.counts.get_mut(*id) {
+                        *c = c.saturating_add(1);
+                    }
+                }
             }
+        }
+        hits
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labels
+// ---------------------------------------------------------------------------------------------
+
+fn browser_of(ua: &str, raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
+    // Known crawlers and tools keep woothee's name; bots are counted per crawler.
+    if raw.category == "crawler" || raw.category == "misc" {
+        return (intern_other(raw.name), major(raw.version));
+    }
+    for (k, &(_, label, version_token)) in EXTRA_BROWSERS.iter().enumerate() {
+        if hits.has(OFF_BROWSER + k) {
+            let version = if version_token.is_empty() {
+                String::new()
+            } else {
+                major_after(ua, version_token)
+            };
+            return (label, version);
         }
     }
     let label: &'static str = match raw.name {
         "Chrome" => "Chrome",
         "Firefox" => "Firefox",
+        // Before Chrome, Android's own browser was WebKit with "Version/4.0 Mobile Safari".
+        "Safari" if raw.os == "Android" => "Android Browser",
         "Safari" => "Safari",
         "Edge" => "Edge",
         "Opera" => "Opera",
@@ -527,30 +817,26 @@ fn browser_of(ua: &str, raw: &Raw<'_>) -> (&'static str, String) {
         "Google Search App" => "Google App",
         "Webview" => {
             // woothee reports Android WebView's "Version/4.0"; the engine version is Chrome's.
-            return if ua.contains("Android") {
+            return if hits.has(T_ANDROID) {
                 ("Android WebView", major_after(ua, "Chrome/"))
             } else {
                 ("iOS WebView", String::new())
             };
         }
-        _ if raw.category == "crawler" || raw.category == "misc" => {
-            return (intern_other(raw.name), major(raw.version));
-        }
-        // woothee lets appliance data (Xbox, PlayStation) overwrite the browser's name, and
-        // knows no name for some engines; fall back to the engine's own token.
         _ => {
-            return match FALLBACK_BROWSERS.iter().find(|(t, _)| ua.contains(t)) {
-                Some(&(token, label)) => (label, major_after(ua, token)),
-                None => (UNKNOWN, String::new()),
-            };
+            for (k, &(token, label)) in FALLBACK_BROWSERS.iter().enumerate() {
+                if hits.has(OFF_FALLBACK + k) {
+                    return (label, major_after(ua, token));
+                }
+            }
+            return (UNKNOWN, String::new());
         }
     };
     (label, major(raw.version))
 }
 
-/// woothee's other names (crawlers, RSS readers, feature phones) are `&'static str` in its
-/// dataset; the lifetime is just not visible through its API. Map the ones we may see to our
-/// own statics; anything else is "Unknown" rather than an allocation per distinct name.
+/// woothee's crawler and tool names, as our own statics (its names are `&'static str` in its
+/// dataset, but its API does not say so); anything else is "Unknown".
 fn intern_other(name: &str) -> &'static str {
     const NAMES: &[&str] = &[
         "Googlebot",
@@ -594,12 +880,11 @@ fn intern_other(name: &str) -> &'static str {
     NAMES.iter().find(|&&n| n == name).copied().unwrap_or(UNKNOWN)
 }
 
-/// TV platforms woothee does not know (it calls LG's webOS "Linux" and Tizen nothing).
-const TV_OS_TOKENS: &[(&str, &str)] = &[("Tizen", "Tizen"), ("Web0S", "webOS")];
-
-fn os_of(ua: &str, raw: &Raw<'_>) -> (&'static str, String) {
-    if let Some(&(_, os)) = TV_OS_TOKENS.iter().find(|(t, _)| ua.contains(t)) {
-        return (os, String::new());
+fn os_of(raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
+    for (k, &(_, os)) in EXTRA_OS_TOKENS.iter().enumerate() {
+        if hits.has(OFF_OS + k) {
+            return (os, String::new());
+        }
     }
     let v = raw.os_version.as_str();
     match raw.os {
@@ -647,31 +932,12 @@ fn os_of(ua: &str, raw: &Raw<'_>) -> (&'static str, String) {
     }
 }
 
-/// Tokens of TVs, set-top boxes and consoles: they are neither desktops nor handhelds, and
-/// several (Samsung/LG TVs, Chromecast) send desktop-Linux-looking UAs.
-const OTHER_DEVICE_TOKENS: &[&str] = &[
-    "SMART-TV",
-    "SmartTV",
-    "Smart-TV",
-    "SMARTTV",
-    "Web0S",
-    "HbbTV",
-    "CrKey",
-    "AppleTV",
-    "Android TV",
-    "GoogleTV",
-    "BRAVIA",
-    "Roku",
-    "PlayStation",
-    "Xbox",
-    "Nintendo",
-];
-
-fn device_of(ua: &str, raw: &Raw<'_>) -> DeviceClass {
-    if raw.category == "appliance" || OTHER_DEVICE_TOKENS.iter().any(|t| ua.contains(t)) {
+fn device_of(raw: &Raw<'_>, hits: &Hits) -> DeviceClass {
+    let tv_or_console = (0..OTHER_DEVICE_TOKENS.len()).any(|k| hits.has(OFF_DEVICE + k));
+    if raw.category == "appliance" || tv_or_console {
         return DeviceClass::Other;
     }
-    if ua.contains("Opera Mini") {
+    if hits.has(T_OPERA_MINI) || hits.has(T_KAIOS) {
         return DeviceClass::Mobile;
     }
     match raw.os {
@@ -680,9 +946,9 @@ fn device_of(ua: &str, raw: &Raw<'_>) -> DeviceClass {
         "Android" => {
             // Chrome's convention (followed by most Android browsers): phones send "Mobile",
             // tablets do not; Firefox says "Mobile;" or "Tablet;".
-            if ua.contains("Tablet") {
+            if hits.has(T_TABLET) {
                 DeviceClass::Tablet
-            } else if ua.contains("Mobi") {
+            } else if hits.has(T_MOBI) {
                 DeviceClass::Mobile
             } else {
                 DeviceClass::Tablet
@@ -697,106 +963,24 @@ fn device_of(ua: &str, raw: &Raw<'_>) -> DeviceClass {
     }
 }
 
-/// Lower-case substrings that mark a non-human client inside a browser-like UA.
-///
-/// Why a hand list and not a crate: the only Rust crate with a list (`isbot` 0.1.3, MIT) was
-/// last updated in 2022 (no GPTBot, ClaudeBot, PerplexityBot, ...), compiles ~350 regexes into
-/// one, and flags things like Snapchat or Spotify in-app browsers. The structural rules in
-/// [`looks_like_bot`] catch most non-browsers without a list; this list only needs to catch
-/// clients that dress up as browsers. Generic words first: they cover most named crawlers
-/// (GPTBot, ClaudeBot, Bytespider, SemrushBot, ...).
-const BOT_TOKENS: &[&str] = &[
-    "bot",
-    "crawl",
-    "spider",
-    "slurp",
-    "scrap",
-    "archiver",
-    "fetch",
-    "preview",
-    "validat",
-    "checker",
-    "monitor",
-    "synthetic",
-    "uptime",
-    "scanner",
-    "http://",
-    "https://",
-    "mailto:",
-    "headless",
-    "lighthouse",
-    "phantomjs",
-    "jsdom",
-    "cypress",
-    "puppeteer",
-    "playwright",
-    "selenium",
-    "webdriver",
-    "prerender",
-    "python",
-    "curl",
-    "wget",
-    "java/",
-    "okhttp",
-    "axios",
-    "go-http",
-    "httpclient",
-    "http-client",
-    "libwww",
-    "guzzle",
-    "postman",
-    "aiohttp",
-    "httpx",
-    "urllib",
-    "undici",
-    "powershell",
-    "facebookexternalhit",
-    "facebookcatalog",
-    "meta-external",
-    "google-",
-    "-google",
-    "googleother",
-    "chatgpt",
-    "perplexity",
-    "claude",
-    "anthropic",
-    "cohere-ai",
-    "ia_archiver",
-    "barkrowler",
-    "embedly",
-    "iframely",
-    "vkshare",
-    "qwantify",
-    "pingdom",
-    "gtmetrix",
-    "pagespeed",
-    "ptst/",
-    "site24x7",
-    "statuscake",
-    "datadog",
-    "newrelic",
-    "sitebulb",
-    "zgrab",
-    "masscan",
-    "nmap",
-    "censys",
-];
-
-/// Phone brands and words that contain a bot token but are browsers.
-const NOT_BOT_WORDS: &[&str] = &["cubot"];
-
 /// Whether a UA is a non-human client. Rules, in order, each cheap and each justified by how
 /// real browsers behave (every browser that can run veil's script sends a UA starting with
 /// "Mozilla/5.0 (platform; ...)", or "Opera/9.80 (...)" for Opera Mini/Presto):
 /// 1. woothee calls it a crawler or a tool (`crawler`, `misc` categories);
 /// 2. it does not start with "Mozilla/" or "Opera/" (HTTP libraries, CLIs, app stacks such as
-///    Dalvik/CFNetwork, link unfurlers);
+///    Dalvik/CFNetwork, link unfurlers, feature phones' WAP browsers);
 /// 3. it has no "(...)" platform part ("Mozilla/5.0", "Mozilla/5.0 zgrab/0.x");
 /// 4. it says "compatible" without being Internet Explorer — since IE died only crawlers use
 ///    the "(compatible; Name/1.0; +url)" form;
 /// 5. it contains one of [`BOT_TOKENS`] (case-insensitive), not only inside [`NOT_BOT_WORDS`];
-/// 6. no browser could be named: a browser-shaped UA with no known browser token is a script.
-fn looks_like_bot(ua: &str, category: &str, browser: &str) -> bool {
+/// 6. no browser could be named: a browser-shaped UA with no known browser token is a script
+///    (or a mail client, a preview pane, a long-dead browser).
+///
+/// Measured on the `isbot` crate's fixtures (165,809 "browser" UAs collected by ua-parser,
+/// 4,353 bot UAs): 1.8 % of the browser set is flagged, almost all non-JS clients by rule 2
+/// (Dalvik, CFNetwork apps, J2ME feature phones, MS Office); 1.1 % of the bot set is missed,
+/// all spoofing Internet Explorer 6-10.
+fn looks_like_bot(ua: &str, category: &str, browser: &str, hits: &Hits) -> bool {
     if category == "crawler" || category == "misc" {
         return true;
     }
@@ -806,29 +990,19 @@ fn looks_like_bot(ua: &str, category: &str, browser: &str) -> bool {
     if !ua.contains('(') {
         return true;
     }
-    let lower = ua.to_ascii_lowercase();
-    if lower.contains("compatible") && !lower.contains("msie") && !lower.contains("trident/") {
+    if hits.has(T_COMPATIBLE) && !hits.has(T_MSIE) && !hits.has(T_TRIDENT) {
         return true;
     }
-    if has_bot_token(&lower) {
-        return true;
-    }
-    browser == UNKNOWN
-}
-
-fn has_bot_token(lower: &str) -> bool {
-    if !BOT_TOKENS.iter().any(|t| lower.contains(t)) {
-        return false;
-    }
-    if !NOT_BOT_WORDS.iter().any(|w| lower.contains(w)) {
-        return true;
-    }
-    // Rare path: blank out the harmless words and look again.
-    let mut cleaned = lower.to_owned();
-    for w in NOT_BOT_WORDS {
-        cleaned = cleaned.replace(w, " ");
-    }
-    BOT_TOKENS.iter().any(|t| cleaned.contains(t))
+    let bot_token = (0..BOT_TOKENS.len()).any(|k| {
+        let mut n = u32::from(hits.count(OFF_BOT + k));
+        for (w, &(_, inner)) in NOT_BOT_WORDS.iter().enumerate() {
+            if BOT_TOKENS.get(k) == Some(&inner) {
+                n = n.saturating_sub(u32::from(hits.count(OFF_NOT_BOT + w)));
+            }
+        }
+        n > 0
+    });
+    bot_token || browser == UNKNOWN
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1169,6 +1343,51 @@ mod tests {
         let tv = p.parse("Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/94.0.4606.128 Safari/537.36 WebAppManager");
         assert_eq!(tv.device_with_width(Some(1920)), DeviceClass::Other);
         assert_eq!(tv.device_with_width(Some(400)), DeviceClass::Other);
+    }
+
+    #[test]
+    fn token_tables_are_consistent() {
+        let all: Vec<&str> = all_tokens().collect();
+        assert_eq!(all.len(), TOKEN_COUNT);
+        for t in &all {
+            assert!(t.len() >= 2, "token too short for the bigram matcher: {t:?}");
+        }
+        let misc = [
+            (T_COMPATIBLE, "compatible"),
+            (T_MSIE, "msie"),
+            (T_TRIDENT, "trident/"),
+            (T_TABLET, "tablet"),
+            (T_MOBI, "mobi"),
+            (T_OPERA_MINI, "opera mini"),
+            (T_ANDROID, "android"),
+            (T_KAIOS, "kaios"),
+        ];
+        for (id, token) in misc {
+            assert_eq!(all[id], token);
+        }
+        for (word, inner) in NOT_BOT_WORDS {
+            assert!(word.contains(inner) && BOT_TOKENS.contains(inner), "{word}");
+        }
+    }
+
+    /// The one-pass matcher must agree with a naive case-insensitive `contains` per token.
+    #[test]
+    fn matcher_agrees_with_naive_search() {
+        let m = Matcher::new();
+        let mut inputs: Vec<String> = corpus().into_iter().map(|(_, ua)| ua.to_string()).collect();
+        inputs.extend(all_tokens().map(|t| format!("x{t}")));
+        inputs.extend(all_tokens().map(str::to_ascii_uppercase));
+        inputs.push("cubotcubot bot".into());
+        for ua in &inputs {
+            let hits = m.scan(ua.as_bytes());
+            let lower = ua.to_ascii_lowercase();
+            for (id, token) in all_tokens().enumerate() {
+                let want = lower.matches(&token.to_ascii_lowercase()).count();
+                // Overlapping matches are counted by the scanner; none of our tokens overlap
+                // themselves in these inputs, so the counts agree.
+                assert_eq!(usize::from(hits.count(id)), want, "{token:?} in {ua:?}");
+            }
+        }
     }
 
     #[test]
