@@ -21,6 +21,7 @@ use crate::clock::{DAY_SECS};
 use crate::privacy::consent::{Decision, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::AnonHit;
+use crate::session::{ClosedVisit, VisitInfo};
 
 /// The dimensions veil aggregates by. `Total` has one empty value: the site's totals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +30,12 @@ pub enum Dim {
     Total,
     /// Page path.
     Page,
+    /// First page of a visit (visit metrics).
+    EntryPage,
+    /// Last page of a visit (visit metrics).
+    ExitPage,
+    /// Traffic source channel of the visit (search, social, email, paid, referral, direct).
+    Source,
     /// Referrer host (`(direct)` when none).
     Referrer,
     /// `utm_source` … `utm_content`.
@@ -67,6 +74,9 @@ impl Dim {
         match self {
             Dim::Total => "total",
             Dim::Page => "page",
+            Dim::EntryPage => "entry_page",
+            Dim::ExitPage => "exit_page",
+            Dim::Source => "source",
             Dim::Referrer => "referrer",
             Dim::Utm(i) => UTM_KEYS.get(usize::from(i)).copied().unwrap_or("utm"),
             Dim::Country => "country",
@@ -118,9 +128,12 @@ impl DataClass {
 
 impl Dim {
     /// Every dimension.
-    pub const ALL: [Dim; 21] = [
+    pub const ALL: [Dim; 24] = [
         Dim::Total,
         Dim::Page,
+        Dim::EntryPage,
+        Dim::ExitPage,
+        Dim::Source,
         Dim::Referrer,
         Dim::Utm(0),
         Dim::Utm(1),
@@ -158,6 +171,8 @@ pub const PROP_SEP: char = '\u{1f}';
 pub const UNKNOWN: &str = "(unknown)";
 /// Referrer value for direct traffic.
 pub const DIRECT: &str = "(direct)";
+/// Source channel of direct traffic.
+pub const DIRECT_CHANNEL: &str = "direct";
 
 /// Additive counters of one cell.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -299,8 +314,43 @@ impl Aggregator {
         self.shard(None).lock().add(site, hour, Dim::Decision, decision.as_str(), &c, None);
     }
 
-    /// Adds one anonymous hit to the window.
-    pub fn record(&self, hit: &AnonHit) {
+    /// Adds a finished visit: visits, bounces and duration on the dimensions of its
+    /// first hit, in the hour it started.
+    pub fn record_visit(&self, v: &ClosedVisit) {
+        let mut w = self.shard(Some(v.visitor)).lock();
+        let c = Counters {
+            visits: 1,
+            bounces: u64::from(v.bounce),
+            duration: u64::from(v.duration),
+            ..Default::default()
+        };
+        let (site, hour, visitor) = (v.site, v.hour, Some(v.visitor));
+        w.add(site, hour, Dim::Total, "", &c, visitor);
+        w.add(site, hour, Dim::EntryPage, &v.entry, &c, visitor);
+        w.add(site, hour, Dim::ExitPage, &v.exit, &c, visitor);
+        w.add(site, hour, Dim::Source, v.channel.as_deref().unwrap_or(DIRECT_CHANNEL), &c, visitor);
+        w.add(site, hour, Dim::Referrer, v.referrer.as_deref().unwrap_or(DIRECT), &c, visitor);
+        for (i, utm) in v.utm.iter().enumerate() {
+            if let Some(u) = utm {
+                w.add(site, hour, Dim::Utm(i as u8), u, &c, visitor);
+            }
+        }
+        w.add(site, hour, Dim::Country, v.country.as_ref().map_or(UNKNOWN, |c| c.as_str()), &c, visitor);
+        w.add(site, hour, Dim::Region, v.region.as_deref().unwrap_or(UNKNOWN), &c, visitor);
+        if let Some(d) = v.device {
+            w.add(site, hour, Dim::Device, d.as_str(), &c, visitor);
+        }
+        if let Some(b) = &v.browser {
+            w.add(site, hour, Dim::Browser, b, &c, visitor);
+        }
+        if let Some(o) = &v.os {
+            w.add(site, hour, Dim::Os, o, &c, visitor);
+        }
+    }
+
+    /// Adds one anonymous hit to the window; `visit` says which visit it belongs to
+    /// (its source channel is the hit's source).
+    pub fn record(&self, hit: &AnonHit, visit: Option<&VisitInfo>) {
         let mut w = self.shard(hit.visitor).lock();
         let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
         w.add(site, hour, Dim::Decision, hit.decision.as_str(), &Counters { hits: 1, ..Default::default() }, None);
@@ -336,6 +386,8 @@ impl Aggregator {
             return;
         }
         w.add(site, hour, Dim::Referrer, hit.referrer.as_deref().unwrap_or(DIRECT), &c, v);
+        let channel = visit.and_then(|i| i.channel.as_deref()).unwrap_or(DIRECT_CHANNEL);
+        w.add(site, hour, Dim::Source, channel, &c, v);
         for (i, utm) in hit.utm.iter().enumerate() {
             if let Some(u) = utm {
                 w.add(site, hour, Dim::Utm(i as u8), u, &c, v);
@@ -440,6 +492,7 @@ mod tests {
         AnonHit {
             site: 0,
             hour: 3600 * 24 * 20_780,
+            secs: 3600 * 24 * 20_780,
             level: Level::Analytics,
             decision: Decision::Analytics,
             event: None,
@@ -461,9 +514,9 @@ mod tests {
     #[test]
     fn pageviews_and_visitors_roll_up_per_dimension() {
         let a = Aggregator::new(4, vec!["s".into()]);
-        a.record(&hit(1, "/a"));
-        a.record(&hit(1, "/a"));
-        a.record(&hit(2, "/b"));
+        a.record(&hit(1, "/a"), None);
+        a.record(&hit(1, "/a"), None);
+        a.record(&hit(2, "/b"), None);
         a.count_decision(0, 3600 * 24 * 20_780, Decision::Gpc);
         let rows = a.drain();
         let get = |dim: &str, value: &str| rows.iter().find(|r| r.dim == dim && r.value == value).cloned().unwrap();
@@ -486,7 +539,7 @@ mod tests {
         let mut h = hit(9, "/x");
         h.level = Level::Count;
         h.visitor = None;
-        a.record(&h);
+        a.record(&h, None);
         let rows = a.drain();
         let dims: Vec<&str> = rows.iter().map(|r| r.dim.as_str()).collect();
         assert_eq!(dims, vec!["decision", "page", "total"]);

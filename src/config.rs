@@ -186,6 +186,11 @@ pub struct PipelineConfig {
     pub shards: usize,
     /// Parsed User-Agents kept in memory (by hash, never the string).
     pub ua_cache_entries: usize,
+    /// A visit ends after this long without a hit (s).
+    pub visit_timeout_secs: u32,
+    /// Most live visits held in memory; past it the least recently active are
+    /// closed early (and counted).
+    pub max_live_visits: usize,
     /// Longest wait between insert retries (ms).
     pub retry_max_backoff_ms: u64,
     /// Time SIGTERM gives in-flight requests and the final flush (ms).
@@ -200,6 +205,8 @@ impl Default for PipelineConfig {
             queue_batches: 64,
             shards: 16,
             ua_cache_entries: 65_536,
+            visit_timeout_secs: 1_800,
+            max_live_visits: 2_000_000,
             retry_max_backoff_ms: 30_000,
             shutdown_deadline_ms: 30_000,
         }

@@ -34,6 +34,7 @@ pub mod config;
 pub mod metrics;
 pub mod privacy;
 pub mod server;
+pub mod session;
 pub mod sink;
 
 use aggregate::Aggregator;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub privacy: Privacy,
     /// The in-memory window.
     pub aggregator: Arc<Aggregator>,
+    /// Live visits.
+    pub sessions: Arc<session::Sessions>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Last ClickHouse probe result.
@@ -178,18 +181,24 @@ pub async fn start_on(
         config.salt.grace_secs,
         config.salt.state_file.clone(),
     )?);
-    let privacy = Privacy::new(&config, geo.clone(), salts.clone(), clock)?;
+    let privacy = Privacy::new(&config, geo.clone(), salts.clone(), clock.clone())?;
     let aggregator = Arc::new(Aggregator::new(
         config.pipeline.shards,
         privacy.sites().iter().map(|s| s.id.clone()).collect(),
     ));
     let metrics = Arc::new(Metrics::default());
     let p = &config.pipeline;
+    let sessions = Arc::new(session::Sessions::new(
+        p.shards,
+        p.visit_timeout_secs,
+        p.max_live_visits,
+    ));
     let (tx, rx) = mpsc::channel(p.queue_batches);
     let state = Arc::new(AppState {
         config: Arc::new(config.clone()),
         privacy,
         aggregator: aggregator.clone(),
+        sessions: sessions.clone(),
         metrics: metrics.clone(),
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
@@ -212,8 +221,23 @@ pub async fn start_on(
         Duration::from_millis(p.retry_max_backoff_ms),
         abandon,
     ));
+    let close_visits = {
+        let (aggregator, salts, clock) = (aggregator.clone(), salts.clone(), clock.clone());
+        move |last: bool| {
+            let closed = if last {
+                sessions.close_all()
+            } else {
+                let now = clock.now_secs() as u32;
+                sessions.sweep(now, |day| salts.holds_day(day))
+            };
+            for visit in &closed {
+                aggregator.record_visit(visit);
+            }
+        }
+    };
     let flusher = tokio::spawn(sink::run_flusher(
         aggregator,
+        close_visits,
         tx,
         Duration::from_millis(p.flush_interval_ms),
         p.batch_rows,

@@ -454,9 +454,13 @@ fn major(v: &str) -> String {
 /// "Chrome/" → "131".
 fn major_after(ua: &str, token: &str) -> String {
     let (hay, needle) = (ua.as_bytes(), token.as_bytes());
-    let found = (0..hay.len().saturating_sub(needle.len()) + 1).find(|&i| {
-        hay.get(i..i + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    // Exact case first (fast, and what real UAs use); the tokens were matched
+    // case-insensitively, so fall back to a case-insensitive search.
+    let found = ua.find(token).or_else(|| {
+        (0..hay.len().saturating_sub(needle.len()) + 1).find(|&i| {
+            hay.get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        })
     });
     match found.and_then(|i| ua.get(i + needle.len()..)) {
         Some(rest) => major(rest),
@@ -479,8 +483,8 @@ const EXTRA_BROWSERS: &[(&str, &str, &str)] = &[
     ("FB_IAB", "Facebook", "FBAV/"),
     ("FBAN/", "Facebook", "FBAV/"),
     ("Instagram ", "Instagram", "Instagram "),
+    ("musical_ly_", "TikTok", "musical_ly_"),
     ("BytedanceWebview", "TikTok", "app_version/"),
-    ("musical_ly", "TikTok", "musical_ly_"),
     ("[LinkedInApp]", "LinkedIn", "[LinkedInApp]/"),
     ("Snapchat/", "Snapchat", "Snapchat/"),
     ("MicroMessenger/", "WeChat", "MicroMessenger/"),
@@ -723,6 +727,9 @@ const BUCKET_BITS: u32 = 10;
 /// compared. With ~190 tokens this costs ~1-2 ns per UA byte, against ~15 ns per token for
 /// a `str::contains` loop (measured: ~0.3 µs vs ~2 µs per UA).
 struct Matcher {
+    /// Bit `a << 8 | b` is set when some token starts with the (lower-case) bytes `a b`:
+    /// most UA positions are rejected by this one test.
+    first_pairs: Box<[u64; 1024]>,
     /// `tokens[starts[b]..starts[b + 1]]` are the tokens of bucket `b`.
     starts: Box<[usize]>,
     /// (lower-cased token, id), sorted by bucket.
@@ -740,6 +747,11 @@ impl Matcher {
             })
             .collect();
         tokens.sort_by_key(|(b, _, _)| *b);
+        let mut first_pairs = Box::new([0u64; 1024]);
+        for (_, t, _) in &tokens {
+            let pair = usize::from(t[0]) << 8 | usize::from(t[1]);
+            first_pairs[pair >> 6] |= 1 << (pair & 63);
+        }
         let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
         for (b, _, _) in &tokens {
             starts[b + 1] += 1;
@@ -748,6 +760,7 @@ impl Matcher {
             starts[b] += starts[b - 1];
         }
         Matcher {
+            first_pairs,
             starts: starts.into_boxed_slice(),
             tokens: tokens.into_iter().map(|(_, t, id)| (t, id)).collect(),
         }
@@ -763,16 +776,26 @@ impl Matcher {
         let mut hits = Hits {
             counts: [0; TOKEN_COUNT],
         };
-        for (i, pair) in hay.windows(2).enumerate() {
-            let b = Self::bucket(pair[0].to_ascii_lowercase(), pair[1].to_ascii_lowercase());
+        let mut bytes = hay.iter().map(u8::to_ascii_lowercase);
+        let Some(mut prev) = bytes.next() else {
+            return hits;
+        };
+        for (i, cur) in bytes.enumerate() {
+            let (x, y) = (prev, cur);
+            prev = cur;
+            // `pair >> 6` < 1024: a fixed-size array index the compiler sees is in bounds.
+            let pair = usize::from(x) << 8 | usize::from(y);
+            if self.first_pairs[pair >> 6] & (1 << (pair & 63)) == 0 {
+                continue;
+            }
+            let b = Self::bucket(x, y);
             let (Some(&start), Some(&end)) = (self.starts.get(b), self.starts.get(b + 1)) else {
                 continue;
             };
+            // The token starts at byte i (the pair's first byte).
+            let rest = hay.get(i..).unwrap_or_default();
             for (token, id) in self.tokens.get(start..end).unwrap_or_default() {
-                let matched = hay
-                    .get(i..i + token.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(token));
-                if matched {
+                if rest.len() >= token.len() && rest[..token.len()].eq_ignore_ascii_case(token) {
                     if let Some(c) = hits.counts.get_mut(*id) {
                         *c = c.saturating_add(1);
                     }
@@ -993,16 +1016,26 @@ fn looks_like_bot(ua: &str, category: &str, browser: &str, hits: &Hits) -> bool 
     if hits.has(T_COMPATIBLE) && !hits.has(T_MSIE) && !hits.has(T_TRIDENT) {
         return true;
     }
-    let bot_token = (0..BOT_TOKENS.len()).any(|k| {
+    has_bot_token(hits) || browser == UNKNOWN
+}
+
+fn has_bot_token(hits: &Hits) -> bool {
+    if !(OFF_BOT..OFF_NOT_BOT).any(|id| hits.has(id)) {
+        return false;
+    }
+    if !(OFF_NOT_BOT..OFF_BROWSER).any(|id| hits.has(id)) {
+        return true;
+    }
+    // Rare: a harmless word is present; discount the bot tokens found inside it.
+    BOT_TOKENS.iter().enumerate().any(|(k, token)| {
         let mut n = u32::from(hits.count(OFF_BOT + k));
         for (w, &(_, inner)) in NOT_BOT_WORDS.iter().enumerate() {
-            if BOT_TOKENS.get(k) == Some(&inner) {
+            if *token == inner {
                 n = n.saturating_sub(u32::from(hits.count(OFF_NOT_BOT + w)));
             }
         }
         n > 0
-    });
-    bot_token || browser == UNKNOWN
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1391,6 +1424,28 @@ mod tests {
     }
 
     #[test]
+    #[ignore]
+    fn zz_pass_rate() {
+        let m = Matcher::new();
+        let (mut pos, mut pass, mut cmp, mut bytes) = (0usize, 0usize, 0usize, 0usize);
+        for (_, ua) in corpus() {
+            let hay = ua.as_bytes();
+            bytes += hay.len();
+            for w in hay.windows(2) {
+                pos += 1;
+                let (x, y) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
+                let pair = usize::from(x) << 8 | usize::from(y);
+                if m.first_pairs[pair >> 6] & (1 << (pair & 63)) != 0 {
+                    pass += 1;
+                    let b = Matcher::bucket(x, y);
+                    cmp += m.starts[b + 1] - m.starts[b];
+                }
+            }
+        }
+        println!("avg len {} pass {:.3} cmp/pos {:.3} buckets used {}", bytes / corpus().len(), pass as f64 / pos as f64, cmp as f64 / pos as f64, m.starts.windows(2).filter(|w| w[1] > w[0]).count());
+    }
+
+    #[test]
     fn device_class_labels() {
         assert_eq!(DeviceClass::Desktop.as_str(), "desktop");
         assert_eq!(DeviceClass::Mobile.as_str(), "mobile");
@@ -1399,57 +1454,87 @@ mod tests {
     }
 
     /// Release-mode timings: `cargo test --release -- --ignored --nocapture bench_`.
+    /// Each figure is the best of 40 short runs (the build machine is shared and noisy).
     #[test]
     #[ignore]
     fn bench_parse() {
+        use std::hint::black_box;
         use std::time::Instant;
+        fn best(label: &str, ops: usize, mut f: impl FnMut()) {
+            let mut best = f64::MAX;
+            for _ in 0..40 {
+                let t = Instant::now();
+                f();
+                best = best.min(t.elapsed().as_nanos() as f64 / ops as f64);
+            }
+            println!("{label:<34} {best:>7.0} ns/op");
+        }
         let lines: Vec<&str> = corpus().into_iter().map(|(_, ua)| ua).collect();
+        let n = lines.len();
         let p = AgentParser::new(0);
-        // Warm regex lazies.
-        for ua in &lines {
-            std::hint::black_box(p.parse_uncached(ua));
-        }
-        let rounds = 200;
-        let t = Instant::now();
-        for _ in 0..rounds {
-            for ua in &lines {
-                std::hint::black_box(p.parse_uncached(std::hint::black_box(ua)));
-            }
-        }
-        let n = (rounds * lines.len()) as f64;
-        println!("uncached parse: {:.0} ns/op over {} UAs", t.elapsed().as_nanos() as f64 / n, lines.len());
-
         let w = woothee::parser::Parser::new();
-        let t = Instant::now();
-        for _ in 0..rounds {
-            for ua in &lines {
-                std::hint::black_box(w.parse(std::hint::black_box(ua)));
+        let rounds = 3;
+        best("woothee parse alone", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(w.parse(black_box(ua)));
+                }
             }
-        }
-        println!("woothee alone:  {:.0} ns/op", t.elapsed().as_nanos() as f64 / n);
-
+        });
+        best("token scan alone", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(p.matcher.scan(black_box(ua.as_bytes())));
+                }
+            }
+        });
+        best("cold parse (parse_uncached)", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(p.parse_uncached(black_box(ua)));
+                }
+            }
+        });
+        best("cold parse, cache 0 (new Arc)", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(p.parse(black_box(ua)));
+                }
+            }
+        });
         let c = AgentParser::new(DEFAULT_CACHE_ENTRIES);
         for ua in &lines {
-            std::hint::black_box(c.parse(ua));
+            black_box(c.parse(ua));
         }
-        let rounds = 5_000;
-        let t = Instant::now();
-        for _ in 0..rounds {
-            for ua in &lines {
-                std::hint::black_box(c.parse(std::hint::black_box(ua)));
+        let rounds = 50;
+        best("cached parse (hit)", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(c.parse(black_box(ua)));
+                }
             }
-        }
-        let n = (rounds * lines.len()) as f64;
-        println!("cached parse:   {:.0} ns/op", t.elapsed().as_nanos() as f64 / n);
-
-        let t = Instant::now();
-        let mut acc = 0u64;
-        for _ in 0..rounds {
-            for ua in &lines {
-                acc = acc.wrapping_add(c.hash(std::hint::black_box(ua)));
+        });
+        best("  of which key hash (SipHash-1-3)", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(c.hash(black_box(ua)));
+                }
             }
-        }
-        std::hint::black_box(acc);
-        println!("key hash alone: {:.0} ns/op", t.elapsed().as_nanos() as f64 / n);
+        });
+        let c = Arc::new(c);
+        best("cached parse, 2 threads (per op)", 2 * rounds * n, || {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    let (c, lines) = (Arc::clone(&c), &lines);
+                    s.spawn(move || {
+                        for _ in 0..rounds {
+                            for ua in lines {
+                                black_box(c.parse(black_box(ua)));
+                            }
+                        }
+                    });
+                }
+            });
+        });
     }
 }

@@ -89,6 +89,8 @@ pub struct AnonHit {
     pub site: u32,
     /// Start of the UTC hour (Unix seconds).
     pub hour: u32,
+    /// Time of the hit (Unix seconds), for visit durations.
+    pub secs: u32,
     /// Collection level (never `None`: such hits are only counted).
     pub level: Level,
     /// The decision counted for this hit.
@@ -134,6 +136,9 @@ pub enum Outcome {
         hour: u32,
         /// Why nothing else is kept.
         decision: Decision,
+        /// The visitor hash whose live visit must be dropped (consent refused or
+        /// withdrawn): used for that lookup only, never stored.
+        forget: Option<u64>,
     },
 }
 
@@ -228,13 +233,19 @@ impl Privacy {
         hour_of(self.clock.now_secs())
     }
 
+    /// The clock hits are timed with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Turns one beacon into an [`Outcome`], or refuses it.
     pub fn process(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Outcome, Refusal> {
         let site_idx = self
             .site_index(beacon.site.trim())
             .ok_or(Refusal::UnknownSite)?;
         let site = &self.sites[site_idx as usize];
-        let hour = self.current_hour();
+        let now = self.clock.now_secs();
+        let hour = hour_of(now);
         let page = url::parse_page(&beacon.url, self.limits.max_path);
         if !site.allows_host(&page.host) {
             return Err(Refusal::HostNotAllowed {
@@ -258,10 +269,16 @@ impl Privacy {
         };
         let (level, decision) = site.consent.decide(&signals);
         if level == Level::None {
+            // Withdrawal takes effect at once: the visitor's live visit (if any) is
+            // found by today's hash and dropped.
+            let ip = self
+                .proxies
+                .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
             return Ok(Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision,
+                forget: Some(self.salts.visitor_hash(&site.id, ip, t.user_agent)),
             });
         }
 
@@ -272,6 +289,7 @@ impl Privacy {
                 site: site_idx,
                 hour,
                 decision: Decision::Bot,
+                forget: None,
             });
         }
 
@@ -282,6 +300,7 @@ impl Privacy {
         let mut hit = AnonHit {
             site: site_idx,
             hour,
+            secs: now as u32,
             level,
             decision,
             event,

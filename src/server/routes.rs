@@ -66,13 +66,26 @@ fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<()
         Ok(Outcome::Record(hit)) => {
             Metrics::inc(&m.beacons_accepted);
             Metrics::inc(&m.beacons_recorded);
-            state.aggregator.record(&hit);
+            let channel = None;
+            let (visit, closed) = state.sessions.touch(&hit, hit.secs, channel);
+            state.aggregator.record(&hit, visit.as_ref());
+            for c in &closed {
+                state.aggregator.record_visit(c);
+            }
             Ok(())
         }
-        Ok(Outcome::CountOnly { site, hour, decision }) => {
+        Ok(Outcome::CountOnly {
+            site,
+            hour,
+            decision,
+            forget,
+        }) => {
             Metrics::inc(&m.beacons_accepted);
             Metrics::inc(&m.beacons_count_only);
             state.aggregator.count_decision(site, hour, decision);
+            if let Some(visitor) = forget {
+                state.sessions.forget(visitor);
+            }
             Ok(())
         }
         Err(Refusal::UnknownSite) => {

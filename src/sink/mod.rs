@@ -225,8 +225,11 @@ pub async fn flush_once(agg: &Aggregator, tx: &mpsc::Sender<Batch>, batch_rows: 
 }
 
 /// The flusher task: flushes every `interval`, and once more when `stop` resolves.
+/// `before_drain(last)` runs first each time (it closes finished visits; `last` at
+/// shutdown closes them all).
 pub async fn run_flusher(
     agg: Arc<Aggregator>,
+    before_drain: impl Fn(bool) + Send,
     tx: mpsc::Sender<Batch>,
     interval: Duration,
     batch_rows: usize,
@@ -239,9 +242,13 @@ pub async fn run_flusher(
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            _ = ticker.tick() => { flush_once(&agg, &tx, batch_rows).await; }
+            _ = ticker.tick() => {
+                before_drain(false);
+                flush_once(&agg, &tx, batch_rows).await;
+            }
         }
     }
+    before_drain(true);
     let n = flush_once(&agg, &tx, batch_rows).await;
     tracing::info!(rows = n, "final flush queued");
 }

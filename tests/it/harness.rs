@@ -113,7 +113,8 @@ impl TestDb {
             .client
             .query(
                 "SELECT dim, value, sumMerge(hits) AS hits, sumMerge(pageviews) AS pageviews, \
-                 sumMerge(events) AS events, uniqCombinedArrayMerge(visitors) AS visitors \
+                 sumMerge(events) AS events, sumMerge(visits) AS visits, sumMerge(bounces) AS bounces, \
+                 sumMerge(duration) AS duration, uniqCombinedArrayMerge(visitors) AS visitors \
                  FROM aggregates WHERE site = ? GROUP BY dim, value ORDER BY dim, value",
             )
             .bind(site)
@@ -139,6 +140,9 @@ pub struct Totals {
     pub hits: u64,
     pub pageviews: u64,
     pub events: u64,
+    pub visits: u64,
+    pub bounces: u64,
+    pub duration: u64,
     pub visitors: u64,
 }
 

@@ -1,0 +1,492 @@
+//! Visits: an in-memory sessionizer keyed by the daily visitor hash.
+//!
+//! A visit starts with a visitor's first analytics-level hit and ends after
+//! `pipeline.visit_timeout_secs` without a hit, when its day's salt is wiped, when
+//! the visitor withdraws consent, when memory is short (`pipeline.max_live_visits`:
+//! the least recently active visits are closed early and counted), or at shutdown.
+//! A closed visit becomes visits / bounces / duration / entry and exit counts in the
+//! hourly aggregates of the hour it started; nothing of it is kept afterwards.
+//!
+//! Memory matters (one entry per live visitor): strings are interned once and a
+//! visit holds 4-byte ids, so an entry is a few dozen bytes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::clock::DAY_SECS;
+use crate::privacy::agent::DeviceClass;
+use crate::privacy::consent::Level;
+use crate::privacy::geo::Country;
+use crate::privacy::AnonHit;
+
+/// Interned strings: id 0 is "none". Bounded: past `cap` distinct strings new ones
+/// map to `(other)`, so hostile input cannot grow it without limit.
+pub struct Interner {
+    inner: RwLock<(HashMap<Arc<str>, u32>, Vec<Arc<str>>)>,
+    cap: usize,
+}
+
+/// The id strings past the interner's bound map to.
+const OTHER_ID: u32 = 1;
+
+impl Interner {
+    fn new(cap: usize) -> Interner {
+        let none: Arc<str> = Arc::from("");
+        let other: Arc<str> = Arc::from("(other)");
+        let mut map = HashMap::new();
+        map.insert(none.clone(), 0);
+        map.insert(other.clone(), OTHER_ID);
+        Interner {
+            inner: RwLock::new((map, vec![none, other])),
+            cap: cap.max(16),
+        }
+    }
+
+    fn id(&self, s: Option<&str>) -> u32 {
+        let Some(s) = s.filter(|s| !s.is_empty()) else {
+            return 0;
+        };
+        if let Some(id) = self.inner.read().0.get(s) {
+            return *id;
+        }
+        let mut w = self.inner.write();
+        if let Some(id) = w.0.get(s) {
+            return *id;
+        }
+        if w.1.len() >= self.cap {
+            return OTHER_ID;
+        }
+        let id = w.1.len() as u32;
+        let arc: Arc<str> = Arc::from(s);
+        w.1.push(arc.clone());
+        w.0.insert(arc, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> Option<Arc<str>> {
+        (id != 0)
+            .then(|| self.inner.read().1.get(id as usize).cloned())
+            .flatten()
+    }
+
+    /// Distinct strings held.
+    pub fn len(&self) -> usize {
+        self.inner.read().1.len()
+    }
+
+    /// Whether only the built-in entries exist.
+    pub fn is_empty(&self) -> bool {
+        self.len() <= 2
+    }
+}
+
+/// One live visit (kept small: ids instead of strings).
+#[derive(Clone, Debug)]
+struct Visit {
+    site: u32,
+    start: u32,
+    last: u32,
+    entry: u32,
+    exit: u32,
+    referrer: u32,
+    channel: u32,
+    utm: [u32; 3],
+    region: u32,
+    browser: u32,
+    os: u32,
+    pageviews: u16,
+    events: u16,
+    country: Option<Country>,
+    device: Option<DeviceClass>,
+    level: Level,
+}
+
+/// A finished visit, with its strings resolved, ready to aggregate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedVisit {
+    /// Site index.
+    pub site: u32,
+    /// Start of the hour the visit began in.
+    pub hour: u32,
+    /// The visitor hash (folded into the visitor sketches of the visit's cells).
+    pub visitor: u64,
+    /// First page.
+    pub entry: Arc<str>,
+    /// Last page.
+    pub exit: Arc<str>,
+    /// Referrer host of the first hit.
+    pub referrer: Option<Arc<str>>,
+    /// Traffic source channel of the first hit.
+    pub channel: Option<Arc<str>>,
+    /// utm_source, utm_medium, utm_campaign of the first hit.
+    pub utm: [Option<Arc<str>>; 3],
+    /// Country.
+    pub country: Option<Country>,
+    /// Region.
+    pub region: Option<Arc<str>>,
+    /// Device class.
+    pub device: Option<DeviceClass>,
+    /// Browser name.
+    pub browser: Option<Arc<str>>,
+    /// OS name.
+    pub os: Option<Arc<str>>,
+    /// Pageviews in the visit.
+    pub pageviews: u32,
+    /// Seconds from first to last hit.
+    pub duration: u32,
+    /// One pageview and no engagement event.
+    pub bounce: bool,
+}
+
+/// What the aggregator learns about a hit's visit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitInfo {
+    /// The hit started a new visit.
+    pub new: bool,
+    /// Source channel of the visit's first hit.
+    pub channel: Option<Arc<str>>,
+}
+
+/// The sharded visit table.
+pub struct Sessions {
+    shards: Box<[Mutex<HashMap<u64, Visit>>]>,
+    interner: Interner,
+    timeout_secs: u32,
+    max_live: usize,
+    live: AtomicUsize,
+    /// Visits closed early because `max_live` was reached.
+    pub evicted: AtomicU64,
+    /// Visits dropped because the visitor withdrew consent.
+    pub withdrawn: AtomicU64,
+}
+
+impl Sessions {
+    /// A table of at most `max_live` visits in `shards` shards.
+    pub fn new(shards: usize, timeout_secs: u32, max_live: usize) -> Sessions {
+        Sessions {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            interner: Interner::new(max_live.saturating_mul(2).clamp(1_024, 4_000_000)),
+            timeout_secs: timeout_secs.max(1),
+            max_live: max_live.max(1),
+            live: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            withdrawn: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, visitor: u64) -> &Mutex<HashMap<u64, Visit>> {
+        &self.shards[(visitor % self.shards.len() as u64) as usize]
+    }
+
+    /// Live visits.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Live visits of a site active since `since` (Unix seconds): realtime visitors.
+    pub fn active_since(&self, site: u32, since: u32) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .values()
+                    .filter(|v| v.site == site && v.last >= since)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Adds a hit to its visitor's visit. `channel` is the traffic source of the
+    /// hit (used when it starts a visit). Returns what the aggregator needs, and
+    /// visits closed by this call (a timed-out or consent-lowered visit of the same
+    /// visitor, or early closes when full).
+    pub fn touch(
+        &self,
+        hit: &AnonHit,
+        now: u32,
+        channel: Option<&str>,
+    ) -> (Option<VisitInfo>, Vec<ClosedVisit>) {
+        let Some(visitor) = hit.visitor else {
+            return (None, Vec::new());
+        };
+        let mut closed = Vec::new();
+        let page = (hit.event.is_none()).then_some(&*hit.path);
+        let mut shard = self.shard(visitor).lock();
+        if let Some(v) = shard.get_mut(&visitor) {
+            let expired = now.saturating_sub(v.last) >= self.timeout_secs;
+            let consent_lowered = hit.level < v.level || v.site != hit.site;
+            if !expired && !consent_lowered {
+                v.last = now.max(v.last);
+                match page {
+                    Some(p) => {
+                        v.pageviews = v.pageviews.saturating_add(1);
+                        v.exit = self.interner.id(Some(p));
+                    }
+                    None => v.events = v.events.saturating_add(1),
+                }
+                let info = VisitInfo {
+                    new: false,
+                    channel: self.interner.get(v.channel),
+                };
+                return (Some(info), closed);
+            }
+            if let Some(old) = shard.remove(&visitor) {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                if consent_lowered {
+                    // Withdrawal drops the state: nothing more is derived from it.
+                    self.withdrawn.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    closed.push(self.close(visitor, old));
+                }
+            }
+        }
+        let path_id = self.interner.id(Some(&hit.path));
+        let visit = Visit {
+            site: hit.site,
+            start: now,
+            last: now,
+            entry: path_id,
+            exit: path_id,
+            referrer: self.interner.id(hit.referrer.as_deref()),
+            channel: self.interner.id(channel),
+            utm: [
+                self.interner.id(hit.utm[0].as_deref()),
+                self.interner.id(hit.utm[1].as_deref()),
+                self.interner.id(hit.utm[2].as_deref()),
+            ],
+            region: self.interner.id(hit.region.as_deref()),
+            browser: self.interner.id(hit.agent.as_ref().map(|a| &*a.browser)),
+            os: self.interner.id(hit.agent.as_ref().map(|a| &*a.os)),
+            pageviews: u16::from(page.is_some()),
+            events: u16::from(page.is_none()),
+            country: hit.country,
+            device: hit.device,
+            level: hit.level,
+        };
+        shard.insert(visitor, visit);
+        drop(shard);
+        if self.live.fetch_add(1, Ordering::Relaxed) + 1 > self.max_live {
+            closed.extend(self.evict_oldest());
+        }
+        let info = VisitInfo {
+            new: true,
+            channel: channel.map(Arc::from),
+        };
+        (Some(info), closed)
+    }
+
+    /// Drops a visitor's visit without recording it (consent withdrawn).
+    pub fn forget(&self, visitor: u64) -> bool {
+        let removed = self.shard(visitor).lock().remove(&visitor).is_some();
+        if removed {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            self.withdrawn.fetch_add(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Closes visits idle for the timeout, and visits from a day whose salt is gone
+    /// (`holds_day`), so no visit outlives its salt.
+    pub fn sweep(&self, now: u32, holds_day: impl Fn(u32) -> bool) -> Vec<ClosedVisit> {
+        let mut closed = Vec::new();
+        for shard in self.shards.iter() {
+            let mut s = shard.lock();
+            let before = s.len();
+            let mut ended = Vec::new();
+            s.retain(|k, v| {
+                let keep = now.saturating_sub(v.last) < self.timeout_secs
+                    && holds_day((u64::from(v.start) / DAY_SECS) as u32);
+                if !keep {
+                    ended.push((*k, v.clone()));
+                }
+                keep
+            });
+            self.live.fetch_sub(before - s.len(), Ordering::Relaxed);
+            drop(s);
+            closed.extend(ended.into_iter().map(|(k, v)| self.close(k, v)));
+        }
+        closed
+    }
+
+    /// Closes every visit (shutdown).
+    pub fn close_all(&self) -> Vec<ClosedVisit> {
+        self.sweep(0, |_| false)
+    }
+
+    /// Closes the least recently active eighth of the fullest shard.
+    fn evict_oldest(&self) -> Vec<ClosedVisit> {
+        let Some(shard) = self.shards.iter().max_by_key(|s| s.lock().len()) else {
+            return Vec::new();
+        };
+        let mut s = shard.lock();
+        let mut lasts: Vec<u32> = s.values().map(|v| v.last).collect();
+        if lasts.is_empty() {
+            return Vec::new();
+        }
+        let k = (lasts.len() / 8).max(1);
+        let (_, cutoff, _) = lasts.select_nth_unstable(k - 1);
+        let cutoff = *cutoff;
+        let mut ended = Vec::new();
+        s.retain(|key, v| {
+            let keep = v.last > cutoff || ended.len() >= k;
+            if !keep {
+                ended.push((*key, v.clone()));
+            }
+            keep
+        });
+        drop(s);
+        self.live.fetch_sub(ended.len(), Ordering::Relaxed);
+        self.evicted.fetch_add(ended.len() as u64, Ordering::Relaxed);
+        ended.into_iter().map(|(k, v)| self.close(k, v)).collect()
+    }
+
+    fn close(&self, visitor: u64, v: Visit) -> ClosedVisit {
+        ClosedVisit {
+            site: v.site,
+            hour: v.start - v.start % 3_600,
+            visitor,
+            entry: self.interner.get(v.entry).unwrap_or_else(|| Arc::from("/")),
+            exit: self.interner.get(v.exit).unwrap_or_else(|| Arc::from("/")),
+            referrer: self.interner.get(v.referrer),
+            channel: self.interner.get(v.channel),
+            utm: v.utm.map(|id| self.interner.get(id)),
+            country: v.country,
+            region: self.interner.get(v.region),
+            device: v.device,
+            browser: self.interner.get(v.browser),
+            os: self.interner.get(v.os),
+            pageviews: u32::from(v.pageviews),
+            duration: v.last - v.start,
+            bounce: v.pageviews <= 1 && v.events == 0,
+        }
+    }
+
+    /// Approximate bytes held per live visit (table entries; the interner is shared).
+    pub fn bytes_per_entry() -> usize {
+        std::mem::size_of::<(u64, Visit)>() + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::consent::Decision;
+
+    fn hit(visitor: u64, path: &str, event: Option<&str>) -> AnonHit {
+        AnonHit {
+            site: 0,
+            hour: 0,
+            secs: 0,
+            level: Level::Analytics,
+            decision: Decision::Analytics,
+            event: event.map(Box::from),
+            path: path.into(),
+            visitor: Some(visitor),
+            referrer: Some("google.com".into()),
+            utm: Default::default(),
+            country: Country::parse("PL"),
+            region: None,
+            agent: None,
+            device: Some(DeviceClass::Desktop),
+            screen: None,
+            language: None,
+            props: vec![],
+            marketing_props: vec![],
+        }
+    }
+
+    #[test]
+    fn a_visit_tracks_entry_exit_duration_and_bounce() {
+        let s = Sessions::new(4, 1800, 1000);
+        let (info, closed) = s.touch(&hit(7, "/a", None), 100, Some("search"));
+        assert!(info.unwrap().new && closed.is_empty());
+        let (info, _) = s.touch(&hit(7, "/b", None), 160, None);
+        assert_eq!(info.unwrap().channel.as_deref(), Some("search"));
+        s.touch(&hit(8, "/c", None), 100, None);
+        assert_eq!(s.live(), 2);
+        let mut closed = s.sweep(100 + 1800 + 60, |_| true);
+        closed.sort_by_key(|c| c.visitor);
+        assert_eq!(closed.len(), 2);
+        assert_eq!((&*closed[0].entry, &*closed[0].exit), ("/a", "/b"));
+        assert_eq!((closed[0].duration, closed[0].bounce), (60, false));
+        assert!(closed[1].bounce);
+        assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn an_event_is_engagement_and_timeouts_start_new_visits() {
+        let s = Sessions::new(2, 1800, 1000);
+        s.touch(&hit(1, "/a", None), 0, None);
+        s.touch(&hit(1, "/a", Some("signup")), 10, None);
+        let (info, closed) = s.touch(&hit(1, "/a", None), 5000, None);
+        assert!(info.unwrap().new);
+        assert_eq!(closed.len(), 1);
+        assert!(!closed[0].bounce);
+    }
+
+    #[test]
+    fn withdrawal_and_lowered_consent_drop_the_visit_unrecorded() {
+        let s = Sessions::new(2, 1800, 1000);
+        let mut h = hit(3, "/a", None);
+        h.level = Level::Marketing;
+        s.touch(&h, 0, None);
+        let (_, closed) = s.touch(&hit(3, "/b", None), 10, None);
+        assert!(closed.is_empty(), "marketing → analytics drops the old visit");
+        assert_eq!(s.withdrawn.load(Ordering::Relaxed), 1);
+        assert!(s.forget(3));
+        assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_early_closes() {
+        let s = Sessions::new(4, 1800, 100);
+        let mut closed = 0;
+        for v in 0..1000u64 {
+            closed += s.touch(&hit(v, "/", None), v as u32, None).1.len();
+        }
+        assert!(s.live() <= 100, "live {}", s.live());
+        assert_eq!(closed + s.live(), 1000);
+        assert_eq!(s.evicted.load(Ordering::Relaxed) as usize, closed);
+    }
+
+    #[test]
+    fn visits_do_not_outlive_their_salt() {
+        let s = Sessions::new(2, 1800, 100);
+        s.touch(&hit(1, "/", None), 10, None);
+        assert_eq!(s.sweep(20, |_| true).len(), 0);
+        assert_eq!(s.sweep(20, |_| false).len(), 1);
+    }
+
+    #[test]
+    #[ignore = "measurement: cargo test --release -- --ignored --nocapture bytes_per_live_visit"]
+    fn bytes_per_live_visit() {
+        fn rss_kb() -> usize {
+            std::fs::read_to_string("/proc/self/status")
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                .unwrap()
+        }
+        let n = 1_000_000u64;
+        let paths: Vec<String> = (0..500).map(|i| format!("/page/{i}")).collect();
+        let before = rss_kb();
+        let s = Sessions::new(16, 1800, 2_000_000);
+        for v in 0..n {
+            let h = hit(v.wrapping_mul(0x9e37_79b9_7f4a_7c15), &paths[(v % 500) as usize], None);
+            s.touch(&h, 0, Some("search"));
+        }
+        let after = rss_kb();
+        println!(
+            "{} live visits: {} bytes per visit (RSS delta), entry size {} bytes",
+            s.live(),
+            (after - before) * 1024 / n as usize,
+            Sessions::bytes_per_entry()
+        );
+    }
+}

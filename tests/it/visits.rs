@@ -1,0 +1,61 @@
+//! Visits: entry/exit pages, bounces, duration; withdrawal drops the live visit.
+
+use std::sync::Arc;
+
+use veil::clock::{Clock, ManualClock, SystemClock};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn visits_yield_entry_exit_bounce_and_duration() {
+    let db = TestDb::new("visits").await;
+    let now = SystemClock.now_secs();
+    let start = now - now % 3600 + 60;
+    let clock = Arc::new(ManualClock::at_ms(start * 1000));
+    let veil = TestVeil::start_with_clock(config(&db), clock.clone()).await;
+    let a = veil.addr;
+    // A: two pages, 90 s apart. B: one page (bounce). C: one page + an event.
+    pixel(a, "s=example.com&u=/&r=https://www.google.com/", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(a, "s=example.com&u=/", "216.160.83.56", CHROME_WIN, "").await;
+    pixel(a, "s=example.com&u=/", "89.160.20.128", FIREFOX_LINUX, "").await;
+    clock.advance_ms(90_000);
+    pixel(a, "s=example.com&u=/pricing&r=https://example.com/", "81.2.69.142", CHROME_WIN, "").await;
+    let r = collect(a, r#"{"site":"example.com","url":"/","event":"signup"}"#, "89.160.20.128", FIREFOX_LINUX, "").await;
+    assert_eq!(r.status, 202);
+    veil.stop().await; // closes live visits
+
+    let t = db.totals("example.com").await;
+    let total = &t[&("total".into(), "".into())];
+    assert_eq!((total.visits, total.bounces, total.duration), (3, 1, 180));
+    assert_eq!(total.pageviews, 4);
+    let entry = &t[&("entry_page".into(), "/".into())];
+    assert_eq!((entry.visits, entry.bounces, entry.visitors), (3, 1, 3));
+    assert_eq!(t[&("exit_page".into(), "/pricing".into())].visits, 1);
+    assert_eq!(t[&("exit_page".into(), "/".into())].visits, 2);
+    assert_eq!(t[&("referrer".into(), "google.com".into())].visits, 1);
+    assert_eq!(t[&("country".into(), "GB".into())].visits, 1);
+    // The self-referral of A's second page is not a referrer.
+    assert!(!t.contains_key(&("referrer".into(), "example.com".into())));
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn withdrawing_consent_drops_the_live_visit() {
+    let db = TestDb::new("withdraw").await;
+    let mut cfg = config(&db);
+    cfg.sites = vec![site("example.com", "eu-strict")];
+    let veil = TestVeil::start(cfg).await;
+    let a = veil.addr;
+    pixel(a, "s=example.com&u=/&c=analytics", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(a, "s=example.com&u=/b&c=analytics", "81.2.69.142", CHROME_WIN, "").await;
+    assert_eq!(veil.running.state.sessions.live(), 1);
+    let r = collect(a, r#"{"site":"example.com","url":"/c","consent":[]}"#, "81.2.69.142", CHROME_WIN, "").await;
+    assert_eq!(r.status, 202);
+    assert_eq!(veil.running.state.sessions.live(), 0, "withdrawal takes effect at once");
+    veil.stop().await;
+    let t = db.totals("example.com").await;
+    let total = &t[&("total".into(), "".into())];
+    assert_eq!((total.pageviews, total.visits), (2, 0), "the pageviews before withdrawal stay; the visit is not derived");
+    assert_eq!(t[&("decision".into(), "denied".into())].hits, 1);
+    db.drop().await;
+}
