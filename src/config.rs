@@ -283,6 +283,10 @@ pub struct SiteConfig {
     /// Event prop keys that are marketing data: stored only at the marketing level.
     #[serde(default)]
     pub marketing_props: Vec<String>,
+    /// Umami website id this site answers to on `POST /api/send` (drop-in for
+    /// Umami's script).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umami_website_id: Option<String>,
     /// Who is responsible for the data (named in the generated disclosure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,

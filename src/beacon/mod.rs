@@ -10,6 +10,8 @@ use crate::privacy::consent::Categories;
 
 pub mod json;
 pub mod pixel;
+pub mod plausible;
+pub mod umami;
 
 /// What one beacon says, borrowed from the request where possible.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1425,6 +1425,19 @@ mod tests {
 
     #[test]
     #[ignore]
+    fn zz_scan_only() {
+        let m = Matcher::new();
+        let rounds: usize = std::env::var("ROUNDS").map(|r| r.parse().unwrap()).unwrap_or(5);
+        let lines: Vec<&str> = corpus().into_iter().map(|(_, ua)| ua).collect();
+        for _ in 0..rounds {
+            for ua in &lines {
+                std::hint::black_box(m.scan(std::hint::black_box(ua.as_bytes())));
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
     fn zz_pass_rate() {
         let m = Matcher::new();
         let (mut pos, mut pass, mut cmp, mut bytes) = (0usize, 0usize, 0usize, 0usize);

@@ -228,6 +228,23 @@ impl Privacy {
         self.site_index.get(id).copied()
     }
 
+    /// The site a Plausible `d` value names: a site id, or else a site whose
+    /// hostnames match; a comma list resolves to the first configured one.
+    pub fn site_for_domain(&self, domains: &str) -> Option<&str> {
+        let names = || domains.split(',').map(str::trim).filter(|d| !d.is_empty());
+        names()
+            .find_map(|d| self.site_index(d))
+            .or_else(|| {
+                names().find_map(|d| {
+                    self.sites
+                        .iter()
+                        .position(|s| s.hostnames.iter().any(|p| url::host_matches(d, p)))
+                        .map(|i| i as u32)
+                })
+            })
+            .map(|i| self.sites[i as usize].id.as_str())
+    }
+
     /// The current UTC hour.
     pub fn current_hour(&self) -> u32 {
         hour_of(self.clock.now_secs())

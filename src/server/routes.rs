@@ -21,7 +21,9 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(state, peer, &req),
         (&Method::POST, "/api/collect") => response::with_cors(collect(state, peer, req).await),
-        (&Method::OPTIONS, "/api/collect") => {
+        (&Method::POST, "/api/event") => response::with_cors(plausible(state, peer, req).await),
+        (&Method::POST, "/api/send") => response::with_cors(umami(state, peer, req).await),
+        (&Method::OPTIONS, "/api/collect" | "/api/event" | "/api/send") => {
             response::with_cors(response::empty(StatusCode::NO_CONTENT))
         }
         (&Method::GET, "/health") => response::text(StatusCode::OK, "text/plain", "ok\n".into()),
@@ -35,7 +37,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
                 ("veil_clickhouse_up", "1 when the last ClickHouse probe succeeded.", u64::from(state.clickhouse_up.load(Ordering::Relaxed))),
             ]),
         ),
-        (_, "/p.gif" | "/api/collect" | "/health" | "/ready" | "/metrics") => {
+        (_, "/p.gif" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready" | "/metrics") => {
             response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
         _ => response::error(StatusCode::NOT_FOUND, "not found"),
@@ -115,45 +117,118 @@ fn pixel(state: &AppState, peer: IpAddr, req: &Request<Incoming>) -> Response<Bo
     response::gif()
 }
 
-/// `POST /api/collect`: `202` when accepted (whatever the consent level), a short
-/// reason otherwise.
-async fn collect(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+/// Checks the content type and reads the body of a JSON beacon: the common gate of
+/// every POST endpoint (415, 413, 400 with a short reason).
+async fn json_request(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), Response<Body>> {
     let m = &state.metrics;
     let content_type = header_str(req.headers(), header::CONTENT_TYPE).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     // sendBeacon with a string sends text/plain; fetch/XHR send JSON.
     if !(mime.eq_ignore_ascii_case("application/json") || mime.eq_ignore_ascii_case("text/plain") || mime.is_empty()) {
         Metrics::inc(&m.rejected_media_type);
-        return response::error(
+        return Err(response::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content type must be application/json or text/plain",
-        );
+        ));
     }
     let (parts, body) = req.into_parts();
-    let body = match read_body(body, state.max_body_bytes, &parts.headers).await {
-        Ok(b) => b,
+    match read_body(body, state.max_body_bytes, &parts.headers).await {
+        Ok(b) => Ok((parts, b)),
         Err(resp) => {
             Metrics::inc(&m.rejected_too_large);
-            return resp;
+            Err(resp)
         }
+    }
+}
+
+/// `400` for a body that did not decode.
+fn bad_beacon(state: &AppState, e: &DecodeError) -> Response<Body> {
+    Metrics::inc(&state.metrics.rejected_bad_request);
+    let reason = match e {
+        DecodeError::Json(_) => "malformed JSON".to_string(),
+        other => other.to_string(),
     };
-    let beacon = match beacon::json::decode(&body) {
-        Ok(b) => b,
+    response::error(StatusCode::BAD_REQUEST, &reason)
+}
+
+/// Ingests a decoded beacon and answers `ok` on success, `400` with the refusal.
+fn answer(
+    state: &AppState,
+    beacon: &Beacon<'_>,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    ok: impl FnOnce() -> Response<Body>,
+) -> Response<Body> {
+    match ingest(state, beacon, &transport(peer, headers)) {
+        Ok(()) => ok(),
         Err(e) => {
-            Metrics::inc(&m.rejected_bad_request);
-            let reason = match &e {
-                DecodeError::Json(_) => "malformed JSON".to_string(),
-                other => other.to_string(),
-            };
-            return response::error(StatusCode::BAD_REQUEST, &reason);
-        }
-    };
-    match ingest(state, &beacon, &transport(peer, &parts.headers)) {
-        Ok(()) => response::empty(StatusCode::ACCEPTED),
-        Err(e) => {
-            Metrics::inc(&m.rejected_bad_request);
+            Metrics::inc(&state.metrics.rejected_bad_request);
             response::error(StatusCode::BAD_REQUEST, &e.to_string())
         }
+    }
+}
+
+/// `POST /api/collect`: `202` when accepted (whatever the consent level), a short
+/// reason otherwise.
+async fn collect(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = match json_request(state, req).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match beacon::json::decode(&body) {
+        Ok(b) => answer(state, &b, peer, &parts.headers, || response::empty(StatusCode::ACCEPTED)),
+        Err(e) => bad_beacon(state, &e),
+    }
+}
+
+/// `POST /api/event`: Plausible's event API; `d` names the site.
+async fn plausible(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+    use beacon::plausible::PlausibleEvent;
+    let (parts, body) = match json_request(state, req).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let accepted = || response::text(StatusCode::ACCEPTED, "text/plain", "ok".into());
+    match beacon::plausible::decode(&body) {
+        Ok(PlausibleEvent::Engagement) => accepted(),
+        Ok(PlausibleEvent::Hit(mut b)) => {
+            if let Some(site) = state.privacy.site_for_domain(&b.site) {
+                b.site = std::borrow::Cow::Owned(site.to_string());
+            }
+            answer(state, &b, peer, &parts.headers, accepted)
+        }
+        Err(e) => bad_beacon(state, &e),
+    }
+}
+
+/// `POST /api/send`: Umami's collection API; the website id maps to a site through
+/// `umami_website_id`.
+async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
+    use beacon::umami::UmamiEvent;
+    let (parts, body) = match json_request(state, req).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    // Umami's script reads a JSON answer; `{}` keeps it sending.
+    let accepted = || response::json_body(StatusCode::OK, "{}".into());
+    match beacon::umami::decode(&body) {
+        Ok(UmamiEvent::Ignored) => accepted(),
+        Ok(UmamiEvent::Hit(mut b)) => {
+            let site = state
+                .config
+                .sites
+                .iter()
+                .find(|s| s.umami_website_id.as_deref() == Some(b.site.trim()));
+            match site {
+                Some(s) => b.site = std::borrow::Cow::Owned(s.id.clone()),
+                None => b.site = std::borrow::Cow::Borrowed(""),
+            }
+            answer(state, &b, peer, &parts.headers, accepted)
+        }
+        Err(e) => bad_beacon(state, &e),
     }
 }
 

@@ -5,6 +5,7 @@ mod harness;
 
 mod bad_input;
 mod consent;
+mod dropin;
 mod ingest;
 mod privacy_audit;
 mod salt;
