@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod server;
 pub mod session;
+pub mod stats;
 pub mod sink;
 
 use aggregate::Aggregator;
