@@ -1534,6 +1534,26 @@ mod tests {
                 }
             }
         });
+        // For comparison only: an unkeyed FxHash-style hash (what we chose not to use).
+        fn fx(bytes: &[u8]) -> u64 {
+            let mut h = 0u64;
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+                h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            }
+            for &b in chunks.remainder() {
+                h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            }
+            h
+        }
+        best("  (unkeyed FxHash, for comparison)", rounds * n, || {
+            for _ in 0..rounds {
+                for ua in &lines {
+                    black_box(fx(black_box(ua.as_bytes())));
+                }
+            }
+        });
         let c = Arc::new(c);
         best("cached parse, 2 threads (per op)", 2 * rounds * n, || {
             std::thread::scope(|s| {
