@@ -17,7 +17,7 @@ use hashbrown::{Equivalent, HashMap, HashSet};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::clock::{DAY_SECS};
+use crate::clock::DAY_SECS;
 use crate::privacy::consent::{Decision, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::AnonHit;
@@ -109,11 +109,19 @@ pub enum DataClass {
 
 impl DataClass {
     /// Every class.
-    pub const ALL: [DataClass; 3] = [DataClass::Audience, DataClass::Marketing, DataClass::Consent];
+    pub const ALL: [DataClass; 3] = [
+        DataClass::Audience,
+        DataClass::Marketing,
+        DataClass::Consent,
+    ];
 
     /// The `dim` values of this class.
     pub fn dims(self) -> Vec<&'static str> {
-        Dim::ALL.iter().filter(|d| d.class() == self).map(|d| d.as_str()).collect()
+        Dim::ALL
+            .iter()
+            .filter(|d| d.class() == self)
+            .map(|d| d.as_str())
+            .collect()
     }
 
     /// Configuration spelling.
@@ -220,7 +228,10 @@ struct CellKeyRef<'a> {
 
 impl Equivalent<CellKey> for CellKeyRef<'_> {
     fn equivalent(&self, key: &CellKey) -> bool {
-        self.site == key.site && self.hour == key.hour && self.dim == key.dim && *self.value == *key.value
+        self.site == key.site
+            && self.hour == key.hour
+            && self.dim == key.dim
+            && *self.value == *key.value
     }
 }
 
@@ -236,13 +247,31 @@ struct Window {
 }
 
 impl Window {
-    fn add(&mut self, site: u32, hour: u32, dim: Dim, value: &str, c: &Counters, visitor: Option<u64>) {
-        let probe = CellKeyRef { site, hour, dim, value };
+    fn add(
+        &mut self,
+        site: u32,
+        hour: u32,
+        dim: Dim,
+        value: &str,
+        c: &Counters,
+        visitor: Option<u64>,
+    ) {
+        let probe = CellKeyRef {
+            site,
+            hour,
+            dim,
+            value,
+        };
         let cell = match self.cells.get_mut(&probe) {
             Some(cell) => cell,
             None => self
                 .cells
-                .entry(CellKey { site, hour, dim, value: value.into() })
+                .entry(CellKey {
+                    site,
+                    hour,
+                    dim,
+                    value: value.into(),
+                })
                 .or_default(),
         };
         cell.counters.add(c);
@@ -294,7 +323,9 @@ impl Aggregator {
     /// An empty window with `shards` shards for the given site ids (by index).
     pub fn new(shards: usize, sites: Vec<String>) -> Aggregator {
         Aggregator {
-            shards: (0..shards.max(1)).map(|_| Mutex::new(Window::default())).collect(),
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Window::default()))
+                .collect(),
             sites,
             next: AtomicUsize::new(0),
         }
@@ -310,8 +341,13 @@ impl Aggregator {
 
     /// Counts a decision for a hit that stores nothing else.
     pub fn count_decision(&self, site: u32, hour: u32, decision: Decision) {
-        let c = Counters { hits: 1, ..Default::default() };
-        self.shard(None).lock().add(site, hour, Dim::Decision, decision.as_str(), &c, None);
+        let c = Counters {
+            hits: 1,
+            ..Default::default()
+        };
+        self.shard(None)
+            .lock()
+            .add(site, hour, Dim::Decision, decision.as_str(), &c, None);
     }
 
     /// Adds a finished visit: visits, bounces and duration on the dimensions of its
@@ -328,15 +364,43 @@ impl Aggregator {
         w.add(site, hour, Dim::Total, "", &c, visitor);
         w.add(site, hour, Dim::EntryPage, &v.entry, &c, visitor);
         w.add(site, hour, Dim::ExitPage, &v.exit, &c, visitor);
-        w.add(site, hour, Dim::Source, v.channel.as_deref().unwrap_or(DIRECT_CHANNEL), &c, visitor);
-        w.add(site, hour, Dim::Referrer, v.referrer.as_deref().unwrap_or(DIRECT), &c, visitor);
+        w.add(
+            site,
+            hour,
+            Dim::Source,
+            v.channel.as_deref().unwrap_or(DIRECT_CHANNEL),
+            &c,
+            visitor,
+        );
+        w.add(
+            site,
+            hour,
+            Dim::Referrer,
+            v.referrer.as_deref().unwrap_or(DIRECT),
+            &c,
+            visitor,
+        );
         for (i, utm) in v.utm.iter().enumerate() {
             if let Some(u) = utm {
                 w.add(site, hour, Dim::Utm(i as u8), u, &c, visitor);
             }
         }
-        w.add(site, hour, Dim::Country, v.country.as_ref().map_or(UNKNOWN, |c| c.as_str()), &c, visitor);
-        w.add(site, hour, Dim::Region, v.region.as_deref().unwrap_or(UNKNOWN), &c, visitor);
+        w.add(
+            site,
+            hour,
+            Dim::Country,
+            v.country.as_ref().map_or(UNKNOWN, |c| c.as_str()),
+            &c,
+            visitor,
+        );
+        w.add(
+            site,
+            hour,
+            Dim::Region,
+            v.region.as_deref().unwrap_or(UNKNOWN),
+            &c,
+            visitor,
+        );
         if let Some(d) = v.device {
             w.add(site, hour, Dim::Device, d.as_str(), &c, visitor);
         }
@@ -353,10 +417,26 @@ impl Aggregator {
     pub fn record(&self, hit: &AnonHit, visit: Option<&VisitInfo>) {
         let mut w = self.shard(hit.visitor).lock();
         let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
-        w.add(site, hour, Dim::Decision, hit.decision.as_str(), &Counters { hits: 1, ..Default::default() }, None);
+        w.add(
+            site,
+            hour,
+            Dim::Decision,
+            hit.decision.as_str(),
+            &Counters {
+                hits: 1,
+                ..Default::default()
+            },
+            None,
+        );
         let c = match hit.event {
-            None => Counters { pageviews: 1, ..Default::default() },
-            Some(_) => Counters { events: 1, ..Default::default() },
+            None => Counters {
+                pageviews: 1,
+                ..Default::default()
+            },
+            Some(_) => Counters {
+                events: 1,
+                ..Default::default()
+            },
         };
         if hit.level == Level::Count {
             // Anonymous count: pageviews per page and hour, nothing else.
@@ -385,16 +465,39 @@ impl Aggregator {
             }
             return;
         }
-        w.add(site, hour, Dim::Referrer, hit.referrer.as_deref().unwrap_or(DIRECT), &c, v);
-        let channel = visit.and_then(|i| i.channel.as_deref()).unwrap_or(DIRECT_CHANNEL);
+        w.add(
+            site,
+            hour,
+            Dim::Referrer,
+            hit.referrer.as_deref().unwrap_or(DIRECT),
+            &c,
+            v,
+        );
+        let channel = visit
+            .and_then(|i| i.channel.as_deref())
+            .unwrap_or(DIRECT_CHANNEL);
         w.add(site, hour, Dim::Source, channel, &c, v);
         for (i, utm) in hit.utm.iter().enumerate() {
             if let Some(u) = utm {
                 w.add(site, hour, Dim::Utm(i as u8), u, &c, v);
             }
         }
-        w.add(site, hour, Dim::Country, hit.country.as_ref().map_or(UNKNOWN, |c| c.as_str()), &c, v);
-        w.add(site, hour, Dim::Region, hit.region.as_deref().unwrap_or(UNKNOWN), &c, v);
+        w.add(
+            site,
+            hour,
+            Dim::Country,
+            hit.country.as_ref().map_or(UNKNOWN, |c| c.as_str()),
+            &c,
+            v,
+        );
+        w.add(
+            site,
+            hour,
+            Dim::Region,
+            hit.region.as_deref().unwrap_or(UNKNOWN),
+            &c,
+            v,
+        );
         if let Some(agent) = &hit.agent {
             w.add(site, hour, Dim::Browser, &agent.browser, &c, v);
             w.add(site, hour, Dim::Os, &agent.os, &c, v);
@@ -416,8 +519,22 @@ impl Aggregator {
         if let Some(d) = hit.device {
             w.add(site, hour, Dim::Device, d.as_str(), &c, v);
         }
-        w.add(site, hour, Dim::Screen, hit.screen.unwrap_or(UNKNOWN), &c, v);
-        w.add(site, hour, Dim::Language, hit.language.as_deref().unwrap_or(UNKNOWN), &c, v);
+        w.add(
+            site,
+            hour,
+            Dim::Screen,
+            hit.screen.unwrap_or(UNKNOWN),
+            &c,
+            v,
+        );
+        w.add(
+            site,
+            hour,
+            Dim::Language,
+            hit.language.as_deref().unwrap_or(UNKNOWN),
+            &c,
+            v,
+        );
     }
 
     /// Number of cells in the window (for metrics).
@@ -462,7 +579,9 @@ impl Aggregator {
                 }
             })
             .collect();
-        rows.sort_by(|a, b| (&a.site, a.hour, &a.dim, &a.value).cmp(&(&b.site, b.hour, &b.dim, &b.value)));
+        rows.sort_by(|a, b| {
+            (&a.site, a.hour, &a.dim, &a.value).cmp(&(&b.site, b.hour, &b.dim, &b.value))
+        });
         rows
     }
 }
@@ -519,7 +638,12 @@ mod tests {
         a.record(&hit(2, "/b"), None);
         a.count_decision(0, 3600 * 24 * 20_780, Decision::Gpc);
         let rows = a.drain();
-        let get = |dim: &str, value: &str| rows.iter().find(|r| r.dim == dim && r.value == value).cloned().unwrap();
+        let get = |dim: &str, value: &str| {
+            rows.iter()
+                .find(|r| r.dim == dim && r.value == value)
+                .cloned()
+                .unwrap()
+        };
         assert_eq!(get("total", "").pageviews, 3);
         assert_eq!(get("total", "").visitors, vec![1, 2]);
         assert_eq!(get("page", "/a").pageviews, 2);
@@ -529,7 +653,17 @@ mod tests {
         assert_eq!(get("referrer", DIRECT).pageviews, 3);
         assert_eq!(get("total", "").date, 20_780);
         assert!(a.drain().is_empty(), "drain empties the window");
-        assert_eq!(DataClass::Marketing.dims(), vec!["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "marketing_prop"]);
+        assert_eq!(
+            DataClass::Marketing.dims(),
+            vec![
+                "utm_source",
+                "utm_medium",
+                "utm_campaign",
+                "utm_term",
+                "utm_content",
+                "marketing_prop"
+            ]
+        );
         assert_eq!(DataClass::Consent.dims(), vec!["decision"]);
     }
 

@@ -335,7 +335,9 @@ impl Default for RetentionConfig {
 impl RetentionConfig {
     /// The longest limit: partitions older than this hold nothing any class keeps.
     pub fn max_days(&self) -> u32 {
-        self.audience_days.max(self.marketing_days).max(self.consent_days)
+        self.audience_days
+            .max(self.marketing_days)
+            .max(self.consent_days)
     }
 }
 
@@ -665,11 +667,7 @@ mod tests {
         assert!(e.to_string().contains("pipeline.batch_rows"), "{e}");
         let e = load("", &[]).unwrap_err();
         assert!(e.to_string().contains("`sites`"), "{e}");
-        let e = load(
-            &format!("{MINIMAL}[[sites]]\nid = \"example.com\"\n"),
-            &[],
-        )
-        .unwrap_err();
+        let e = load(&format!("{MINIMAL}[[sites]]\nid = \"example.com\"\n"), &[]).unwrap_err();
         assert!(e.to_string().contains("sites[1].id"), "{e}");
         let e = load(MINIMAL, &[("VEIL_SERVER__TRUSTED_PROXIES", "0.0.0.0/0")]).unwrap_err();
         assert!(e.to_string().contains("trusted_proxies[0]"), "{e}");

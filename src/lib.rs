@@ -35,8 +35,8 @@ pub mod metrics;
 pub mod privacy;
 pub mod server;
 pub mod session;
-pub mod stats;
 pub mod sink;
+pub mod stats;
 
 use aggregate::Aggregator;
 use clock::Clock;
@@ -252,7 +252,11 @@ pub async fn start_on(
             stopped(bg_stop.clone()),
         ));
     }
-    tokio::spawn(probe_clickhouse(client, state.clone(), stopped(bg_stop.clone())));
+    tokio::spawn(probe_clickhouse(
+        client,
+        state.clone(),
+        stopped(bg_stop.clone()),
+    ));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
@@ -266,7 +270,15 @@ pub async fn start_on(
                 _ = stop_rx => {},
             }
         };
-        server::serve(listener, server_state, max_connections, header_timeout, deadline / 2, either).await;
+        server::serve(
+            listener,
+            server_state,
+            max_connections,
+            header_timeout,
+            deadline / 2,
+            either,
+        )
+        .await;
         tracing::info!("listener closed; flushing");
         let _ = bg_stop_tx.send(true);
         let _ = flusher.await;

@@ -68,19 +68,27 @@ fn main() -> anyhow::Result<()> {
                     .await
                     .context("migration failed")?;
                 if applied.is_empty() {
-                    println!("schema is up to date (version {})", veil::sink::schema::latest_version());
+                    println!(
+                        "schema is up to date (version {})",
+                        veil::sink::schema::latest_version()
+                    );
                 } else {
                     println!("applied migrations {applied:?}");
                 }
                 Ok(())
             }
-            Command::Geo { command: GeoCommand::Check { ips } } => geo_check(&config, &ips),
+            Command::Geo {
+                command: GeoCommand::Check { ips },
+            } => geo_check(&config, &ips),
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
                     shown.clickhouse.password = "********".into();
                 }
-                println!("{}", toml::to_string_pretty(&shown).context("cannot print config")?);
+                println!(
+                    "{}",
+                    toml::to_string_pretty(&shown).context("cannot print config")?
+                );
                 Ok(())
             }
         }
@@ -90,7 +98,9 @@ fn main() -> anyhow::Result<()> {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VEIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("VEIL_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -106,12 +116,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
         while hup.recv().await.is_some() {
             if let Some(geo) = state.privacy.geo() {
                 match geo.reload() {
                     Ok(()) => tracing::info!("geo database reloaded (SIGHUP)"),
-                    Err(e) => tracing::error!(error = %e, "geo reload failed; keeping the old database"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "geo reload failed; keeping the old database")
+                    }
                 }
             }
         }
@@ -142,8 +156,12 @@ async fn shutdown_signal() {
 }
 
 fn geo_check(config: &Config, ips: &[std::net::IpAddr]) -> anyhow::Result<()> {
-    anyhow::ensure!(!config.geo.paths.is_empty(), "config key `geo.paths` is empty: no geo database configured");
-    let db = veil::privacy::geo::GeoDb::open(&config.geo.paths).context("cannot open the geo database")?;
+    anyhow::ensure!(
+        !config.geo.paths.is_empty(),
+        "config key `geo.paths` is empty: no geo database configured"
+    );
+    let db = veil::privacy::geo::GeoDb::open(&config.geo.paths)
+        .context("cannot open the geo database")?;
     for info in db.describe() {
         println!("{info}");
     }

@@ -25,9 +25,12 @@ use crate::privacy::AnonHit;
 /// Interned strings: id 0 is "none". Bounded: past `cap` distinct strings new ones
 /// map to `(other)`, so hostile input cannot grow it without limit.
 pub struct Interner {
-    inner: RwLock<(HashMap<Arc<str>, u32>, Vec<Arc<str>>)>,
+    inner: RwLock<Interned>,
     cap: usize,
 }
+
+/// Ids by string, and strings by id.
+type Interned = (HashMap<Arc<str>, u32>, Vec<Arc<str>>);
 
 /// The id strings past the interner's bound map to.
 const OTHER_ID: u32 = 1;
@@ -341,7 +344,8 @@ impl Sessions {
         });
         drop(s);
         self.live.fetch_sub(ended.len(), Ordering::Relaxed);
-        self.evicted.fetch_add(ended.len() as u64, Ordering::Relaxed);
+        self.evicted
+            .fetch_add(ended.len() as u64, Ordering::Relaxed);
         ended.into_iter().map(|(k, v)| self.close(k, v)).collect()
     }
 
@@ -436,7 +440,10 @@ mod tests {
         h.level = Level::Marketing;
         s.touch(&h, 0, None);
         let (_, closed) = s.touch(&hit(3, "/b", None), 10, None);
-        assert!(closed.is_empty(), "marketing → analytics drops the old visit");
+        assert!(
+            closed.is_empty(),
+            "marketing → analytics drops the old visit"
+        );
         assert_eq!(s.withdrawn.load(Ordering::Relaxed), 1);
         assert!(s.forget(3));
         assert_eq!(s.live(), 0);
@@ -478,7 +485,11 @@ mod tests {
         let before = rss_kb();
         let s = Sessions::new(16, 1800, 2_000_000);
         for v in 0..n {
-            let h = hit(v.wrapping_mul(0x9e37_79b9_7f4a_7c15), &paths[(v % 500) as usize], None);
+            let h = hit(
+                v.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                &paths[(v % 500) as usize],
+                None,
+            );
             s.touch(&h, 0, Some("search"));
         }
         let after = rss_kb();

@@ -59,12 +59,18 @@ pub fn decode(body: &[u8]) -> Result<Beacon<'_>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| DecodeError::NotUtf8)?;
     let wire: Wire<'_> =
         serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
-    let site = wire.site.filter(|s| !s.trim().is_empty()).ok_or(DecodeError::MissingSite)?;
-    let url = wire.url.filter(|s| !s.trim().is_empty()).ok_or(DecodeError::MissingUrl)?;
+    let site = wire
+        .site
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(DecodeError::MissingSite)?;
+    let url = wire
+        .url
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(DecodeError::MissingUrl)?;
     let consent = wire.consent.map(|c| match c {
-        ConsentWire::List(list) => list
-            .iter()
-            .fold(Categories::NECESSARY, |acc, n| acc.union(Categories::from_name(n))),
+        ConsentWire::List(list) => list.iter().fold(Categories::NECESSARY, |acc, n| {
+            acc.union(Categories::from_name(n))
+        }),
         ConsentWire::Text(t) => Categories::parse_list(&t),
     });
     let props = wire

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn decodes_a_pageview() {
-        let b = decode("s=example.com&u=https%3A%2F%2Fexample.com%2Fpricing&r=https://www.google.com/&w=1280").unwrap();
+        let b = decode(
+            "s=example.com&u=https%3A%2F%2Fexample.com%2Fpricing&r=https://www.google.com/&w=1280",
+        )
+        .unwrap();
         assert_eq!(b.site, "example.com");
         assert_eq!(b.url, "https://example.com/pricing");
         assert_eq!(b.referrer.as_deref(), Some("https://www.google.com/"));
@@ -72,7 +75,8 @@ mod tests {
 
     #[test]
     fn decodes_events_consent_and_opt_out() {
-        let b = decode("s=a&u=/&e=signup&p.plan=pro&p.seats=3&c=analytics,marketing&o=1&_=123").unwrap();
+        let b = decode("s=a&u=/&e=signup&p.plan=pro&p.seats=3&c=analytics,marketing&o=1&_=123")
+            .unwrap();
         assert_eq!(b.event.as_deref(), Some("signup"));
         assert_eq!(b.props.len(), 2);
         assert_eq!(b.props[0], (Cow::Borrowed("plan"), Cow::Borrowed("pro")));

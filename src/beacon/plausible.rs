@@ -43,12 +43,19 @@ pub enum PlausibleEvent<'a> {
 /// Decodes a Plausible event body.
 pub fn decode(body: &[u8]) -> Result<PlausibleEvent<'_>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| DecodeError::NotUtf8)?;
-    let wire: Wire<'_> = serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let wire: Wire<'_> =
+        serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
     if wire.n.as_deref() == Some("engagement") {
         return Ok(PlausibleEvent::Engagement);
     }
-    let site = wire.d.filter(|d| !d.trim().is_empty()).ok_or(DecodeError::MissingSite)?;
-    let url = wire.u.filter(|u| !u.trim().is_empty()).ok_or(DecodeError::MissingUrl)?;
+    let site = wire
+        .d
+        .filter(|d| !d.trim().is_empty())
+        .ok_or(DecodeError::MissingSite)?;
+    let url = wire
+        .u
+        .filter(|u| !u.trim().is_empty())
+        .ok_or(DecodeError::MissingUrl)?;
     // `p` is an object, or (legacy scripts) an object encoded as a JSON string.
     let props = match wire.p {
         Some(serde_json::Value::Object(m)) => Some(m),
@@ -64,7 +71,10 @@ pub fn decode(body: &[u8]) -> Result<PlausibleEvent<'_>, DecodeError> {
         site,
         url,
         referrer: wire.r.filter(|r| !r.is_empty()),
-        width: wire.w.filter(|w| w.is_finite() && *w >= 0.0 && *w < 100_000.0).map(|w| w as u32),
+        width: wire
+            .w
+            .filter(|w| w.is_finite() && *w >= 0.0 && *w < 100_000.0)
+            .map(|w| w as u32),
         event: event_name(wire.n),
         props,
         consent: None,
@@ -85,20 +95,37 @@ mod tests {
 
     #[test]
     fn decodes_what_the_official_script_sends() {
-        let b = hit(r#"{"n":"pageview","v":28,"u":"https://example.com/pricing?utm_source=x","d":"example.com","r":null,"h":1}"#);
-        assert_eq!((b.site.as_ref(), b.url.as_ref()), ("example.com", "https://example.com/pricing?utm_source=x"));
+        let b = hit(
+            r#"{"n":"pageview","v":28,"u":"https://example.com/pricing?utm_source=x","d":"example.com","r":null,"h":1}"#,
+        );
+        assert_eq!(
+            (b.site.as_ref(), b.url.as_ref()),
+            ("example.com", "https://example.com/pricing?utm_source=x")
+        );
         assert_eq!((b.event, b.referrer), (None, None));
-        let b = hit(r#"{"n":"Signup","u":"https://example.com/","d":"example.com","r":"https://www.google.com/","p":{"plan":"pro","seats":3}}"#);
+        let b = hit(
+            r#"{"n":"Signup","u":"https://example.com/","d":"example.com","r":"https://www.google.com/","p":{"plan":"pro","seats":3}}"#,
+        );
         assert_eq!(b.event.as_deref(), Some("Signup"));
         assert_eq!(b.props.len(), 2);
-        let b = hit(r#"{"n":"Signup","u":"/","d":"example.com","w":1280,"p":"{\"plan\":\"pro\"}"}"#);
+        let b =
+            hit(r#"{"n":"Signup","u":"/","d":"example.com","w":1280,"p":"{\"plan\":\"pro\"}"}"#);
         assert_eq!((b.width, b.props.len()), (Some(1280), 1));
     }
 
     #[test]
     fn engagement_is_ignored_and_errors_are_clear() {
-        assert_eq!(decode(br#"{"n":"engagement","u":"/","d":"a","sd":50,"e":1200}"#), Ok(PlausibleEvent::Engagement));
-        assert_eq!(decode(br#"{"n":"pageview","u":"/"}"#), Err(DecodeError::MissingSite));
-        assert_eq!(decode(br#"{"n":"pageview","d":"a"}"#), Err(DecodeError::MissingUrl));
+        assert_eq!(
+            decode(br#"{"n":"engagement","u":"/","d":"a","sd":50,"e":1200}"#),
+            Ok(PlausibleEvent::Engagement)
+        );
+        assert_eq!(
+            decode(br#"{"n":"pageview","u":"/"}"#),
+            Err(DecodeError::MissingSite)
+        );
+        assert_eq!(
+            decode(br#"{"n":"pageview","d":"a"}"#),
+            Err(DecodeError::MissingUrl)
+        );
     }
 }

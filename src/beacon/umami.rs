@@ -52,13 +52,22 @@ pub enum UmamiEvent<'a> {
 /// Decodes an Umami `/api/send` body.
 pub fn decode(body: &[u8]) -> Result<UmamiEvent<'_>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|_| DecodeError::NotUtf8)?;
-    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let env: Envelope<'_> =
+        serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
     if env.kind.as_deref().is_some_and(|k| k != "event") {
         return Ok(UmamiEvent::Ignored);
     }
-    let p = env.payload.ok_or(DecodeError::Json("missing payload".into()))?;
-    let site = p.website.filter(|w| !w.trim().is_empty()).ok_or(DecodeError::MissingSite)?;
-    let url = p.url.filter(|u| !u.trim().is_empty()).ok_or(DecodeError::MissingUrl)?;
+    let p = env
+        .payload
+        .ok_or(DecodeError::Json("missing payload".into()))?;
+    let site = p
+        .website
+        .filter(|w| !w.trim().is_empty())
+        .ok_or(DecodeError::MissingSite)?;
+    let url = p
+        .url
+        .filter(|u| !u.trim().is_empty())
+        .ok_or(DecodeError::MissingUrl)?;
     // Older scripts send the path only, with the host beside it.
     let url = match (&p.hostname, url.starts_with('/')) {
         (Some(host), true) if !host.is_empty() => Cow::Owned(format!("https://{host}{url}")),
@@ -94,18 +103,34 @@ mod tests {
     #[test]
     fn decodes_what_the_official_script_sends() {
         let body = br#"{"type":"event","payload":{"website":"5f1c-uuid","screen":"1920x1080","language":"pl-PL","title":"Pricing","hostname":"example.com","url":"https://example.com/pricing","referrer":"https://www.google.com/","vid":"b3c0-visitor","id":"user@example.com"}}"#;
-        let UmamiEvent::Hit(b) = decode(body).unwrap() else { panic!("ignored") };
-        assert_eq!((b.site.as_ref(), b.url.as_ref(), b.width), ("5f1c-uuid", "https://example.com/pricing", Some(1920)));
+        let UmamiEvent::Hit(b) = decode(body).unwrap() else {
+            panic!("ignored")
+        };
+        assert_eq!(
+            (b.site.as_ref(), b.url.as_ref(), b.width),
+            ("5f1c-uuid", "https://example.com/pricing", Some(1920))
+        );
         assert_eq!(b.event, None);
         let body = br#"{"type":"event","payload":{"website":"w","hostname":"example.com","url":"/docs","name":"signup","data":{"plan":"pro"}}}"#;
-        let UmamiEvent::Hit(b) = decode(body).unwrap() else { panic!("ignored") };
-        assert_eq!((b.url.as_ref(), b.event.as_deref(), b.props.len()), ("https://example.com/docs", Some("signup"), 1));
+        let UmamiEvent::Hit(b) = decode(body).unwrap() else {
+            panic!("ignored")
+        };
+        assert_eq!(
+            (b.url.as_ref(), b.event.as_deref(), b.props.len()),
+            ("https://example.com/docs", Some("signup"), 1)
+        );
     }
 
     #[test]
     fn identify_is_dropped_and_errors_are_clear() {
-        assert_eq!(decode(br#"{"type":"identify","payload":{"website":"w","id":"alice"}}"#), Ok(UmamiEvent::Ignored));
-        assert_eq!(decode(br#"{"type":"event","payload":{"url":"/"}}"#), Err(DecodeError::MissingSite));
+        assert_eq!(
+            decode(br#"{"type":"identify","payload":{"website":"w","id":"alice"}}"#),
+            Ok(UmamiEvent::Ignored)
+        );
+        assert_eq!(
+            decode(br#"{"type":"event","payload":{"url":"/"}}"#),
+            Err(DecodeError::MissingSite)
+        );
         assert!(decode(br#"{"type":"event"}"#).is_err());
     }
 }

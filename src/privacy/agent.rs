@@ -384,7 +384,7 @@ struct Raw<'a> {
     name: &'a str,
     category: &'a str,
     os: &'a str,
-    os_version: String,
+    os_version: std::borrow::Cow<'a, str>,
     version: &'a str,
 }
 
@@ -396,7 +396,7 @@ fn run_woothee<'a>(parser: &woothee::parser::Parser, ua: &'a str) -> Raw<'a> {
             name: r.name,
             category: r.category,
             os: r.os,
-            os_version: r.os_version.into_owned(),
+            os_version: r.os_version,
             version: r.version,
         })
     }));
@@ -406,7 +406,7 @@ fn run_woothee<'a>(parser: &woothee::parser::Parser, ua: &'a str) -> Raw<'a> {
             name: woothee::woothee::VALUE_UNKNOWN,
             category: woothee::woothee::VALUE_UNKNOWN,
             os: woothee::woothee::VALUE_UNKNOWN,
-            os_version: String::new(),
+            os_version: "".into(),
             version: woothee::woothee::VALUE_UNKNOWN,
         },
     }
@@ -428,7 +428,7 @@ fn classify(parser: &woothee::parser::Parser, matcher: &Matcher, user_agent: &st
     if (os == "iOS" || os == "iPadOS") && browser == "Safari" {
         if let Ok(v) = browser_version.parse::<u32>() {
             if v >= 26 {
-                os_version = browser_version.clone();
+                os_version = browser_version;
             }
         }
     }
@@ -437,22 +437,23 @@ fn classify(parser: &woothee::parser::Parser, matcher: &Matcher, user_agent: &st
 
     Agent {
         browser: browser.into(),
-        browser_version: browser_version.into_boxed_str(),
+        browser_version: browser_version.into(),
         os: os.into(),
-        os_version: os_version.into_boxed_str(),
+        os_version: os_version.into(),
         device,
         is_bot,
     }
 }
 
 /// Leading decimal digits of `v` ("131.0.6778" → "131"; "UNKNOWN" → "").
-fn major(v: &str) -> String {
-    v.chars().take_while(char::is_ascii_digit).collect()
+fn major(v: &str) -> &str {
+    let end = v.bytes().take_while(u8::is_ascii_digit).count();
+    v.get(..end).unwrap_or_default()
 }
 
 /// Major version following `token` (ASCII case-insensitive) in `ua`: "Chrome/131.0" with
 /// "Chrome/" → "131".
-fn major_after(ua: &str, token: &str) -> String {
+fn major_after<'a>(ua: &'a str, token: &str) -> &'a str {
     let (hay, needle) = (ua.as_bytes(), token.as_bytes());
     // Exact case first (fast, and what real UAs use); the tokens were matched
     // case-insensitively, so fall back to a case-insensitive search.
@@ -462,10 +463,10 @@ fn major_after(ua: &str, token: &str) -> String {
                 .is_some_and(|w| w.eq_ignore_ascii_case(needle))
         })
     });
-    match found.and_then(|i| ua.get(i + needle.len()..)) {
-        Some(rest) => major(rest),
-        None => String::new(),
-    }
+    found
+        .and_then(|i| ua.get(i + needle.len()..))
+        .map(major)
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,7 +811,7 @@ impl Matcher {
 // Labels
 // ---------------------------------------------------------------------------------------------
 
-fn browser_of(ua: &str, raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
+fn browser_of<'a>(ua: &'a str, raw: &Raw<'a>, hits: &Hits) -> (&'static str, &'a str) {
     // Known crawlers and tools keep woothee's name; bots are counted per crawler.
     if raw.category == "crawler" || raw.category == "misc" {
         return (intern_other(raw.name), major(raw.version));
@@ -818,7 +819,7 @@ fn browser_of(ua: &str, raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
     for (k, &(_, label, version_token)) in EXTRA_BROWSERS.iter().enumerate() {
         if hits.has(OFF_BROWSER + k) {
             let version = if version_token.is_empty() {
-                String::new()
+                ""
             } else {
                 major_after(ua, version_token)
             };
@@ -843,7 +844,7 @@ fn browser_of(ua: &str, raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
             return if hits.has(T_ANDROID) {
                 ("Android WebView", major_after(ua, "Chrome/"))
             } else {
-                ("iOS WebView", String::new())
+                ("iOS WebView", "")
             };
         }
         _ => {
@@ -852,7 +853,7 @@ fn browser_of(ua: &str, raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
                     return (label, major_after(ua, token));
                 }
             }
-            return (UNKNOWN, String::new());
+            return (UNKNOWN, "");
         }
     };
     (label, major(raw.version))
@@ -900,32 +901,40 @@ fn intern_other(name: &str) -> &'static str {
         "Safari RSSReader",
         "Windows RSSReader",
     ];
-    NAMES.iter().find(|&&n| n == name).copied().unwrap_or(UNKNOWN)
+    NAMES
+        .iter()
+        .find(|&&n| n == name)
+        .copied()
+        .unwrap_or(UNKNOWN)
 }
 
-fn os_of(raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
+fn os_of<'r>(raw: &'r Raw<'_>, hits: &Hits) -> (&'static str, &'r str) {
     for (k, &(_, os)) in EXTRA_OS_TOKENS.iter().enumerate() {
         if hits.has(OFF_OS + k) {
-            return (os, String::new());
+            return (os, "");
         }
     }
-    let v = raw.os_version.as_str();
+    let v: &str = &raw.os_version;
     match raw.os {
-        "Windows 10" => ("Windows", "10".into()),
-        "Windows 8.1" => ("Windows", "8.1".into()),
-        "Windows 8" => ("Windows", "8".into()),
-        "Windows 7" => ("Windows", "7".into()),
-        "Windows Vista" => ("Windows", "Vista".into()),
-        "Windows XP" => ("Windows", "XP".into()),
+        "Windows 10" => ("Windows", "10"),
+        "Windows 8.1" => ("Windows", "8.1"),
+        "Windows 8" => ("Windows", "8"),
+        "Windows 7" => ("Windows", "7"),
+        "Windows Vista" => ("Windows", "Vista"),
+        "Windows XP" => ("Windows", "XP"),
         "Windows Phone OS" => ("Windows Phone", major(v)),
         "Mac OSX" => {
             // "10.15.7" → "10.15": for Mac OS X the minor number is the release.
-            let mut parts = v.split('.');
-            let version = match (parts.next(), parts.next()) {
-                (Some(a), Some(b)) if !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) => {
-                    format!("{a}.{}", major(b))
-                }
-                _ => String::new(),
+            let first = major(v);
+            let minor = v
+                .get(first.len()..)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .map(major)
+                .unwrap_or_default();
+            let version = if first.is_empty() || minor.is_empty() {
+                ""
+            } else {
+                v.get(..first.len() + 1 + minor.len()).unwrap_or_default()
             };
             ("macOS", version)
         }
@@ -939,19 +948,19 @@ fn os_of(raw: &Raw<'_>, hits: &Hits) -> (&'static str, String) {
             };
             (os, m)
         }
-        "iOS" => ("iOS", String::new()),
+        "iOS" => ("iOS", ""),
         "Android" => ("Android", major(v)),
-        "Linux" => ("Linux", String::new()),
-        "ChromeOS" => ("ChromeOS", String::new()),
-        "BSD" => ("BSD", String::new()),
-        "Firefox OS" => ("Firefox OS", String::new()),
-        "BlackBerry" | "BlackBerry 10" => ("BlackBerry", String::new()),
-        "Mac OS Classic" => ("Mac OS Classic", String::new()),
-        os if os.starts_with("Windows") => ("Windows", String::new()),
-        os if os.starts_with("PlayStation") => ("PlayStation", String::new()),
-        os if os.starts_with("Xbox") => ("Xbox", String::new()),
-        os if os.starts_with("Nintendo") => ("Nintendo", String::new()),
-        _ => (UNKNOWN, String::new()),
+        "Linux" => ("Linux", ""),
+        "ChromeOS" => ("ChromeOS", ""),
+        "BSD" => ("BSD", ""),
+        "Firefox OS" => ("Firefox OS", ""),
+        "BlackBerry" | "BlackBerry 10" => ("BlackBerry", ""),
+        "Mac OS Classic" => ("Mac OS Classic", ""),
+        os if os.starts_with("Windows") => ("Windows", ""),
+        os if os.starts_with("PlayStation") => ("PlayStation", ""),
+        os if os.starts_with("Xbox") => ("Xbox", ""),
+        os if os.starts_with("Nintendo") => ("Nintendo", ""),
+        _ => (UNKNOWN, ""),
     }
 }
 
@@ -1079,7 +1088,11 @@ mod tests {
                 failures.push(format!("{tag}\t{ua}\n    => {a:?}"));
             }
         }
-        assert!(failures.is_empty(), "misclassified:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "misclassified:\n{}",
+            failures.join("\n")
+        );
     }
 
     #[test]
@@ -1098,7 +1111,14 @@ mod tests {
         }
     }
 
-    fn check(ua: &str, browser: &str, version: &str, os: &str, os_version: &str, device: DeviceClass) {
+    fn check(
+        ua: &str,
+        browser: &str,
+        version: &str,
+        os: &str,
+        os_version: &str,
+        device: DeviceClass,
+    ) {
         let a = AgentParser::new(0).parse(ua);
         let want = Agent {
             browser: browser.into(),
@@ -1148,15 +1168,27 @@ mod tests {
         );
         check(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-            "Firefox", "133", "Windows", "10", Desktop,
+            "Firefox",
+            "133",
+            "Windows",
+            "10",
+            Desktop,
         );
         check(
             "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-            "Firefox", "133", "Linux", "", Desktop,
+            "Firefox",
+            "133",
+            "Linux",
+            "",
+            Desktop,
         );
         check(
             "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0",
-            "Firefox", "133", "Android", "14", Mobile,
+            "Firefox",
+            "133",
+            "Android",
+            "14",
+            Mobile,
         );
         check(
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
@@ -1204,7 +1236,11 @@ mod tests {
         );
         check(
             "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko",
-            "Internet Explorer", "11", "Windows", "10", Desktop,
+            "Internet Explorer",
+            "11",
+            "Windows",
+            "10",
+            Desktop,
         );
         check(
             "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/94.0.4606.128 Safari/537.36 WebAppManager",
@@ -1215,7 +1251,8 @@ mod tests {
     #[test]
     fn well_known_bots() {
         let p = AgentParser::new(0);
-        let googlebot = p.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        let googlebot =
+            p.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
         assert!(googlebot.is_bot);
         assert_eq!(&*googlebot.browser, "Googlebot");
         assert_eq!(googlebot.device, DeviceClass::Other);
@@ -1223,7 +1260,12 @@ mod tests {
         assert!(headless.is_bot);
         assert_eq!(&*headless.browser, "Headless Chrome");
         assert_eq!(&*headless.browser_version, "131");
-        for ua in ["python-requests/2.32.3", "curl/8.5.0", "Go-http-client/1.1", "okhttp/4.12.0"] {
+        for ua in [
+            "python-requests/2.32.3",
+            "curl/8.5.0",
+            "Go-http-client/1.1",
+            "okhttp/4.12.0",
+        ] {
             let a = p.parse(ua);
             assert!(a.is_bot, "{ua}");
             assert_eq!(a.device, DeviceClass::Other, "{ua}");
@@ -1289,7 +1331,10 @@ mod tests {
     fn cache_stays_within_bound() {
         for cap in [1usize, 3, 16, 17, 100, 1000] {
             let p = AgentParser::new(cap);
-            assert!(p.cache_capacity() <= cap && p.cache_capacity() > 0, "cap {cap}");
+            assert!(
+                p.cache_capacity() <= cap && p.cache_capacity() > 0,
+                "cap {cap}"
+            );
             for i in 0..5_000 {
                 let ua = format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{i}.0.0.0 Safari/537.36");
                 let a = p.parse(&ua);
@@ -1353,20 +1398,41 @@ mod tests {
         let mac_safari = p.parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15");
         assert_eq!(mac_safari.device_with_width(None), DeviceClass::Desktop);
         assert_eq!(mac_safari.device_with_width(Some(0)), DeviceClass::Desktop);
-        assert_eq!(mac_safari.device_with_width(Some(1440)), DeviceClass::Desktop);
-        assert_eq!(mac_safari.device_with_width(Some(1280)), DeviceClass::Desktop);
-        assert_eq!(mac_safari.device_with_width(Some(1024)), DeviceClass::Tablet);
+        assert_eq!(
+            mac_safari.device_with_width(Some(1440)),
+            DeviceClass::Desktop
+        );
+        assert_eq!(
+            mac_safari.device_with_width(Some(1280)),
+            DeviceClass::Desktop
+        );
+        assert_eq!(
+            mac_safari.device_with_width(Some(1024)),
+            DeviceClass::Tablet
+        );
         assert_eq!(mac_safari.device_with_width(Some(820)), DeviceClass::Tablet);
         assert_eq!(mac_safari.device_with_width(Some(390)), DeviceClass::Mobile);
 
         let android_phone = p.parse("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36");
-        assert_eq!(android_phone.device_with_width(Some(412)), DeviceClass::Mobile);
-        assert_eq!(android_phone.device_with_width(Some(800)), DeviceClass::Tablet);
+        assert_eq!(
+            android_phone.device_with_width(Some(412)),
+            DeviceClass::Mobile
+        );
+        assert_eq!(
+            android_phone.device_with_width(Some(800)),
+            DeviceClass::Tablet
+        );
         assert_eq!(android_phone.device_with_width(None), DeviceClass::Mobile);
 
         let android_tablet = p.parse("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
-        assert_eq!(android_tablet.device_with_width(Some(800)), DeviceClass::Tablet);
-        assert_eq!(android_tablet.device_with_width(Some(360)), DeviceClass::Mobile);
+        assert_eq!(
+            android_tablet.device_with_width(Some(800)),
+            DeviceClass::Tablet
+        );
+        assert_eq!(
+            android_tablet.device_with_width(Some(360)),
+            DeviceClass::Mobile
+        );
 
         let windows = p.parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
         assert_eq!(windows.device_with_width(Some(1024)), DeviceClass::Desktop);
@@ -1383,7 +1449,10 @@ mod tests {
         let all: Vec<&str> = all_tokens().collect();
         assert_eq!(all.len(), TOKEN_COUNT);
         for t in &all {
-            assert!(t.len() >= 2, "token too short for the bigram matcher: {t:?}");
+            assert!(
+                t.len() >= 2,
+                "token too short for the bigram matcher: {t:?}"
+            );
         }
         let misc = [
             (T_COMPATIBLE, "compatible"),
@@ -1427,7 +1496,9 @@ mod tests {
     #[ignore]
     fn zz_scan_only() {
         let m = Matcher::new();
-        let rounds: usize = std::env::var("ROUNDS").map(|r| r.parse().unwrap()).unwrap_or(5);
+        let rounds: usize = std::env::var("ROUNDS")
+            .map(|r| r.parse().unwrap())
+            .unwrap_or(5);
         let lines: Vec<&str> = corpus().into_iter().map(|(_, ua)| ua).collect();
         for _ in 0..rounds {
             for ua in &lines {
@@ -1455,7 +1526,13 @@ mod tests {
                 }
             }
         }
-        println!("avg len {} pass {:.3} cmp/pos {:.3} buckets used {}", bytes / corpus().len(), pass as f64 / pos as f64, cmp as f64 / pos as f64, m.starts.windows(2).filter(|w| w[1] > w[0]).count());
+        println!(
+            "avg len {} pass {:.3} cmp/pos {:.3} buckets used {}",
+            bytes / corpus().len(),
+            pass as f64 / pos as f64,
+            cmp as f64 / pos as f64,
+            m.starts.windows(2).filter(|w| w[1] > w[0]).count()
+        );
     }
 
     #[test]

@@ -80,14 +80,20 @@ mod tests {
     use super::*;
 
     fn proxies() -> TrustedProxies {
-        TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()])
+        TrustedProxies::new(vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ])
     }
 
     #[test]
     fn untrusted_peer_headers_are_ignored() {
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(proxies().client_ip(peer, Some("81.2.69.142"), None), peer);
-        assert_eq!(TrustedProxies::default().client_ip(peer, Some("1.1.1.1"), None), peer);
+        assert_eq!(
+            TrustedProxies::default().client_ip(peer, Some("1.1.1.1"), None),
+            peer
+        );
     }
 
     #[test]
@@ -103,7 +109,11 @@ mod tests {
             "2001:db8::7".parse::<IpAddr>().unwrap()
         );
         assert_eq!(
-            p.client_ip("::ffff:127.0.0.1".parse().unwrap(), Some("81.2.69.142:1234"), None),
+            p.client_ip(
+                "::ffff:127.0.0.1".parse().unwrap(),
+                Some("81.2.69.142:1234"),
+                None
+            ),
             "81.2.69.142".parse::<IpAddr>().unwrap()
         );
         assert_eq!(p.client_ip(peer, Some("garbage"), None), peer);

@@ -385,7 +385,10 @@ mod tests {
             dnt: Some(Level::Marketing),
             ..Default::default()
         });
-        assert_eq!(p.decide(&Signals::default()), (Level::None, Decision::Denied));
+        assert_eq!(
+            p.decide(&Signals::default()),
+            (Level::None, Decision::Denied)
+        );
         let mut s = granted("analytics");
         s.dnt = true;
         assert_eq!(p.decide(&s).0, Level::Analytics);

@@ -416,7 +416,8 @@ pub fn screen_bucket(width: u32) -> &'static str {
 pub fn primary_language(accept_language: &str) -> Option<Box<str>> {
     let first = accept_language.split(',').next()?.split(';').next()?.trim();
     let primary = first.split(['-', '_']).next()?;
-    (2..=3).contains(&primary.len())
+    (2..=3)
+        .contains(&primary.len())
         .then_some(())
         .filter(|_| primary.bytes().all(|b| b.is_ascii_alphabetic()))
         .map(|_| primary.to_ascii_lowercase().into_boxed_str())
@@ -428,7 +429,10 @@ mod tests {
 
     #[test]
     fn cookies_languages_screens() {
-        assert_eq!(cookie_value(Some("a=1; veil_optout=1"), "veil_optout"), Some("1"));
+        assert_eq!(
+            cookie_value(Some("a=1; veil_optout=1"), "veil_optout"),
+            Some("1")
+        );
         assert_eq!(cookie_value(Some("xveil_optout=1"), "veil_optout"), None);
         assert_eq!(cookie_value(None, "a"), None);
         assert_eq!(primary_language("pl-PL,pl;q=0.9").as_deref(), Some("pl"));

@@ -367,7 +367,10 @@ mod tests {
         assert!(!k.holds_day(yesterday), "wiped after grace");
         assert_eq!(k.days_in_memory(), vec![yesterday + 1]);
         let new_text = std::fs::read_to_string(&file).unwrap();
-        assert!(!new_text.contains(&old.current), "old salt left in the file");
+        assert!(
+            !new_text.contains(&old.current),
+            "old salt left in the file"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -383,7 +386,10 @@ mod tests {
         assert_eq!(a, b);
         clock.advance_ms(DAY_SECS * 1000);
         let c = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
-        assert_ne!(a, c, "a state file from yesterday must not give today's salt");
+        assert_ne!(
+            a, c,
+            "a state file from yesterday must not give today's salt"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -31,7 +31,13 @@ pub struct Page {
 fn split_host(url: &str) -> (&str, &str) {
     let url = url.trim();
     let after_scheme = match url.find("://") {
-        Some(i) if url[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') => &url[i + 3..],
+        Some(i)
+            if url[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') =>
+        {
+            &url[i + 3..]
+        }
         _ if url.starts_with("//") => &url[2..],
         _ => return ("", url),
     };
@@ -65,16 +71,14 @@ pub fn percent_decode(s: &str, plus: bool) -> Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if plus => out.push(b' '),
             b => out.push(b),
         }
@@ -161,7 +165,10 @@ pub fn referrer_host(referrer: &str) -> Option<String> {
         return None;
     }
     let host = lower(host);
-    let host = host.strip_prefix("www.").map(str::to_string).unwrap_or(host);
+    let host = host
+        .strip_prefix("www.")
+        .map(str::to_string)
+        .unwrap_or(host);
     (!host.is_empty()).then_some(host)
 }
 
@@ -201,7 +208,10 @@ mod tests {
         assert_eq!(parse_page("/caf%C3%A9", 512).path, "/café");
         assert_eq!(parse_page("/%ZZ%", 512).path, "/%ZZ%");
         assert_eq!(parse_page("/abcdef", 3).path, "/ab");
-        assert_eq!(parse_page("https://user:pw@[2001:db8::1]:8080/x", 512).host, "2001:db8::1");
+        assert_eq!(
+            parse_page("https://user:pw@[2001:db8::1]:8080/x", 512).host,
+            "2001:db8::1"
+        );
     }
 
     #[test]
@@ -212,7 +222,10 @@ mod tests {
         );
         assert_eq!(referrer_host(""), None);
         assert_eq!(referrer_host("not a url"), None);
-        assert_eq!(referrer_host("android-app://com.slack/").as_deref(), Some("com.slack"));
+        assert_eq!(
+            referrer_host("android-app://com.slack/").as_deref(),
+            Some("com.slack")
+        );
     }
 
     #[test]

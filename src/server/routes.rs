@@ -32,19 +32,33 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
             StatusCode::OK,
             "text/plain; version=0.0.4",
             state.metrics.render(&[
-                ("veil_window_cells", "Cells in the in-memory aggregation window.", state.aggregator.cells() as u64),
-                ("veil_queue_batches", "Batches waiting for ClickHouse.", state.queue_depth() as u64),
-                ("veil_clickhouse_up", "1 when the last ClickHouse probe succeeded.", u64::from(state.clickhouse_up.load(Ordering::Relaxed))),
+                (
+                    "veil_window_cells",
+                    "Cells in the in-memory aggregation window.",
+                    state.aggregator.cells() as u64,
+                ),
+                (
+                    "veil_queue_batches",
+                    "Batches waiting for ClickHouse.",
+                    state.queue_depth() as u64,
+                ),
+                (
+                    "veil_clickhouse_up",
+                    "1 when the last ClickHouse probe succeeded.",
+                    u64::from(state.clickhouse_up.load(Ordering::Relaxed)),
+                ),
             ]),
         ),
-        (_, "/p.gif" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready" | "/metrics") => {
-            response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        }
+        (
+            _,
+            "/p.gif" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
+            | "/metrics",
+        ) => response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => response::error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -127,7 +141,10 @@ async fn json_request(
     let content_type = header_str(req.headers(), header::CONTENT_TYPE).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     // sendBeacon with a string sends text/plain; fetch/XHR send JSON.
-    if !(mime.eq_ignore_ascii_case("application/json") || mime.eq_ignore_ascii_case("text/plain") || mime.is_empty()) {
+    if !(mime.eq_ignore_ascii_case("application/json")
+        || mime.eq_ignore_ascii_case("text/plain")
+        || mime.is_empty())
+    {
         Metrics::inc(&m.rejected_media_type);
         return Err(response::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -179,7 +196,9 @@ async fn collect(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Resp
         Err(resp) => return resp,
     };
     match beacon::json::decode(&body) {
-        Ok(b) => answer(state, &b, peer, &parts.headers, || response::empty(StatusCode::ACCEPTED)),
+        Ok(b) => answer(state, &b, peer, &parts.headers, || {
+            response::empty(StatusCode::ACCEPTED)
+        }),
         Err(e) => bad_beacon(state, &e),
     }
 }
@@ -233,7 +252,11 @@ async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
 }
 
 /// Reads at most `max` bytes of body; `413` beyond.
-async fn read_body(body: Incoming, max: usize, headers: &HeaderMap) -> Result<Bytes, Response<Body>> {
+async fn read_body(
+    body: Incoming,
+    max: usize,
+    headers: &HeaderMap,
+) -> Result<Bytes, Response<Body>> {
     let too_large = || response::error(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
@@ -242,7 +265,10 @@ async fn read_body(body: Incoming, max: usize, headers: &HeaderMap) -> Result<By
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(response::error(StatusCode::BAD_REQUEST, "body could not be read")),
+        Err(_) => Err(response::error(
+            StatusCode::BAD_REQUEST,
+            "body could not be read",
+        )),
     }
 }
 
@@ -256,6 +282,10 @@ fn ready(state: &AppState) -> Response<Body> {
         "geo": geo,
     })
     .to_string();
-    let status = if clickhouse && geo { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if clickhouse && geo {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     response::json_body(status, body)
 }

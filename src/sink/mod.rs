@@ -147,9 +147,10 @@ pub async fn write_batch(
         match insert_once(client, batch).await {
             Ok(()) => {
                 Metrics::inc(&metrics.batches_inserted);
-                metrics
-                    .rows_inserted
-                    .fetch_add(batch.rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                metrics.rows_inserted.fetch_add(
+                    batch.rows.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 return Written::Inserted;
             }
             Err(e) if !is_retryable(&e) => {
@@ -170,7 +171,10 @@ pub async fn write_batch(
 }
 
 fn abandoned(metrics: &Metrics, batch: &Batch) -> Written {
-    tracing::error!(rows = batch.rows.len(), "shutdown deadline passed; batch not stored");
+    tracing::error!(
+        rows = batch.rows.len(),
+        "shutdown deadline passed; batch not stored"
+    );
     Metrics::inc(&metrics.batches_dropped);
     Written::Dropped
 }
@@ -259,10 +263,14 @@ mod tests {
 
     #[test]
     fn exception_codes_decide_retries() {
-        let bad = clickhouse::error::Error::BadResponse("Code: 27, e.displayText() = DB::Exception: Cannot parse input".into());
+        let bad = clickhouse::error::Error::BadResponse(
+            "Code: 27, e.displayText() = DB::Exception: Cannot parse input".into(),
+        );
         assert_eq!(exception_code(&bad), Some(27));
         assert!(!is_retryable(&bad));
-        let busy = clickhouse::error::Error::BadResponse("Code: 252, e.displayText() = DB::Exception: Too many parts".into());
+        let busy = clickhouse::error::Error::BadResponse(
+            "Code: 252, e.displayText() = DB::Exception: Too many parts".into(),
+        );
         assert!(is_retryable(&busy));
         assert!(is_retryable(&clickhouse::error::Error::TimedOut));
     }

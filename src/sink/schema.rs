@@ -98,10 +98,14 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<u32>, SinkError> {
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| m.version > have) {
         for stmt in statements(m.sql) {
-            client.query(&stmt).execute().await.map_err(|source| SinkError::Migration {
-                name: m.name,
-                source,
-            })?;
+            client
+                .query(&stmt)
+                .execute()
+                .await
+                .map_err(|source| SinkError::Migration {
+                    name: m.name,
+                    source,
+                })?;
         }
         client
             .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")

@@ -62,7 +62,11 @@ mod tests {
             self.visitors
         }
         fn other() -> Self {
-            Row { value: OTHER.into(), pageviews: 0, visitors: 0 }
+            Row {
+                value: OTHER.into(),
+                pageviews: 0,
+                visitors: 0,
+            }
         }
         fn absorb(&mut self, small: Self) {
             self.pageviews += small.pageviews;
@@ -74,19 +78,38 @@ mod tests {
     }
 
     fn row(v: &str, pv: u64, uv: u64) -> Row {
-        Row { value: v.into(), pageviews: pv, visitors: uv }
+        Row {
+            value: v.into(),
+            pageviews: pv,
+            visitors: uv,
+        }
     }
 
     #[test]
     fn small_groups_are_folded_and_totals_stay_exact() {
-        let rows = vec![row("/", 100, 40), row("/a", 9, 4), row("/b", 3, 1), row("/c", 50, 5)];
+        let rows = vec![
+            row("/", 100, 40),
+            row("/a", 9, 4),
+            row("/b", 3, 1),
+            row("/c", 50, 5),
+        ];
         let (shown, folded) = fold(rows.clone(), 5);
         assert_eq!(folded, 2);
-        assert_eq!(shown.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(), vec!["/", "/c", OTHER]);
-        assert_eq!(shown.iter().map(|r| r.pageviews).sum::<u64>(), rows.iter().map(|r| r.pageviews).sum::<u64>());
+        assert_eq!(
+            shown.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(),
+            vec!["/", "/c", OTHER]
+        );
+        assert_eq!(
+            shown.iter().map(|r| r.pageviews).sum::<u64>(),
+            rows.iter().map(|r| r.pageviews).sum::<u64>()
+        );
         assert!(shown.iter().all(|r| r.value == OTHER || r.visitors >= 5));
         assert_eq!(fold(rows.clone(), 0).0, rows);
         let (none_small, n) = fold(vec![row("/", 10, 10)], 5);
-        assert_eq!((none_small.len(), n), (1, 0), "no (other) row when nothing is folded");
+        assert_eq!(
+            (none_small.len(), n),
+            (1, 0),
+            "no (other) row when nothing is folded"
+        );
     }
 }

@@ -8,11 +8,22 @@ async fn bad_requests_get_clear_answers_and_nothing_accepted_is_lost() {
     let veil = TestVeil::start(config(&db)).await;
     let a = veil.addr;
     let ok = r#"{"site":"example.com","url":"https://example.com/"}"#;
-    assert_eq!(collect(a, ok, "81.2.69.142", CHROME_WIN, "").await.status, 202);
+    assert_eq!(
+        collect(a, ok, "81.2.69.142", CHROME_WIN, "").await.status,
+        202
+    );
 
-    let big = format!(r#"{{"site":"example.com","url":"/","props":{{"x":"{}"}}}}"#, "a".repeat(20_000));
+    let big = format!(
+        r#"{{"site":"example.com","url":"/","props":{{"x":"{}"}}}}"#,
+        "a".repeat(20_000)
+    );
     let r = collect(a, &big, "81.2.69.142", CHROME_WIN, "").await;
-    assert_eq!((r.status, r.text().contains("too large")), (413, true), "{}", r.text());
+    assert_eq!(
+        (r.status, r.text().contains("too large")),
+        (413, true),
+        "{}",
+        r.text()
+    );
 
     let r = collect(a, "{not json", "81.2.69.142", CHROME_WIN, "").await;
     assert_eq!(r.status, 400);
@@ -27,30 +38,83 @@ async fn bad_requests_get_clear_answers_and_nothing_accepted_is_lost() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("UTF-8"), "{}", r.text());
 
-    let r = collect(a, r#"{"url":"https://example.com/"}"#, "81.2.69.142", CHROME_WIN, "").await;
+    let r = collect(
+        a,
+        r#"{"url":"https://example.com/"}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     assert_eq!((r.status, r.text().contains("missing site")), (400, true));
-    let r = collect(a, r#"{"site":"nope.example","url":"https://nope.example/"}"#, "81.2.69.142", CHROME_WIN, "").await;
+    let r = collect(
+        a,
+        r#"{"site":"nope.example","url":"https://nope.example/"}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     assert_eq!((r.status, r.text().contains("unknown site")), (400, true));
-    let r = collect(a, r#"{"site":"example.com","url":"https://evil.example/"}"#, "81.2.69.142", CHROME_WIN, "").await;
-    assert_eq!((r.status, r.text().contains("host not allowed")), (400, true));
+    let r = collect(
+        a,
+        r#"{"site":"example.com","url":"https://evil.example/"}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.text().contains("host not allowed")),
+        (400, true)
+    );
 
     // The pixel always answers with the GIF, whatever it was sent.
-    for q in ["", "s=", "s=unknown.example&u=/", "s=%FF&u=%&w=x", "s=example.com&u=https://evil.example/"] {
+    for q in [
+        "",
+        "s=",
+        "s=unknown.example&u=/",
+        "s=%FF&u=%&w=x",
+        "s=example.com&u=https://evil.example/",
+    ] {
         let r = pixel(a, q, "81.2.69.142", CHROME_WIN, "").await;
         assert_eq!((r.status, r.body.len()), (200, 43), "query {q:?}");
     }
-    assert_eq!(raw(a, "GET /nope HTTP/1.1\r\nHost: x", b"").await.status, 404);
-    assert_eq!(raw(a, "DELETE /p.gif HTTP/1.1\r\nHost: x", b"").await.status, 405);
-    let r = raw(a, "OPTIONS /api/collect HTTP/1.1\r\nHost: x\r\nOrigin: https://example.com", b"").await;
+    assert_eq!(
+        raw(a, "GET /nope HTTP/1.1\r\nHost: x", b"").await.status,
+        404
+    );
+    assert_eq!(
+        raw(a, "DELETE /p.gif HTTP/1.1\r\nHost: x", b"")
+            .await
+            .status,
+        405
+    );
+    let r = raw(
+        a,
+        "OPTIONS /api/collect HTTP/1.1\r\nHost: x\r\nOrigin: https://example.com",
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 204);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
 
     // Still serving, and the accepted hits are all there.
-    assert_eq!(collect(a, ok, "81.2.69.142", CHROME_WIN, "").await.status, 202);
+    assert_eq!(
+        collect(a, ok, "81.2.69.142", CHROME_WIN, "").await.status,
+        202
+    );
     veil.stop().await;
     let t = db.totals("example.com").await;
     assert_eq!(get(&t, "total", "").0, 2);
-    assert_eq!(t[&("decision".into(), "invalid".into())].hits, 2, "host mismatches are counted");
-    assert!(db.totals("unknown.example").await.is_empty(), "unknown sites create no rows");
+    assert_eq!(
+        t[&("decision".into(), "invalid".into())].hits,
+        2,
+        "host mismatches are counted"
+    );
+    assert!(
+        db.totals("unknown.example").await.is_empty(),
+        "unknown sites create no rows"
+    );
     db.drop().await;
 }

@@ -12,21 +12,69 @@ async fn refusals_store_only_the_decision_counter() {
     let q = "s=example.com&u=https://example.com/secret-page&r=https://news.example.org/";
 
     // Analytics explicitly denied.
-    pixel(a, &format!("{q}&c=necessary"), "81.2.69.142", CHROME_WIN, "").await;
-    let r = collect(a, r#"{"site":"example.com","url":"https://example.com/secret-page","consent":[]}"#, "81.2.69.142", CHROME_WIN, "").await;
+    pixel(
+        a,
+        &format!("{q}&c=necessary"),
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    let r = collect(
+        a,
+        r#"{"site":"example.com","url":"https://example.com/secret-page","consent":[]}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     assert_eq!(r.status, 202);
     // GPC and DNT override granted categories under eu-strict.
-    pixel(a, &format!("{q}&c=analytics,marketing"), "216.160.83.56", CHROME_WIN, "Sec-GPC: 1\r\n").await;
-    pixel(a, &format!("{q}&c=analytics"), "216.160.83.56", FIREFOX_LINUX, "DNT: 1\r\n").await;
+    pixel(
+        a,
+        &format!("{q}&c=analytics,marketing"),
+        "216.160.83.56",
+        CHROME_WIN,
+        "Sec-GPC: 1\r\n",
+    )
+    .await;
+    pixel(
+        a,
+        &format!("{q}&c=analytics"),
+        "216.160.83.56",
+        FIREFOX_LINUX,
+        "DNT: 1\r\n",
+    )
+    .await;
     // The opt-out cookie and the tracker's opt-out flag.
-    pixel(a, &format!("{q}&c=analytics"), "89.160.20.128", CHROME_WIN, "Cookie: a=b; veil_optout=1\r\n").await;
-    pixel(a, &format!("{q}&c=analytics&o=1"), "89.160.20.128", CHROME_WIN, "").await;
+    pixel(
+        a,
+        &format!("{q}&c=analytics"),
+        "89.160.20.128",
+        CHROME_WIN,
+        "Cookie: a=b; veil_optout=1\r\n",
+    )
+    .await;
+    pixel(
+        a,
+        &format!("{q}&c=analytics&o=1"),
+        "89.160.20.128",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     veil.stop().await;
 
     let t = db.totals("example.com").await;
     let dims: Vec<&str> = t.keys().map(|(d, _)| d.as_str()).collect();
-    assert!(dims.iter().all(|d| *d == "decision"), "only decision counters may exist: {dims:?}");
-    let hits = |v: &str| t.get(&("decision".to_string(), v.to_string())).map_or(0, |r| r.hits);
+    assert!(
+        dims.iter().all(|d| *d == "decision"),
+        "only decision counters may exist: {dims:?}"
+    );
+    let hits = |v: &str| {
+        t.get(&("decision".to_string(), v.to_string()))
+            .map_or(0, |r| r.hits)
+    };
     assert_eq!(hits("denied"), 2);
     assert_eq!(hits("gpc"), 1);
     assert_eq!(hits("dnt"), 1);
@@ -41,15 +89,29 @@ async fn without_consent_eu_strict_keeps_an_anonymous_count_only() {
     cfg.sites = vec![site("example.com", "eu-strict")];
     let veil = TestVeil::start(cfg).await;
     for ip in ["81.2.69.142", "216.160.83.56", "89.160.20.128"] {
-        pixel(veil.addr, "s=example.com&u=https://example.com/pricing&r=https://google.com/&w=1280", ip, CHROME_WIN, "").await;
+        pixel(
+            veil.addr,
+            "s=example.com&u=https://example.com/pricing&r=https://google.com/&w=1280",
+            ip,
+            CHROME_WIN,
+            "",
+        )
+        .await;
     }
     veil.stop().await;
     let t = db.totals("example.com").await;
-    assert_eq!(get(&t, "total", ""), (3, 0), "no visitor hash without consent");
+    assert_eq!(
+        get(&t, "total", ""),
+        (3, 0),
+        "no visitor hash without consent"
+    );
     assert_eq!(get(&t, "page", "/pricing"), (3, 0));
     assert_eq!(t[&("decision".into(), "anonymous".into())].hits, 3);
     let dims: std::collections::BTreeSet<&str> = t.keys().map(|(d, _)| d.as_str()).collect();
-    assert_eq!(dims.into_iter().collect::<Vec<_>>(), vec!["decision", "page", "total"]);
+    assert_eq!(
+        dims.into_iter().collect::<Vec<_>>(),
+        vec!["decision", "page", "total"]
+    );
     db.drop().await;
 }
 
@@ -61,8 +123,22 @@ async fn a_consent_cookie_grants_what_the_banner_recorded() {
     s.consent.cookie = Some("cookie_consent".into());
     cfg.sites = vec![s];
     let veil = TestVeil::start(cfg).await;
-    pixel(veil.addr, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "Cookie: cookie_consent=necessary%2Canalytics\r\n").await;
-    pixel(veil.addr, "s=example.com&u=/", "216.160.83.56", CHROME_WIN, "Cookie: cookie_consent=necessary\r\n").await;
+    pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "Cookie: cookie_consent=necessary%2Canalytics\r\n",
+    )
+    .await;
+    pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "216.160.83.56",
+        CHROME_WIN,
+        "Cookie: cookie_consent=necessary\r\n",
+    )
+    .await;
     veil.stop().await;
     let t = db.totals("example.com").await;
     assert_eq!(get(&t, "total", ""), (1, 1));

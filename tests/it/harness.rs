@@ -31,9 +31,11 @@ pub fn test_mmdb() -> PathBuf {
 
 /// Browser User-Agents used across tests.
 pub const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-pub const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+pub const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-pub const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+pub const GOOGLEBOT: &str =
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
 // ---- log capture -----------------------------------------------------------
 
@@ -71,7 +73,11 @@ pub fn init_logs() {
 /// Everything logged so far by any test in this binary.
 pub fn logs() -> String {
     LOGS.get()
-        .and_then(|b| b.lock().ok().map(|v| String::from_utf8_lossy(&v).into_owned()))
+        .and_then(|b| {
+            b.lock()
+                .ok()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -121,7 +127,9 @@ impl TestDb {
             .fetch_all::<Totals>()
             .await
             .expect("query aggregates");
-        rows.into_iter().map(|r| ((r.dim.clone(), r.value.clone()), r)).collect()
+        rows.into_iter()
+            .map(|r| ((r.dim.clone(), r.value.clone()), r))
+            .collect()
     }
 
     pub async fn drop(self) {
@@ -264,7 +272,13 @@ fn parse_reply(buf: &[u8]) -> Reply {
 }
 
 /// A pixel request from `ip` (via X-Forwarded-For) with `ua`.
-pub async fn pixel(addr: std::net::SocketAddr, query: &str, ip: &str, ua: &str, extra: &str) -> Reply {
+pub async fn pixel(
+    addr: std::net::SocketAddr,
+    query: &str,
+    ip: &str,
+    ua: &str,
+    extra: &str,
+) -> Reply {
     let mut head = format!(
         "GET /p.gif?{query} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nAccept-Language: pl-PL,pl;q=0.9\r\n"
     );
@@ -273,7 +287,13 @@ pub async fn pixel(addr: std::net::SocketAddr, query: &str, ip: &str, ua: &str, 
 }
 
 /// A JSON POST to /api/collect from `ip` with `ua`.
-pub async fn collect(addr: std::net::SocketAddr, json: &str, ip: &str, ua: &str, extra: &str) -> Reply {
+pub async fn collect(
+    addr: std::net::SocketAddr,
+    json: &str,
+    ip: &str,
+    ua: &str,
+    extra: &str,
+) -> Reply {
     let head = format!(
         "POST /api/collect HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}",
         json.len()

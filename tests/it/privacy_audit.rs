@@ -3,17 +3,46 @@
 
 use crate::harness::*;
 
-const IPS: [&str; 4] = ["81.2.69.142", "216.160.83.56", "2001:480::1", "89.160.20.128"];
-const SECRETS: [&str; 4] = ["secret-email-alice", "search-term-bob", "cookie-value-carol", "sessid-dave"];
+const IPS: [&str; 4] = [
+    "81.2.69.142",
+    "216.160.83.56",
+    "2001:480::1",
+    "89.160.20.128",
+];
+const SECRETS: [&str; 4] = [
+    "secret-email-alice",
+    "search-term-bob",
+    "cookie-value-carol",
+    "sessid-dave",
+];
 
 fn needles() -> Vec<String> {
     let mut n: Vec<String> = IPS.iter().map(|s| s.to_string()).collect();
     // Other spellings of the same addresses.
-    n.extend(["2001:0480:0000", "2001:480:0:0", "::ffff:81.2.69.142", "81.2.69.0"].map(String::from));
+    n.extend(
+        [
+            "2001:0480:0000",
+            "2001:480:0:0",
+            "::ffff:81.2.69.142",
+            "81.2.69.0",
+        ]
+        .map(String::from),
+    );
     for ua in [CHROME_WIN, FIREFOX_LINUX, SAFARI_IPHONE] {
         n.push(ua.to_string());
     }
-    n.extend(["Mozilla/5.0", "AppleWebKit", "KHTML", "Gecko/", "Win64", "x86_64", "iPhone OS"].map(String::from));
+    n.extend(
+        [
+            "Mozilla/5.0",
+            "AppleWebKit",
+            "KHTML",
+            "Gecko/",
+            "Win64",
+            "x86_64",
+            "iPhone OS",
+        ]
+        .map(String::from),
+    );
     n.extend(SECRETS.iter().map(|s| s.to_string()));
     n
 }
@@ -30,13 +59,39 @@ async fn no_ip_ua_query_or_cookie_reaches_clickhouse_or_the_logs() {
     for (i, ip) in IPS.iter().enumerate() {
         let ua = [CHROME_WIN, FIREFOX_LINUX, SAFARI_IPHONE][i % 3];
         let q = "s=example.com&u=https%3A%2F%2Fexample.com%2Fa%3Femail%3Dsecret-email-alice%26utm_source%3Dx&r=https%3A%2F%2Fwww.google.com%2Fsearch%3Fq%3Dsearch-term-bob&w=1280&c=analytics,marketing";
-        pixel(a, q, ip, ua, "Cookie: sess=cookie-value-carol; consent=analytics\r\n").await;
+        pixel(
+            a,
+            q,
+            ip,
+            ua,
+            "Cookie: sess=cookie-value-carol; consent=analytics\r\n",
+        )
+        .await;
         let body = r#"{"site":"example.com","url":"https://example.com/b?sid=sessid-dave","referrer":"https://www.google.com/search?q=search-term-bob","event":"signup","props":{"plan":"pro"},"consent":["analytics"]}"#;
-        assert_eq!(collect(a, body, ip, ua, "Cookie: sess=cookie-value-carol\r\n").await.status, 202);
+        assert_eq!(
+            collect(a, body, ip, ua, "Cookie: sess=cookie-value-carol\r\n")
+                .await
+                .status,
+            202
+        );
     }
     // Refused and invalid hits must not leak either.
-    collect(a, r#"{"site":"example.com","url":"https://evil.example/?x=secret-email-alice"}"#, IPS[0], CHROME_WIN, "").await;
-    pixel(a, "s=example.com&u=/&c=necessary", IPS[1], CHROME_WIN, "Sec-GPC: 1\r\n").await;
+    collect(
+        a,
+        r#"{"site":"example.com","url":"https://evil.example/?x=secret-email-alice"}"#,
+        IPS[0],
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    pixel(
+        a,
+        "s=example.com&u=/&c=necessary",
+        IPS[1],
+        CHROME_WIN,
+        "Sec-GPC: 1\r\n",
+    )
+    .await;
     veil.stop().await;
 
     let t = db.totals("example.com").await;

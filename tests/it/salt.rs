@@ -15,18 +15,46 @@ async fn a_visitor_across_midnight_counts_as_two_unlinkable_visitors() {
     let veil = TestVeil::start_with_clock(config(&db), clock.clone()).await;
     let salts = veil.running.state.privacy.salts().clone();
 
-    pixel(veil.addr, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "").await;
-    pixel(veil.addr, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     clock.set_ms((midnight + 10) * 1000);
     salts.tick().unwrap();
-    pixel(veil.addr, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     clock.set_ms((midnight + 3_600) * 1000);
     salts.tick().unwrap();
-    assert!(!salts.holds_day((midnight / DAY_SECS - 1) as u32), "yesterday's salt is gone after the grace");
+    assert!(
+        !salts.holds_day((midnight / DAY_SECS - 1) as u32),
+        "yesterday's salt is gone after the grace"
+    );
     veil.stop().await;
 
     let t = db.totals("example.com").await;
-    assert_eq!(get(&t, "total", ""), (3, 2), "two days, two unrelated hashes");
+    assert_eq!(
+        get(&t, "total", ""),
+        (3, 2),
+        "two days, two unrelated hashes"
+    );
     #[derive(serde::Deserialize, clickhouse::Row)]
     struct Day {
         v: u64,

@@ -9,7 +9,9 @@ async fn migrate_is_idempotent() {
     let again = veil::sink::schema::migrate(&cfg.clickhouse).await.unwrap();
     assert!(again.is_empty());
     assert_eq!(
-        veil::sink::schema::current_version(&db.client).await.unwrap(),
+        veil::sink::schema::current_version(&db.client)
+            .await
+            .unwrap(),
         veil::sink::schema::latest_version()
     );
     db.drop().await;
@@ -25,7 +27,13 @@ async fn serve_refuses_an_unmigrated_database() {
         .execute()
         .await
         .unwrap();
-    let err = match veil::start(cfg.clone(), std::sync::Arc::new(veil::clock::SystemClock), std::future::pending()).await {
+    let err = match veil::start(
+        cfg.clone(),
+        std::sync::Arc::new(veil::clock::SystemClock),
+        std::future::pending(),
+    )
+    .await
+    {
         Ok(_) => panic!("started on an empty database"),
         Err(e) => e.to_string(),
     };

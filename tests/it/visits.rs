@@ -15,12 +15,33 @@ async fn visits_yield_entry_exit_bounce_and_duration() {
     let veil = TestVeil::start_with_clock(config(&db), clock.clone()).await;
     let a = veil.addr;
     // A: two pages, 90 s apart. B: one page (bounce). C: one page + an event.
-    pixel(a, "s=example.com&u=/&r=https://www.google.com/", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(
+        a,
+        "s=example.com&u=/&r=https://www.google.com/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     pixel(a, "s=example.com&u=/", "216.160.83.56", CHROME_WIN, "").await;
     pixel(a, "s=example.com&u=/", "89.160.20.128", FIREFOX_LINUX, "").await;
     clock.advance_ms(90_000);
-    pixel(a, "s=example.com&u=/pricing&r=https://example.com/", "81.2.69.142", CHROME_WIN, "").await;
-    let r = collect(a, r#"{"site":"example.com","url":"/","event":"signup"}"#, "89.160.20.128", FIREFOX_LINUX, "").await;
+    pixel(
+        a,
+        "s=example.com&u=/pricing&r=https://example.com/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    let r = collect(
+        a,
+        r#"{"site":"example.com","url":"/","event":"signup"}"#,
+        "89.160.20.128",
+        FIREFOX_LINUX,
+        "",
+    )
+    .await;
     assert_eq!(r.status, 202);
     veil.stop().await; // closes live visits
 
@@ -46,16 +67,45 @@ async fn withdrawing_consent_drops_the_live_visit() {
     cfg.sites = vec![site("example.com", "eu-strict")];
     let veil = TestVeil::start(cfg).await;
     let a = veil.addr;
-    pixel(a, "s=example.com&u=/&c=analytics", "81.2.69.142", CHROME_WIN, "").await;
-    pixel(a, "s=example.com&u=/b&c=analytics", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(
+        a,
+        "s=example.com&u=/&c=analytics",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    pixel(
+        a,
+        "s=example.com&u=/b&c=analytics",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     assert_eq!(veil.running.state.sessions.live(), 1);
-    let r = collect(a, r#"{"site":"example.com","url":"/c","consent":[]}"#, "81.2.69.142", CHROME_WIN, "").await;
+    let r = collect(
+        a,
+        r#"{"site":"example.com","url":"/c","consent":[]}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
     assert_eq!(r.status, 202);
-    assert_eq!(veil.running.state.sessions.live(), 0, "withdrawal takes effect at once");
+    assert_eq!(
+        veil.running.state.sessions.live(),
+        0,
+        "withdrawal takes effect at once"
+    );
     veil.stop().await;
     let t = db.totals("example.com").await;
     let total = &t[&("total".into(), "".into())];
-    assert_eq!((total.pageviews, total.visits), (2, 0), "the pageviews before withdrawal stay; the visit is not derived");
+    assert_eq!(
+        (total.pageviews, total.visits),
+        (2, 0),
+        "the pageviews before withdrawal stay; the visit is not derived"
+    );
     assert_eq!(t[&("decision".into(), "denied".into())].hits, 1);
     db.drop().await;
 }
