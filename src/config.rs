@@ -227,6 +227,14 @@ pub struct LimitsConfig {
     pub max_prop_value: usize,
     /// Longest page path kept (bytes).
     pub max_path: usize,
+    /// Hits per second one client (address) may send; 0 = no limit.
+    pub per_client_per_sec: u32,
+    /// Burst a client may send at once.
+    pub per_client_burst: u32,
+    /// Hits per second one site may receive; 0 = no limit.
+    pub per_site_per_sec: u32,
+    /// Burst a site may receive at once.
+    pub per_site_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -237,6 +245,10 @@ impl Default for LimitsConfig {
             max_prop_key: 64,
             max_prop_value: 256,
             max_path: 512,
+            per_client_per_sec: 20,
+            per_client_burst: 100,
+            per_site_per_sec: 0,
+            per_site_burst: 0,
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct AppState {
     pub aggregator: Arc<Aggregator>,
     /// Live visits.
     pub sessions: Arc<session::Sessions>,
+    /// Rate limits at the gate.
+    pub limits: server::limits::RateLimits,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Last ClickHouse probe result.
@@ -200,6 +202,7 @@ pub async fn start_on(
         privacy,
         aggregator: aggregator.clone(),
         sessions: sessions.clone(),
+        limits: server::limits::RateLimits::new(&config.limits, config.sites.len()),
         metrics: metrics.clone(),
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
@@ -222,6 +225,7 @@ pub async fn start_on(
         Duration::from_millis(p.retry_max_backoff_ms),
         abandon,
     ));
+    let limits_state = Arc::downgrade(&state);
     let close_visits = {
         let (aggregator, salts, clock) = (aggregator.clone(), salts.clone(), clock.clone());
         move |last: bool| {
@@ -233,6 +237,9 @@ pub async fn start_on(
             };
             for visit in &closed {
                 aggregator.record_visit(visit);
+            }
+            if let Some(state) = limits_state.upgrade() {
+                state.limits.retain_recent();
             }
         }
     };

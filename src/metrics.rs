@@ -40,6 +40,7 @@ counters! {
     rejected_unknown_site => "veil_rejected_unknown_site_total", "Beacons for a site that is not configured.";
     rejected_host => "veil_rejected_host_total", "Beacons whose page host is not allowed for the site.";
     rejected_too_large => "veil_rejected_too_large_total", "Requests refused with 413.";
+    rate_limited => "veil_rate_limited_total", "Beacons refused by a rate limit (answered 429 or the GIF, not stored).";
     rejected_media_type => "veil_rejected_media_type_total", "Requests refused with 415.";
     batches_inserted => "veil_batches_inserted_total", "Batches written to ClickHouse.";
     rows_inserted => "veil_rows_inserted_total", "Aggregate rows written to ClickHouse.";

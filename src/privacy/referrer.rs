@@ -16,17 +16,18 @@
 //! - one rule in code: `google.<ccTLD>` / `google.co(m).<cc>` (and the same for Yandex) is that
 //!   engine's search, so a country domain the table misses is not counted as a referral.
 //!
-//! How a host is matched: exact host first, then each parent domain ("a.b.google.com",
-//! "b.google.com", "google.com"), most specific first, so a specific entry (mail.google.com =
-//! email, docs.google.com = referral) always beats its parent (google.com = search). The walk
-//! never reaches a single label ("com"), which is also why single-word `utm_source` tokens
-//! ("fb", "bsky") can live in the same table without ever matching a real referrer.
+//! How a host is matched: the host itself and each parent domain ("a.b.google.com",
+//! "b.google.com", "google.com") are candidates, and the most specific one in the table wins, so
+//! a specific entry (mail.google.com = email, docs.google.com = referral) always beats its
+//! parent (google.com = search). All candidates are hashed in one right-to-left pass over the
+//! host (see `HostTable`). Parents are never a single label ("com"), which is also why
+//! single-word `utm_source` tokens ("fb", "bsky") can live in the same table without ever
+//! matching a real referrer.
 //!
 //! Everything is parsed once ([`Referrers::embedded`]); lookups borrow from the embedded text and
 //! never allocate, because they run on every hit.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 /// The generated upstream table (see the module docs). `host<TAB>channel<TAB>source`, `#` lines
@@ -110,46 +111,115 @@ impl Channel {
     }
 }
 
-/// FNV-1a with a final mix. Why not std's SipHash: the keys are fixed at start-up from our own
-/// data, so there is no map an attacker can grow with colliding keys, and a lookup walks up to a
-/// handful of parent domains per hit; a keyless byte hash is several times cheaper here. The
-/// final mix spreads FNV's weaker low bits, which the hash table uses for bucket selection.
-#[derive(Clone, Copy)]
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
+/// The host table: open addressing over a hash that is computed right to left, so that one
+/// backward pass over a referrer host yields the hash of every parent domain ("google.com",
+/// "b.google.com", "a.b.google.com") at the dots it passes. Why not a `HashMap<&str, _>`: that
+/// re-hashes each parent domain from scratch: a deep host cost 5 full hash-and-probe rounds
+/// (measured ~150 ns, against ~30 ns for this single pass plus a few integer compares; see the
+/// `lookup_speed` test). The keys are fixed at start-up from our own data, so a keyless hash
+/// cannot be turned into a collision attack: attacker-chosen lookups only probe a table whose
+/// longest cluster is fixed, and the load factor is kept at or below one half.
+struct HostTable {
+    /// Power-of-two length; an empty slot has an empty `host` (table keys never are).
+    slots: Box<[Slot]>,
+    len: usize,
 }
 
-impl Hasher for Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    host: &'static str,
+    hit: (Channel, &'static str),
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    hash: 0,
+    host: "",
+    hit: (Channel::Referral, ""),
+};
+
+/// FNV-1a offset basis and prime: a byte-at-a-time hash, fed from the last byte of the host
+/// backwards (see [`HostTable`]).
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn hash_step(h: u64, byte: u8) -> u64 {
+    (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// The hash of a whole key, the same value [`Referrers::lookup`] reaches for that suffix.
+fn host_hash(host: &str) -> u64 {
+    host.bytes().rev().fold(HASH_SEED, hash_step)
+}
+
+/// Slot index for a hash: FNV's low bits are its weakest, so mix the high bits in first.
+#[inline]
+fn slot_index(hash: u64, mask: usize) -> usize {
+    let h = (hash ^ (hash >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    ((h ^ (h >> 32)) as usize) & mask
+}
+
+impl HostTable {
+    fn with_capacity(entries: usize) -> HostTable {
+        let size = (entries.max(8) * 2).next_power_of_two();
+        HostTable {
+            slots: vec![EMPTY_SLOT; size].into_boxed_slice(),
+            len: 0,
         }
     }
 
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
+    /// Inserts or replaces (later tables override earlier ones). The capacity was sized from the
+    /// number of lines, so the table never fills; a full table drops the entry rather than loop.
+    fn insert(&mut self, host: &'static str, hit: (Channel, &'static str)) {
+        let hash = host_hash(host);
+        let mask = self.slots.len() - 1;
+        let mut i = slot_index(hash, mask);
+        for _ in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            if slot.host.is_empty() {
+                *slot = Slot { hash, host, hit };
+                self.len += 1;
+                return;
+            }
+            if slot.hash == hash && slot.host == host {
+                slot.hit = hit;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get(&self, hash: u64, host: &str) -> Option<(Channel, &'static str)> {
+        let mask = self.slots.len() - 1;
+        let mut i = slot_index(hash, mask);
+        loop {
+            let slot = &self.slots[i];
+            if slot.host.is_empty() {
+                return None;
+            }
+            if slot.hash == hash && slot.host == host {
+                return Some(slot.hit);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| !s.host.is_empty())
     }
 }
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
 
 /// The referrer classifier, built once from the embedded data.
 pub struct Referrers {
     /// host (lower case, no `www.`) → (channel, source name); both borrow the embedded text.
-    hosts: FastMap<&'static str, (Channel, &'static str)>,
+    hosts: HostTable,
     /// normalised source name ("hackernews", "google") → (channel, source name), for
     /// `utm_source` values that are names rather than hosts.
-    names: FastMap<Box<str>, (Channel, &'static str)>,
-    /// Label count of the deepest table entry: parent domains with more labels cannot match, so
-    /// the walk starts below them (bounds the work for absurdly deep hosts).
+    names: HashMap<Box<str>, (Channel, &'static str)>,
+    /// How many labels a host suffix may have and still match: the deepest table entry, and at
+    /// least 3 for the `google.co.uk` rule. Longer suffixes are not even probed, which bounds the
+    /// work an absurdly deep referrer host can cause.
     max_labels: usize,
     /// Malformed table lines that were skipped (a test asserts the shipped data has none).
     skipped: usize,
@@ -157,9 +227,9 @@ pub struct Referrers {
 
 impl std::fmt::Debug for Referrers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The maps have thousands of entries: print their sizes, not their contents.
+        // The tables have thousands of entries: print their sizes, not their contents.
         f.debug_struct("Referrers")
-            .field("hosts", &self.hosts.len())
+            .field("hosts", &self.hosts.len)
             .field("names", &self.names.len())
             .field("skipped", &self.skipped)
             .finish()
@@ -177,7 +247,7 @@ impl Referrers {
     /// earlier ones. A malformed line is skipped (and counted) rather than failing start-up:
     /// losing one referrer's classification is better than losing the collector.
     fn from_tables(tables: &[&'static str]) -> Referrers {
-        let mut hosts: FastMap<&'static str, (Channel, &'static str)> = FastMap::default();
+        let mut entries = Vec::new();
         let mut skipped = 0;
         for table in tables {
             for line in table.lines() {
@@ -186,14 +256,19 @@ impl Referrers {
                     continue;
                 }
                 match parse_line(line) {
-                    Some((host, channel, source)) => {
-                        hosts.insert(host, (channel, source));
-                    }
+                    Some((host, channel, source)) => entries.push((host, (channel, source))),
                     None => skipped += 1,
                 }
             }
         }
-        let max_labels = hosts.keys().map(|h| label_count(h)).max().unwrap_or(0);
+        let mut hosts = HostTable::with_capacity(entries.len());
+        for &(host, hit) in &entries {
+            hosts.insert(host, hit);
+        }
+        let max_labels = hosts
+            .iter()
+            .map(|s| label_count(s.host))
+            .fold(3, usize::max);
         let names = source_names(&hosts);
         Referrers {
             hosts,
@@ -211,28 +286,40 @@ impl Referrers {
         if host.is_empty() || host.len() > MAX_HOST_LEN {
             return None;
         }
-        if let Some(&hit) = self.hosts.get(host) {
-            return Some(hit);
-        }
-        // Parent domains, most specific first, never down to a single label. Suffixes with more
-        // labels than the deepest entry cannot match, so skip them without hashing.
-        let mut labels = label_count(host);
-        let mut rest = host;
-        while let Some(dot) = rest.find('.') {
-            if labels <= self.max_labels.max(3) {
-                if rest.len() != host.len() {
-                    if let Some(&hit) = self.hosts.get(rest) {
-                        return Some(hit);
-                    }
+        // One pass from the right. At each dot, `hash` covers the suffix after it: probe that
+        // parent domain. Shorter suffixes come first, so a later (more specific) match replaces
+        // an earlier one: mail.google.com beats google.com. Single labels ("com") are never
+        // probed as parents; the whole host is probed last whatever its label count.
+        let bytes = host.as_bytes();
+        let mut hash = HASH_SEED;
+        let mut best = None;
+        let mut labels = 1;
+        for i in (0..bytes.len()).rev() {
+            if bytes[i] == b'.' {
+                if labels > self.max_labels {
+                    return best;
                 }
-                if let Some(name) = cctld_family(rest) {
-                    return Some((Channel::Search, name));
+                if labels >= 2 {
+                    self.probe(hash, &host[i + 1..], &mut best);
                 }
+                labels += 1;
             }
-            rest = &rest[dot + 1..];
-            labels -= 1;
+            hash = hash_step(hash, bytes[i]);
         }
-        None
+        if labels <= self.max_labels {
+            self.probe(hash, host, &mut best);
+        }
+        best
+    }
+
+    /// One candidate suffix: a table entry, else the ccTLD rule; a hit replaces `best`.
+    #[inline]
+    fn probe(&self, hash: u64, suffix: &str, best: &mut Option<(Channel, &'static str)>) {
+        if let Some(hit) = self.hosts.get(hash, suffix) {
+            *best = Some(hit);
+        } else if let Some(name) = cctld_family(suffix) {
+            *best = Some((Channel::Search, name));
+        }
     }
 
     /// Channel and canonical source name for a `utm_source` value: a host ("google.com",
@@ -411,12 +498,14 @@ fn name_key_into<'b>(name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
 /// is search, but also paid for its ad hosts and referral for docs.google.com) gets the channel
 /// most of its hosts have, ties broken by [`Channel::rank`]; the display name is the one most
 /// used with that channel, ties broken alphabetically. BTreeMaps keep this deterministic.
-fn source_names(
-    hosts: &FastMap<&'static str, (Channel, &'static str)>,
-) -> FastMap<Box<str>, (Channel, &'static str)> {
+fn source_names(hosts: &HostTable) -> HashMap<Box<str>, (Channel, &'static str)> {
     // key → (channel rank → (display name → host count))
     let mut counts: BTreeMap<String, BTreeMap<u8, BTreeMap<&'static str, usize>>> = BTreeMap::new();
-    for &(channel, name) in hosts.values() {
+    for &Slot {
+        hit: (channel, name),
+        ..
+    } in hosts.iter()
+    {
         let mut buf = vec![0u8; name.len()];
         let Some(key) = name_key_into(name, &mut buf) else {
             continue;
@@ -429,7 +518,7 @@ fn source_names(
             .entry(name)
             .or_default() += 1;
     }
-    let mut names = FastMap::default();
+    let mut names = HashMap::new();
     for (key, by_channel) in counts {
         // Highest host count wins; on a tie the lower rank (first in iteration) is kept.
         let mut best: Option<(usize, u8, &BTreeMap<&'static str, usize>)> = None;
@@ -474,7 +563,7 @@ mod tests {
     fn embedded_data_parses_cleanly() {
         let r = r();
         assert_eq!(r.skipped, 0, "malformed lines in data/referrers/*.tsv");
-        assert!(r.hosts.len() > 1500, "{r:?}");
+        assert!(r.hosts.len > 1500, "{r:?}");
         assert!(r.names.len() > 300, "{r:?}");
         for c in Channel::ALL {
             assert_eq!(Channel::parse(c.as_str()), Some(c));
@@ -741,7 +830,9 @@ mod tests {
         assert_eq!(r.lookup("a.ok.example"), Some((Channel::Email, "Ok Mail")));
     }
 
-    /// `cargo test --release -- --ignored --nocapture lookup_speed` prints ns per lookup.
+    /// `cargo test --release -- --ignored --nocapture lookup_speed` prints ns per lookup. Each
+    /// figure is the best of many short windows, so time the scheduler gave to other processes
+    /// (a shared 2-core box) does not count; the mean over all windows is printed too.
     #[test]
     #[ignore]
     fn lookup_speed() {
@@ -760,23 +851,41 @@ mod tests {
             "unknown-site.io",
             "google.com.zz",
         ];
-        let rounds = 200_000;
-        let start = Instant::now();
-        let mut found = 0usize;
-        for _ in 0..rounds {
-            for h in hosts {
-                found += usize::from(r.lookup(black_box(h)).is_some());
+        let measure = |f: &dyn Fn(&str)| {
+            let (windows, per_window) = (400, 500);
+            let (mut best, mut total) = (f64::MAX, 0.0);
+            for _ in 0..windows {
+                let start = Instant::now();
+                for _ in 0..per_window {
+                    for h in hosts {
+                        f(black_box(h));
+                    }
+                }
+                let ns = start.elapsed().as_nanos() as f64 / (per_window * hosts.len()) as f64;
+                best = best.min(ns);
+                total += ns;
             }
+            (best, total / f64::from(windows))
+        };
+        let (lookup_best, lookup_mean) = measure(&|h| {
+            black_box(r.lookup(h));
+        });
+        let (channel_best, channel_mean) = measure(&|h| {
+            black_box(r.channel(Some(h), black_box(None), black_box(Some("newsletter-x"))));
+        });
+        println!(
+            "lookup: {lookup_best:.1} ns/op best, {lookup_mean:.1} mean; \
+             channel (host + unknown utm_source): {channel_best:.1} ns/op best, {channel_mean:.1} mean"
+        );
+        for h in hosts {
+            let (best, _) = measure(&|_| {
+                black_box(r.lookup(black_box(h)));
+            });
+            println!("  {h:24} {best:5.1} ns/lookup");
         }
-        let lookup_ns = start.elapsed().as_nanos() as f64 / (rounds * hosts.len()) as f64;
-        let start = Instant::now();
-        for _ in 0..rounds {
-            for h in hosts {
-                black_box(r.channel(black_box(Some(h)), black_box(None), black_box(Some("fb"))));
-            }
+        // The budget is for optimised builds; a debug build is ~10x slower and only reports.
+        if !cfg!(debug_assertions) {
+            assert!(lookup_best < 200.0, "lookup budget is 200 ns");
         }
-        let channel_ns = start.elapsed().as_nanos() as f64 / (rounds * hosts.len()) as f64;
-        println!("lookup: {lookup_ns:.1} ns/op, channel: {channel_ns:.1} ns/op ({found} hits)");
-        assert!(found > 0);
     }
 }

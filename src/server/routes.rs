@@ -75,9 +75,28 @@ fn transport<'a>(peer: IpAddr, h: &'a HeaderMap) -> Transport<'a> {
     }
 }
 
-/// Runs a decoded beacon through the privacy boundary into the window.
-fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<(), Refusal> {
+/// Why a beacon was not ingested.
+enum NotIngested {
+    Refused(Refusal),
+    RateLimited,
+}
+
+/// Runs a decoded beacon through the rate limits and the privacy boundary into
+/// the window.
+fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<(), NotIngested> {
     let m = &state.metrics;
+    if let Some(site) = state.privacy.site_index(beacon.site.trim()) {
+        if !state.limits.allow(site, state.privacy.client_ip(t)) {
+            Metrics::inc(&m.rate_limited);
+            let hour = state.privacy.current_hour();
+            state.aggregator.count_decision(
+                site,
+                hour,
+                crate::privacy::consent::Decision::RateLimited,
+            );
+            return Err(NotIngested::RateLimited);
+        }
+    }
     match state.privacy.process(beacon, t) {
         Ok(Outcome::Record(hit)) => {
             Metrics::inc(&m.beacons_accepted);
@@ -106,14 +125,14 @@ fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<()
         }
         Err(Refusal::UnknownSite) => {
             Metrics::inc(&m.rejected_unknown_site);
-            Err(Refusal::UnknownSite)
+            Err(NotIngested::Refused(Refusal::UnknownSite))
         }
         Err(Refusal::HostNotAllowed { site, hour }) => {
             Metrics::inc(&m.rejected_host);
             state
                 .aggregator
                 .count_decision(site, hour, crate::privacy::consent::Decision::Invalid);
-            Err(Refusal::HostNotAllowed { site, hour })
+            Err(NotIngested::Refused(Refusal::HostNotAllowed { site, hour }))
         }
     }
 }
@@ -181,7 +200,13 @@ fn answer(
 ) -> Response<Body> {
     match ingest(state, beacon, &transport(peer, headers)) {
         Ok(()) => ok(),
-        Err(e) => {
+        Err(NotIngested::RateLimited) => {
+            let mut r = response::error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            r
+        }
+        Err(NotIngested::Refused(e)) => {
             Metrics::inc(&state.metrics.rejected_bad_request);
             response::error(StatusCode::BAD_REQUEST, &e.to_string())
         }

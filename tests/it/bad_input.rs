@@ -118,3 +118,42 @@ async fn bad_requests_get_clear_answers_and_nothing_accepted_is_lost() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn rate_limited_hits_are_answered_and_counted_not_stored() {
+    let db = TestDb::new("ratelimit").await;
+    let mut cfg = config(&db);
+    cfg.limits.per_client_per_sec = 1;
+    cfg.limits.per_client_burst = 2;
+    let veil = TestVeil::start(cfg).await;
+    let a = veil.addr;
+    let ok = r#"{"site":"example.com","url":"https://example.com/"}"#;
+    let statuses: Vec<u16> = four_statuses(a, ok).await;
+    assert_eq!(statuses, vec![202, 202, 429, 429]);
+    let r = collect(a, ok, "81.2.69.142", CHROME_WIN, "").await;
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let p = pixel(a, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "").await;
+    assert_eq!(
+        (p.status, p.body.len()),
+        (200, 43),
+        "the pixel still answers"
+    );
+    assert_eq!(
+        collect(a, ok, "216.160.83.56", CHROME_WIN, "").await.status,
+        202,
+        "other clients pass"
+    );
+    veil.stop().await;
+    let t = db.totals("example.com").await;
+    assert_eq!(get(&t, "total", "").0, 3);
+    assert_eq!(t[&("decision".into(), "rate_limited".into())].hits, 4);
+    db.drop().await;
+}
+
+async fn four_statuses(a: std::net::SocketAddr, body: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for _ in 0..4 {
+        out.push(collect(a, body, "81.2.69.142", CHROME_WIN, "").await.status);
+    }
+    out
+}
