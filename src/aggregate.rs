@@ -10,7 +10,7 @@
 //! request threads do not contend on one lock; lookups of existing cells do not
 //! allocate.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hashbrown::{Equivalent, HashMap, HashSet};
@@ -163,6 +163,23 @@ impl Dim {
         Dim::Decision,
     ];
 
+    /// Whether the dimension's values come from visitors' input (pages, referrers,
+    /// campaigns, events) and so need a cardinality bound.
+    pub fn is_open_ended(self) -> bool {
+        !matches!(
+            self,
+            Dim::Total
+                | Dim::Source
+                | Dim::Country
+                | Dim::Browser
+                | Dim::Os
+                | Dim::Device
+                | Dim::Screen
+                | Dim::Language
+                | Dim::Decision
+        )
+    }
+
     /// The data class (retention, consent category) of the dimension.
     pub fn class(self) -> DataClass {
         match self {
@@ -281,6 +298,79 @@ impl Window {
     }
 }
 
+/// Bounds the distinct values of each open-ended dimension per site and hour:
+/// past `max` new values are folded into `(other)`, so a crawler inventing URLs
+/// cannot blow up memory or the table.
+struct CardinalityGuard {
+    max: usize,
+    hasher: hashbrown::DefaultHashBuilder,
+    shards: Box<[Mutex<HashMap<(u32, u32, Dim), HashSet<u64>>>]>,
+    folded: std::sync::atomic::AtomicU64,
+}
+
+/// The value shown for folded groups.
+pub const OTHER: &str = "(other)";
+
+impl CardinalityGuard {
+    fn new(max: usize, shards: usize) -> Self {
+        CardinalityGuard {
+            max,
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            folded: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// `value`, or `(other)` when the dimension is full for this site and hour.
+    fn admit<'v>(&self, site: u32, hour: u32, dim: Dim, value: &'v str) -> &'v str {
+        if self.max == 0 || !dim.is_open_ended() {
+            return value;
+        }
+        let vh = self.hasher.hash_one(value);
+        let shard = &self.shards
+            [(self.hasher.hash_one((site, hour, dim)) % self.shards.len() as u64) as usize];
+        let mut map = shard.lock();
+        let set = map.entry((site, hour, dim)).or_default();
+        if set.len() < self.max || set.contains(&vh) {
+            set.insert(vh);
+            value
+        } else {
+            self.folded.fetch_add(1, Ordering::Relaxed);
+            OTHER
+        }
+    }
+
+    /// Forgets hours older than `oldest_hour`.
+    fn prune(&self, oldest_hour: u32) {
+        for shard in self.shards.iter() {
+            shard.lock().retain(|(_, hour, _), _| *hour >= oldest_hour);
+        }
+    }
+}
+
+/// A locked window shard plus the guard every value passes.
+struct Adder<'a> {
+    w: parking_lot::MutexGuard<'a, Window>,
+    guard: &'a CardinalityGuard,
+}
+
+impl Adder<'_> {
+    fn add(
+        &mut self,
+        site: u32,
+        hour: u32,
+        dim: Dim,
+        value: &str,
+        c: &Counters,
+        visitor: Option<u64>,
+    ) {
+        let value = self.guard.admit(site, hour, dim, value);
+        self.w.add(site, hour, dim, value, c, visitor);
+    }
+}
+
 /// One row of `aggregates_in`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, clickhouse::Row)]
 pub struct AggRow {
@@ -315,19 +405,35 @@ pub struct AggRow {
 /// The sharded in-memory window.
 pub struct Aggregator {
     shards: Box<[Mutex<Window>]>,
+    guard: CardinalityGuard,
     sites: Vec<String>,
     next: AtomicUsize,
 }
 
 impl Aggregator {
-    /// An empty window with `shards` shards for the given site ids (by index).
-    pub fn new(shards: usize, sites: Vec<String>) -> Aggregator {
+    /// An empty window with `shards` shards for the given site ids (by index);
+    /// open-ended dimensions keep at most `max_values` distinct values per site and
+    /// hour (0 = unbounded).
+    pub fn new(shards: usize, sites: Vec<String>, max_values: usize) -> Aggregator {
         Aggregator {
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new(Window::default()))
                 .collect(),
+            guard: CardinalityGuard::new(max_values, shards),
             sites,
             next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Values folded into `(other)` by the cardinality bound so far.
+    pub fn folded_values(&self) -> u64 {
+        self.guard.folded.load(Ordering::Relaxed)
+    }
+
+    fn adder(&self, key: Option<u64>) -> Adder<'_> {
+        Adder {
+            w: self.shard(key).lock(),
+            guard: &self.guard,
         }
     }
 
@@ -353,7 +459,7 @@ impl Aggregator {
     /// Adds a finished visit: visits, bounces and duration on the dimensions of its
     /// first hit, in the hour it started.
     pub fn record_visit(&self, v: &ClosedVisit) {
-        let mut w = self.shard(Some(v.visitor)).lock();
+        let mut w = self.adder(Some(v.visitor));
         let c = Counters {
             visits: 1,
             bounces: u64::from(v.bounce),
@@ -415,7 +521,7 @@ impl Aggregator {
     /// Adds one anonymous hit to the window; `visit` says which visit it belongs to
     /// (its source channel is the hit's source).
     pub fn record(&self, hit: &AnonHit, visit: Option<&VisitInfo>) {
-        let mut w = self.shard(hit.visitor).lock();
+        let mut w = self.adder(hit.visitor);
         let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
         w.add(
             site,
@@ -544,6 +650,14 @@ impl Aggregator {
 
     /// Takes the whole window and turns it into rows (without batch ids).
     pub fn drain(&self) -> Vec<AggRow> {
+        let newest = self
+            .shards
+            .iter()
+            .filter_map(|s| s.lock().cells.keys().map(|k| k.hour).max())
+            .max();
+        if let Some(h) = newest {
+            self.guard.prune(h.saturating_sub(2 * 3_600));
+        }
         let mut merged: HashMap<CellKey, Cell> = HashMap::new();
         for shard in self.shards.iter() {
             let cells = std::mem::take(&mut shard.lock().cells);
@@ -618,6 +732,7 @@ mod tests {
             path: path.into(),
             visitor: Some(visitor),
             referrer: None,
+            channel: None,
             utm: Default::default(),
             country: None,
             region: None,
@@ -632,7 +747,7 @@ mod tests {
 
     #[test]
     fn pageviews_and_visitors_roll_up_per_dimension() {
-        let a = Aggregator::new(4, vec!["s".into()]);
+        let a = Aggregator::new(4, vec!["s".into()], 100);
         a.record(&hit(1, "/a"), None);
         a.record(&hit(1, "/a"), None);
         a.record(&hit(2, "/b"), None);
@@ -668,8 +783,32 @@ mod tests {
     }
 
     #[test]
+    fn open_ended_dimensions_are_bounded_per_site_and_hour() {
+        let a = Aggregator::new(2, vec!["s".into()], 3);
+        for i in 0..10 {
+            a.record(&hit(i, &format!("/p{i}")), None);
+        }
+        a.record(&hit(1, "/p1"), None);
+        let rows = a.drain();
+        let pages: Vec<(&str, u64)> = rows
+            .iter()
+            .filter(|r| r.dim == "page")
+            .map(|r| (r.value.as_str(), r.pageviews))
+            .collect();
+        assert_eq!(pages.len(), 4);
+        assert_eq!(pages.iter().find(|p| p.0 == OTHER).map(|p| p.1), Some(7));
+        assert_eq!(pages.iter().map(|p| p.1).sum::<u64>(), 11);
+        assert_eq!(a.folded_values(), 7);
+        assert_eq!(
+            rows.iter().find(|r| r.dim == "total").unwrap().pageviews,
+            11,
+            "totals stay exact"
+        );
+    }
+
+    #[test]
     fn anonymous_count_has_no_visitors_or_dimensions() {
-        let a = Aggregator::new(2, vec!["s".into()]);
+        let a = Aggregator::new(2, vec!["s".into()], 100);
         let mut h = hit(9, "/x");
         h.level = Level::Count;
         h.visitor = None;

@@ -227,6 +227,9 @@ pub struct LimitsConfig {
     pub max_prop_value: usize,
     /// Longest page path kept (bytes).
     pub max_path: usize,
+    /// Distinct values kept per open-ended dimension (page, referrer, UTM, event,
+    /// prop, region, versions) per site and hour; more fold into `(other)`. 0 = no bound.
+    pub max_values_per_dim: usize,
     /// Hits per second one client (address) may send; 0 = no limit.
     pub per_client_per_sec: u32,
     /// Burst a client may send at once.
@@ -245,6 +248,7 @@ impl Default for LimitsConfig {
             max_prop_key: 64,
             max_prop_value: 256,
             max_path: 512,
+            max_values_per_dim: 5_000,
             per_client_per_sec: 20,
             per_client_burst: 100,
             per_site_per_sec: 0,

@@ -188,6 +188,7 @@ pub async fn start_on(
     let aggregator = Arc::new(Aggregator::new(
         config.pipeline.shards,
         privacy.sites().iter().map(|s| s.id.clone()).collect(),
+        config.limits.max_values_per_dim,
     ));
     let metrics = Arc::new(Metrics::default());
     let p = &config.pipeline;

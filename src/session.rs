@@ -392,6 +392,7 @@ mod tests {
             path: path.into(),
             visitor: Some(visitor),
             referrer: Some("google.com".into()),
+            channel: None,
             utm: Default::default(),
             country: Country::parse("PL"),
             region: None,

@@ -22,6 +22,7 @@ pub mod agent;
 pub mod client_ip;
 pub mod consent;
 pub mod geo;
+pub mod referrer;
 pub mod salt;
 pub mod url;
 
@@ -103,6 +104,8 @@ pub struct AnonHit {
     pub visitor: Option<u64>,
     /// Referrer host; `None` for direct traffic and self-referrals.
     pub referrer: Option<Box<str>>,
+    /// Traffic source channel (from the referrer host and UTM medium/source).
+    pub channel: Option<referrer::Channel>,
     /// UTM values (marketing level only).
     pub utm: [Option<Box<str>>; 5],
     /// Country.
@@ -331,6 +334,7 @@ impl Privacy {
             path: page.path.into_boxed_str(),
             visitor: None,
             referrer: None,
+            channel: None,
             utm: Default::default(),
             country: None,
             region: None,
@@ -370,6 +374,11 @@ impl Privacy {
                 !own_page && !site.allows_host(h)
             })
             .map(String::into_boxed_str);
+        hit.channel = Some(referrer::Referrers::embedded().channel(
+            hit.referrer.as_deref(),
+            page.utm[1].as_deref(),
+            page.utm[0].as_deref(),
+        ));
         if level == Level::Marketing {
             hit.utm = page.utm.map(|u| u.map(String::into_boxed_str));
         }

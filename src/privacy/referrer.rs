@@ -189,6 +189,7 @@ impl HostTable {
         }
     }
 
+    /// Terminates: the table is at most half full, so every probe sequence meets an empty slot.
     #[inline]
     fn get(&self, hash: u64, host: &str) -> Option<(Channel, &'static str)> {
         let mask = self.slots.len() - 1;
@@ -565,6 +566,14 @@ mod tests {
         assert_eq!(r.skipped, 0, "malformed lines in data/referrers/*.tsv");
         assert!(r.hosts.len > 1500, "{r:?}");
         assert!(r.names.len() > 300, "{r:?}");
+        assert!(
+            r.hosts.len * 2 <= r.hosts.slots.len(),
+            "load factor above 1/2"
+        );
+        // Every entry is found through the backward-hash walk, i.e. insert and lookup agree.
+        for slot in r.hosts.iter() {
+            assert_eq!(r.lookup(slot.host), Some(slot.hit), "{}", slot.host);
+        }
         for c in Channel::ALL {
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }
@@ -696,6 +705,9 @@ mod tests {
             "google.example.org",
             "google.com.evil.example",
             "localhost",
+            "bücher.example",
+            "例え.テスト",
+            "..",
         ] {
             assert_eq!(lookup(host), None, "{host:?}");
         }

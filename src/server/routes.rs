@@ -101,7 +101,7 @@ fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<()
         Ok(Outcome::Record(hit)) => {
             Metrics::inc(&m.beacons_accepted);
             Metrics::inc(&m.beacons_recorded);
-            let channel = None;
+            let channel = hit.channel.map(|c| c.as_str());
             let (visit, closed) = state.sessions.touch(&hit, hit.secs, channel);
             state.aggregator.record(&hit, visit.as_ref());
             for c in &closed {

@@ -55,6 +55,10 @@ async fn visits_yield_entry_exit_bounce_and_duration() {
     assert_eq!(t[&("exit_page".into(), "/".into())].visits, 2);
     assert_eq!(t[&("referrer".into(), "google.com".into())].visits, 1);
     assert_eq!(t[&("country".into(), "GB".into())].visits, 1);
+    // The source is the visit's first referrer, for every pageview of the visit.
+    let search = &t[&("source".into(), "search".into())];
+    assert_eq!((search.visits, search.pageviews), (1, 2));
+    assert_eq!(t[&("source".into(), "direct".into())].visits, 2);
     // The self-referral of A's second page is not a referrer.
     assert!(!t.contains_key(&("referrer".into(), "example.com".into())));
     db.drop().await;
