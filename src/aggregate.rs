@@ -298,13 +298,16 @@ impl Window {
     }
 }
 
+/// Hashes of the values seen per (site, hour, dimension).
+type SeenValues = HashMap<(u32, u32, Dim), HashSet<u64>>;
+
 /// Bounds the distinct values of each open-ended dimension per site and hour:
 /// past `max` new values are folded into `(other)`, so a crawler inventing URLs
 /// cannot blow up memory or the table.
 struct CardinalityGuard {
     max: usize,
     hasher: hashbrown::DefaultHashBuilder,
-    shards: Box<[Mutex<HashMap<(u32, u32, Dim), HashSet<u64>>>]>,
+    shards: Box<[Mutex<SeenValues>]>,
     folded: std::sync::atomic::AtomicU64,
 }
 
