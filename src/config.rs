@@ -296,6 +296,10 @@ pub struct SiteConfig {
     /// Days each class of stored data is kept for this site.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Count fragment routes (`/app#/settings`) as pages, for single-page apps that
+    /// route by fragment.
+    #[serde(default)]
+    pub hash_routing: bool,
     /// Event prop keys that are marketing data: stored only at the marketing level.
     #[serde(default)]
     pub marketing_props: Vec<String>,

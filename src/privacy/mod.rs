@@ -46,6 +46,8 @@ pub struct Site {
     pub consent: ConsentPolicy,
     /// Prop keys that are marketing data.
     pub marketing_props: Vec<String>,
+    /// Fragment routes (`#/route`) are pages.
+    pub hash_routing: bool,
 }
 
 impl Site {
@@ -192,6 +194,7 @@ impl Privacy {
                 hostnames: s.hostnames.clone(),
                 consent: ConsentPolicy::from(&s.consent),
                 marketing_props: s.marketing_props.clone(),
+                hash_routing: s.hash_routing,
             })
             .collect();
         let site_index = sites
@@ -273,7 +276,7 @@ impl Privacy {
         let site = &self.sites[site_idx as usize];
         let now = self.clock.now_secs();
         let hour = hour_of(now);
-        let page = url::parse_page(&beacon.url, self.limits.max_path);
+        let page = url::parse_page(&beacon.url, self.limits.max_path, site.hash_routing);
         if !site.allows_host(&page.host) {
             return Err(Refusal::HostNotAllowed {
                 site: site_idx,

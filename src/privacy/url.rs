@@ -112,9 +112,17 @@ pub fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// Parses a page URL: host, normalised path, UTM keys. `max_path` bounds the path.
-pub fn parse_page(url: &str, max_path: usize) -> Page {
+/// With `hash_routing` a fragment route (`#/settings`, `#!/settings`) is part of the
+/// page, for single-page apps that route by fragment; otherwise fragments are dropped.
+pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
     let (host, rest) = split_host(url);
-    let rest = rest.split('#').next().unwrap_or("");
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let route = fragment
+        .strip_prefix('!')
+        .unwrap_or(fragment)
+        .split('?')
+        .next()
+        .filter(|r| hash_routing && r.starts_with('/'));
     let (path, query) = match rest.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
@@ -132,9 +140,15 @@ pub fn parse_page(url: &str, max_path: usize) -> Page {
             }
         }
     }
+    let mut path = normalise_path(path, max_path);
+    if let Some(route) = route {
+        let route = normalise_path(route, max_path);
+        path.push('#');
+        path.push_str(truncate(&route, max_path.saturating_sub(path.len())));
+    }
     Page {
         host: lower(host),
-        path: normalise_path(path, max_path),
+        path,
         utm,
     }
 }
@@ -197,19 +211,36 @@ mod tests {
         let p = parse_page(
             "https://Example.COM:443/Pricing/?utm_source=News%20Letter&email=a@b.c&utm_medium=Email#top",
             512,
+            false,
         );
         assert_eq!(p.host, "example.com");
+        assert_eq!(
+            parse_page("https://a.b/app#/settings/?x=1", 512, true).path,
+            "/app#/settings"
+        );
+        assert_eq!(
+            parse_page("https://a.b/app#!/users", 512, true).path,
+            "/app#/users"
+        );
+        assert_eq!(
+            parse_page("https://a.b/app#/settings", 512, false).path,
+            "/app"
+        );
+        assert_eq!(
+            parse_page("https://a.b/app#section-2", 512, true).path,
+            "/app"
+        );
         assert_eq!(p.path, "/Pricing");
         assert_eq!(p.utm[0].as_deref(), Some("news letter"));
         assert_eq!(p.utm[1].as_deref(), Some("email"));
         assert!(p.utm[2].is_none());
-        assert_eq!(parse_page("https://example.com", 512).path, "/");
-        assert_eq!(parse_page("/a//b/", 512).path, "/a/b");
-        assert_eq!(parse_page("/caf%C3%A9", 512).path, "/café");
-        assert_eq!(parse_page("/%ZZ%", 512).path, "/%ZZ%");
-        assert_eq!(parse_page("/abcdef", 3).path, "/ab");
+        assert_eq!(parse_page("https://example.com", 512, false).path, "/");
+        assert_eq!(parse_page("/a//b/", 512, false).path, "/a/b");
+        assert_eq!(parse_page("/caf%C3%A9", 512, false).path, "/café");
+        assert_eq!(parse_page("/%ZZ%", 512, false).path, "/%ZZ%");
+        assert_eq!(parse_page("/abcdef", 3, false).path, "/ab");
         assert_eq!(
-            parse_page("https://user:pw@[2001:db8::1]:8080/x", 512).host,
+            parse_page("https://user:pw@[2001:db8::1]:8080/x", 512, false).host,
             "2001:db8::1"
         );
     }
