@@ -375,7 +375,7 @@ impl Adder<'_> {
 }
 
 /// One row of `aggregates_in`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, clickhouse::Row)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clickhouse::Row)]
 pub struct AggRow {
     /// Day number (ClickHouse `Date`).
     pub date: u16,

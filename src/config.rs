@@ -71,6 +71,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The background job that enforces each site's retention.
     pub retention: RetentionJobConfig,
+    /// Disk spool for aggregate batches while ClickHouse is unavailable.
+    pub spool: SpoolConfig,
     /// The sites veil collects for; hits for any other site are refused.
     pub sites: Vec<SiteConfig>,
 }
@@ -253,6 +255,25 @@ impl Default for LimitsConfig {
             per_client_burst: 100,
             per_site_per_sec: 0,
             per_site_burst: 0,
+        }
+    }
+}
+
+/// The disk spool.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Directory of spooled batches; empty = no spool (retry in memory only).
+    pub dir: PathBuf,
+    /// Most bytes on disk; when reached, JSON hits get `503` until it drains.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: PathBuf::from("spool"),
+            max_bytes: 1 << 30,
         }
     }
 }

@@ -58,6 +58,9 @@ pub enum StartError {
     /// The salt state file could not be written.
     #[error(transparent)]
     Salt(#[from] privacy::salt::SaltError),
+    /// The spool directory could not be opened.
+    #[error(transparent)]
+    Spool(#[from] sink::spool::SpoolError),
     /// ClickHouse unreachable or schema behind.
     #[error(transparent)]
     Sink(#[from] sink::SinkError),
@@ -91,11 +94,18 @@ pub struct AppState {
     pub geo_required: bool,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Disk spool (when configured).
+    pub spool: Option<Arc<sink::spool::Spool>>,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }
 
 impl AppState {
+    /// Whether hits must be refused: ClickHouse is down and the spool is full.
+    pub fn spool_full(&self) -> bool {
+        self.spool.as_ref().is_some_and(|s| s.is_full())
+    }
+
     /// Batches waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.queue
@@ -198,6 +208,15 @@ pub async fn start_on(
         p.max_live_visits,
     ));
     let (tx, rx) = mpsc::channel(p.queue_batches);
+    let spool = if config.spool.dir.as_os_str().is_empty() {
+        None
+    } else {
+        let s = sink::spool::Spool::open(&config.spool.dir, config.spool.max_bytes)?;
+        if !s.is_empty() {
+            tracing::info!(batches = s.len(), "spooled batches found; replaying");
+        }
+        Some(Arc::new(s))
+    };
     let state = Arc::new(AppState {
         config: Arc::new(config.clone()),
         privacy,
@@ -208,6 +227,7 @@ pub async fn start_on(
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
+        spool: spool.clone(),
         queue: tx.downgrade(),
         queue_capacity: p.queue_batches,
     });
@@ -219,13 +239,15 @@ pub async fn start_on(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let writer = tokio::spawn(sink::run_writer(
-        client.clone(),
-        rx,
-        metrics.clone(),
-        Duration::from_millis(p.retry_max_backoff_ms),
-        abandon,
-    ));
+    let writer = tokio::spawn(
+        sink::Writer {
+            client: client.clone(),
+            metrics: metrics.clone(),
+            spool,
+            max_backoff: Duration::from_millis(p.retry_max_backoff_ms),
+        }
+        .run(rx, abandon),
+    );
     let limits_state = Arc::downgrade(&state);
     let close_visits = {
         let (aggregator, salts, clock) = (aggregator.clone(), salts.clone(), clock.clone());

@@ -46,6 +46,9 @@ counters! {
     rows_inserted => "veil_rows_inserted_total", "Aggregate rows written to ClickHouse.";
     insert_retries => "veil_insert_retries_total", "Insert attempts that failed and were retried.";
     batches_already_stored => "veil_batches_already_stored_total", "Retried batches found already stored (not written twice).";
+    batches_spooled => "veil_batches_spooled_total", "Batches written to the disk spool while ClickHouse was unavailable.";
+    batches_replayed => "veil_batches_replayed_total", "Spooled batches stored in ClickHouse after it came back.";
+    rejected_spool_full => "veil_rejected_spool_full_total", "Hits refused because the spool is full (503 on JSON).";
     batches_dropped => "veil_batches_dropped_total", "Batches ClickHouse refused as malformed, or left at shutdown.";
     geo_reloads => "veil_geo_reloads_total", "Successful geo database reloads.";
 }

@@ -47,6 +47,21 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
                     "1 when the last ClickHouse probe succeeded.",
                     u64::from(state.clickhouse_up.load(Ordering::Relaxed)),
                 ),
+                (
+                    "veil_spool_batches",
+                    "Batches waiting in the disk spool.",
+                    state.spool.as_ref().map_or(0, |s| s.len() as u64),
+                ),
+                (
+                    "veil_spool_bytes",
+                    "Bytes in the disk spool.",
+                    state.spool.as_ref().map_or(0, |s| s.bytes()),
+                ),
+                (
+                    "veil_spool_oldest_age_seconds",
+                    "Age of the oldest spooled batch.",
+                    state.spool.as_ref().map_or(0, |s| s.oldest_age_secs()),
+                ),
             ]),
         ),
         (
@@ -79,12 +94,18 @@ fn transport<'a>(peer: IpAddr, h: &'a HeaderMap) -> Transport<'a> {
 enum NotIngested {
     Refused(Refusal),
     RateLimited,
+    SpoolFull,
 }
 
 /// Runs a decoded beacon through the rate limits and the privacy boundary into
 /// the window.
 fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<(), NotIngested> {
     let m = &state.metrics;
+    if state.spool_full() {
+        // Memory and disk are both at their bound: refuse rather than lose.
+        Metrics::inc(&m.rejected_spool_full);
+        return Err(NotIngested::SpoolFull);
+    }
     if let Some(site) = state.privacy.site_index(beacon.site.trim()) {
         if !state.limits.allow(site, state.privacy.client_ip(t)) {
             Metrics::inc(&m.rate_limited);
@@ -200,6 +221,15 @@ fn answer(
 ) -> Response<Body> {
     match ingest(state, beacon, &transport(peer, headers)) {
         Ok(()) => ok(),
+        Err(NotIngested::SpoolFull) => {
+            let mut r = response::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("30"));
+            r
+        }
         Err(NotIngested::RateLimited) => {
             let mut r = response::error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
             r.headers_mut()
@@ -297,20 +327,33 @@ async fn read_body(
     }
 }
 
-/// `GET /ready`: ClickHouse reachable and, when configured, the geo database loaded.
+/// `GET /ready`: able to accept hits — ClickHouse reachable or room in the spool —
+/// and, when configured, the geo database loaded. `degraded` while ClickHouse is
+/// down or batches wait in the spool.
 fn ready(state: &AppState) -> Response<Body> {
     let clickhouse = state.clickhouse_up.load(Ordering::Relaxed);
     let geo = state.privacy.geo().is_some() || !state.geo_required;
+    let spooled = state.spool.as_ref().map_or(0, |s| s.len());
+    let can_store = clickhouse || (state.spool.is_some() && !state.spool_full());
+    let ready = can_store && geo;
+    let status = match (ready, clickhouse && spooled == 0) {
+        (false, _) => "unavailable",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
     let body = serde_json::json!({
-        "ready": clickhouse && geo,
+        "ready": ready,
+        "status": status,
         "clickhouse": clickhouse,
         "geo": geo,
+        "spooled_batches": spooled,
+        "spool_full": state.spool_full(),
     })
     .to_string();
-    let status = if clickhouse && geo {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    response::json_body(status, body)
+    response::json_body(code, body)
 }

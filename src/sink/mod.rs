@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 pub mod schema;
+pub mod spool;
 
 use crate::aggregate::{new_batch_id, AggRow, Aggregator};
 use crate::metrics::Metrics;
@@ -191,16 +192,168 @@ async fn wait(d: Duration, abandon: &mut watch::Receiver<bool>) -> bool {
     !gave_up && !*abandon.borrow()
 }
 
-/// The writer task: inserts batches in arrival order until the channel closes.
-pub async fn run_writer(
-    client: Client,
-    mut rx: mpsc::Receiver<Batch>,
-    metrics: Arc<Metrics>,
-    max_backoff: Duration,
-    mut abandon: watch::Receiver<bool>,
-) {
-    while let Some(batch) = rx.recv().await {
-        write_batch(&client, &batch, &metrics, max_backoff, &mut abandon).await;
+/// Quick attempts at a fresh batch before it goes to the spool.
+const DIRECT_ATTEMPTS: u32 = 3;
+
+/// The single task that owns ClickHouse writes.
+pub struct Writer {
+    /// Client for veil's database.
+    pub client: Client,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Disk spool for outages (None = retry in memory until the shutdown deadline).
+    pub spool: Option<Arc<spool::Spool>>,
+    /// Longest wait between retries.
+    pub max_backoff: Duration,
+}
+
+impl Writer {
+    /// Inserts batches in arrival order until the channel closes. With a spool:
+    /// a batch that cannot be stored after a few quick attempts is spooled, and
+    /// while anything is spooled new batches queue behind it on disk (order is
+    /// kept); the spool is replayed with backoff until ClickHouse is back.
+    pub async fn run(self, mut rx: mpsc::Receiver<Batch>, mut abandon: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(200);
+        let mut next_replay = tokio::time::Instant::now();
+        loop {
+            let spooled = self.spool.as_ref().is_some_and(|s| !s.is_empty());
+            tokio::select! {
+                batch = rx.recv() => match batch {
+                    Some(batch) => self.accept(batch, &mut abandon).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(next_replay), if spooled => {
+                    if self.replay().await {
+                        backoff = Duration::from_millis(200);
+                    } else {
+                        backoff = (backoff * 2).min(self.max_backoff);
+                    }
+                    next_replay = tokio::time::Instant::now() + backoff;
+                }
+            }
+        }
+        // Shutdown: one last replay; whatever is left stays on disk for next start.
+        if self.spool.as_ref().is_some_and(|s| !s.is_empty()) && !self.replay().await {
+            tracing::warn!(
+                batches = self.spool.as_ref().map_or(0, |s| s.len()),
+                "ClickHouse unavailable at shutdown; batches stay in the spool"
+            );
+        }
+    }
+
+    async fn accept(&self, batch: Batch, abandon: &mut watch::Receiver<bool>) {
+        let Some(spool) = &self.spool else {
+            write_batch(
+                &self.client,
+                &batch,
+                &self.metrics,
+                self.max_backoff,
+                abandon,
+            )
+            .await;
+            return;
+        };
+        if spool.is_empty() {
+            let mut delay = Duration::from_millis(100);
+            for attempt in 1..=DIRECT_ATTEMPTS {
+                match insert_once(&self.client, &batch).await {
+                    Ok(()) => {
+                        self.count_inserted(&batch);
+                        return;
+                    }
+                    Err(e) if !is_retryable(&e) => {
+                        tracing::error!(error = %e, rows = batch.rows.len(), "ClickHouse refused a batch as malformed; dropped");
+                        Metrics::inc(&self.metrics.batches_dropped);
+                        return;
+                    }
+                    Err(e) => {
+                        Metrics::inc(&self.metrics.insert_retries);
+                        tracing::warn!(error = %e, attempt, "insert failed");
+                        if attempt < DIRECT_ATTEMPTS {
+                            tokio::time::sleep(delay).await;
+                            delay *= 2;
+                        }
+                    }
+                }
+            }
+        }
+        match spool.push(&batch) {
+            Ok(()) => {
+                Metrics::inc(&self.metrics.batches_spooled);
+                tracing::info!(
+                    rows = batch.rows.len(),
+                    spooled = spool.len(),
+                    "batch spooled to disk"
+                );
+            }
+            Err(e) => {
+                // No room on disk: keep retrying in memory (bounded by the queue).
+                tracing::error!(error = %e, "cannot spool; retrying in memory");
+                write_batch(
+                    &self.client,
+                    &batch,
+                    &self.metrics,
+                    self.max_backoff,
+                    abandon,
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Replays spooled batches oldest first; false when ClickHouse still fails.
+    async fn replay(&self) -> bool {
+        let Some(spool) = &self.spool else {
+            return true;
+        };
+        loop {
+            let batch = match spool.peek() {
+                Ok(Some(b)) => b,
+                Ok(None) => return true,
+                Err(e) => {
+                    tracing::error!(error = %e, "spool file moved aside");
+                    Metrics::inc(&self.metrics.batches_dropped);
+                    continue;
+                }
+            };
+            // A spooled batch may have landed in an attempt that timed out.
+            match batch_stored(&self.client, batch.id).await {
+                Ok(true) => {
+                    Metrics::inc(&self.metrics.batches_already_stored);
+                    if let Err(e) = spool.pop() {
+                        tracing::error!(error = %e, "cannot remove a replayed spool file");
+                        return false;
+                    }
+                    continue;
+                }
+                Ok(false) => {}
+                Err(_) => return false,
+            }
+            match insert_once(&self.client, &batch).await {
+                Ok(()) => {
+                    self.count_inserted(&batch);
+                    Metrics::inc(&self.metrics.batches_replayed);
+                    if let Err(e) = spool.pop() {
+                        tracing::error!(error = %e, "cannot remove a replayed spool file");
+                        return false;
+                    }
+                }
+                Err(e) if !is_retryable(&e) => {
+                    tracing::error!(error = %e, "ClickHouse refused a spooled batch; moved to rejected/");
+                    Metrics::inc(&self.metrics.batches_dropped);
+                    spool.reject_first();
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn count_inserted(&self, batch: &Batch) {
+        Metrics::inc(&self.metrics.batches_inserted);
+        self.metrics.rows_inserted.fetch_add(
+            batch.rows.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 

@@ -93,6 +93,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(tag: &str) -> TestDb {
+        Self::on(&clickhouse_url(), tag).await
+    }
+
+    /// A fresh migrated database on the server at `url`.
+    pub async fn on(url: &str, tag: &str) -> TestDb {
         let name = format!(
             "veil_t{}_{}_{}",
             std::process::id(),
@@ -100,7 +105,7 @@ impl TestDb {
             tag
         );
         let cfg = veil::config::ClickHouseConfig {
-            url: clickhouse_url(),
+            url: url.to_string(),
             database: name.clone(),
             ..Default::default()
         };
@@ -181,7 +186,69 @@ pub fn config(db: &TestDb) -> Config {
     c.pipeline.retry_max_backoff_ms = 500;
     c.pipeline.shutdown_deadline_ms = 10_000;
     c.sites = vec![site("example.com", "eu-exempt-audience")];
+    c.spool.dir = std::env::temp_dir().join(format!("veil-spool-{}", db.name));
     c
+}
+
+/// A ClickHouse server of a test's own (started with scripts/clickhouse.sh on
+/// separate ports and data dir), for tests that stop and start it.
+pub struct OwnClickHouse {
+    pub data_dir: PathBuf,
+    pub http_port: u16,
+    tcp_port: u16,
+    interserver_port: u16,
+}
+
+impl OwnClickHouse {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    fn script(&self, cmd: &str) {
+        let status = std::process::Command::new("bash")
+            .arg(repo().join("scripts/clickhouse.sh"))
+            .arg(cmd)
+            .env("VEIL_DATA_DIR", &self.data_dir)
+            .env("VEIL_CH_HTTP_PORT", self.http_port.to_string())
+            .env("VEIL_CH_TCP_PORT", self.tcp_port.to_string())
+            .env(
+                "VEIL_CH_INTERSERVER_PORT",
+                self.interserver_port.to_string(),
+            )
+            .env("VEIL_CH_MAX_MEMORY", "1000000000")
+            .status()
+            .expect("run scripts/clickhouse.sh");
+        assert!(status.success(), "clickhouse.sh {cmd} failed");
+    }
+
+    /// Starts a fresh server; `slot` keeps parallel tests on distinct ports.
+    pub fn start(slot: u16) -> OwnClickHouse {
+        let base = 28_000 + (std::process::id() % 50) as u16 * 40 + slot * 4;
+        let ch = OwnClickHouse {
+            data_dir: std::env::temp_dir().join(format!("veil-ch-{}-{slot}", std::process::id())),
+            http_port: base,
+            tcp_port: base + 1,
+            interserver_port: base + 2,
+        };
+        let _ = std::fs::remove_dir_all(&ch.data_dir);
+        ch.script("start");
+        ch
+    }
+
+    pub fn stop(&self) {
+        self.script("stop");
+    }
+
+    pub fn resume(&self) {
+        self.script("start");
+    }
+}
+
+impl Drop for OwnClickHouse {
+    fn drop(&mut self) {
+        self.script("stop");
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
 }
 
 pub struct TestVeil {

@@ -4,6 +4,7 @@
 mod harness;
 
 mod bad_input;
+mod chaos;
 mod consent;
 mod dropin;
 mod ingest;
