@@ -306,7 +306,10 @@ async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
     }
 }
 
-/// Reads at most `max` bytes of body; `413` beyond.
+/// Longest time a client may take to send a beacon body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads at most `max` bytes of body; `413` beyond, `408` when too slow.
 async fn read_body(
     body: Incoming,
     max: usize,
@@ -317,7 +320,15 @@ async fn read_body(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, max).collect().await {
+    // A body trickled in byte by byte would hold a connection slot: bound the time.
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max).collect());
+    let Ok(collected) = read.await else {
+        return Err(response::error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body not received in time",
+        ));
+    };
+    match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(response::error(

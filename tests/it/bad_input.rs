@@ -157,3 +157,50 @@ async fn four_statuses(a: std::net::SocketAddr, body: &str) -> Vec<u16> {
     }
     out
 }
+
+#[tokio::test]
+async fn slow_clients_cannot_hold_the_server() {
+    use tokio::io::AsyncWriteExt;
+    let db = TestDb::new("slow").await;
+    let mut cfg = config(&db);
+    cfg.server.header_read_timeout_ms = 500;
+    cfg.server.max_connections = 64;
+    let veil = TestVeil::start(cfg).await;
+    // 40 connections that never finish their headers.
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        let mut s = tokio::net::TcpStream::connect(veil.addr).await.unwrap();
+        s.write_all(b"GET /p.gif?s=example.com HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        idle.push(s);
+    }
+    // Others are served meanwhile.
+    let r = pixel(
+        veil.addr,
+        "s=example.com&u=/",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // After the header timeout the slow connections are closed by veil.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let mut closed = 0;
+    for mut s in idle {
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read(&mut s, &mut buf),
+        )
+        .await
+        {
+            Ok(Ok(_)) | Ok(Err(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 40, "every slow connection was cut");
+    veil.stop().await;
+    db.drop().await;
+}
