@@ -726,25 +726,14 @@ mod tests {
 
     fn hit(visitor: u64, path: &str) -> AnonHit {
         AnonHit {
-            site: 0,
-            hour: 3600 * 24 * 20_780,
-            secs: 3600 * 24 * 20_780,
-            level: Level::Analytics,
-            decision: Decision::Analytics,
-            event: None,
-            path: path.into(),
             visitor: Some(visitor),
-            referrer: None,
-            channel: None,
-            utm: Default::default(),
-            country: None,
-            region: None,
-            agent: None,
-            device: None,
-            screen: None,
-            language: None,
-            props: vec![],
-            marketing_props: vec![],
+            ..AnonHit::new(
+                0,
+                3600 * 24 * 20_780,
+                Level::Analytics,
+                Decision::Analytics,
+                path.into(),
+            )
         }
     }
 

@@ -383,25 +383,12 @@ mod tests {
 
     fn hit(visitor: u64, path: &str, event: Option<&str>) -> AnonHit {
         AnonHit {
-            site: 0,
-            hour: 0,
-            secs: 0,
-            level: Level::Analytics,
-            decision: Decision::Analytics,
             event: event.map(Box::from),
-            path: path.into(),
             visitor: Some(visitor),
             referrer: Some("google.com".into()),
-            channel: None,
-            utm: Default::default(),
             country: Country::parse("PL"),
-            region: None,
-            agent: None,
             device: Some(DeviceClass::Desktop),
-            screen: None,
-            language: None,
-            props: vec![],
-            marketing_props: vec![],
+            ..AnonHit::new(0, 0, Level::Analytics, Decision::Analytics, path.into())
         }
     }
 

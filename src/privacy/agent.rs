@@ -367,17 +367,7 @@ fn is_blank(ua: &str) -> bool {
     t.is_empty() || t == "-"
 }
 
-/// Cuts `s` to at most `max` bytes on a char boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+use super::url::truncate;
 
 /// The raw fields we use from a woothee result, borrowed from static data or the UA.
 struct Raw<'a> {

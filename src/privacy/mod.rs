@@ -128,6 +128,34 @@ pub struct AnonHit {
     pub marketing_props: Vec<(Box<str>, Box<str>)>,
 }
 
+impl AnonHit {
+    /// A hit of `site` at `secs` with only the fields every level has; the
+    /// boundary fills in the rest as the level allows.
+    pub fn new(site: u32, secs: u64, level: Level, decision: Decision, path: Box<str>) -> AnonHit {
+        AnonHit {
+            site,
+            hour: hour_of(secs),
+            secs: secs as u32,
+            level,
+            decision,
+            event: None,
+            path,
+            visitor: None,
+            referrer: None,
+            channel: None,
+            utm: Default::default(),
+            country: None,
+            region: None,
+            agent: None,
+            device: None,
+            screen: None,
+            language: None,
+            props: Vec::new(),
+            marketing_props: Vec::new(),
+        }
+    }
+}
+
 /// The result of one hit that passed the site check.
 #[derive(Debug)]
 pub enum Outcome {
@@ -328,25 +356,8 @@ impl Privacy {
             .as_deref()
             .map(|e| Box::from(url::truncate(e.trim(), self.limits.max_event_name)));
         let mut hit = AnonHit {
-            site: site_idx,
-            hour,
-            secs: now as u32,
-            level,
-            decision,
             event,
-            path: page.path.into_boxed_str(),
-            visitor: None,
-            referrer: None,
-            channel: None,
-            utm: Default::default(),
-            country: None,
-            region: None,
-            agent: None,
-            device: None,
-            screen: None,
-            language: None,
-            props: Vec::new(),
-            marketing_props: Vec::new(),
+            ..AnonHit::new(site_idx, now, level, decision, page.path.into_boxed_str())
         };
         if level == Level::Count {
             return Ok(Outcome::Record(Box::new(hit)));

@@ -243,14 +243,7 @@ impl Writer {
 
     async fn accept(&self, batch: Batch, abandon: &mut watch::Receiver<bool>) {
         let Some(spool) = &self.spool else {
-            write_batch(
-                &self.client,
-                &batch,
-                &self.metrics,
-                self.max_backoff,
-                abandon,
-            )
-            .await;
+            self.retry_in_memory(&batch, abandon).await;
             return;
         };
         if spool.is_empty() {
@@ -289,14 +282,7 @@ impl Writer {
             Err(e) => {
                 // No room on disk: keep retrying in memory (bounded by the queue).
                 tracing::error!(error = %e, "cannot spool; retrying in memory");
-                write_batch(
-                    &self.client,
-                    &batch,
-                    &self.metrics,
-                    self.max_backoff,
-                    abandon,
-                )
-                .await;
+                self.retry_in_memory(&batch, abandon).await;
             }
         }
     }
@@ -346,6 +332,17 @@ impl Writer {
                 Err(_) => return false,
             }
         }
+    }
+
+    async fn retry_in_memory(&self, batch: &Batch, abandon: &mut watch::Receiver<bool>) {
+        write_batch(
+            &self.client,
+            batch,
+            &self.metrics,
+            self.max_backoff,
+            abandon,
+        )
+        .await;
     }
 
     fn count_inserted(&self, batch: &Batch) {
