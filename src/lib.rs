@@ -13,6 +13,7 @@
 //! - [`aggregate`]: sharded in-memory hourly rollups → [`aggregate::AggRow`].
 //! - [`sink`]: flusher and ClickHouse writer (batches, retries, idempotency), and
 //!   the migrations in `sql/`.
+//! - [`retention`]: drops and deletes expired aggregates (ClickHouse 18.16 has no TTL).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod privacy;
+pub mod retention;
 pub mod server;
 pub mod sink;
 
@@ -150,10 +152,10 @@ pub async fn start(
 }
 
 /// Starts veil on a bound listener: checks the schema, opens the geo database,
-/// spawns the salt rotation, geo watcher, flusher, writer and readiness probe, and
-/// serves until `shutdown` resolves (or [`Running::shutdown`] is called). Then it
-/// stops accepting, finishes in-flight requests, flushes the window and drains the
-/// writer within `pipeline.shutdown_deadline_ms`.
+/// spawns the salt rotation, geo watcher, flusher, writer, retention job and
+/// readiness probe, and serves until `shutdown` resolves (or [`Running::shutdown`]
+/// is called). Then it stops accepting, finishes in-flight requests, flushes the
+/// window and drains the writer within `pipeline.shutdown_deadline_ms`.
 pub async fn start_on(
     listener: TcpListener,
     config: Config,
@@ -178,7 +180,7 @@ pub async fn start_on(
         config.salt.grace_secs,
         config.salt.state_file.clone(),
     )?);
-    let privacy = Privacy::new(&config, geo.clone(), salts.clone(), clock)?;
+    let privacy = Privacy::new(&config, geo.clone(), salts.clone(), clock.clone())?;
     let aggregator = Arc::new(Aggregator::new(
         config.pipeline.shards,
         privacy.sites().iter().map(|s| s.id.clone()).collect(),
@@ -224,6 +226,15 @@ pub async fn start_on(
         tokio::spawn(privacy::geo::watch_files(
             geo,
             Duration::from_secs(config.geo.reload_poll_secs),
+            stopped(bg_stop.clone()),
+        ));
+    }
+    if config.retention.enabled {
+        tokio::spawn(retention::run_retention(
+            client.clone(),
+            state.config.clone(),
+            clock,
+            Duration::from_secs(config.retention.interval_secs),
             stopped(bg_stop.clone()),
         ));
     }

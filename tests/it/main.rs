@@ -7,5 +7,6 @@ mod bad_input;
 mod consent;
 mod ingest;
 mod privacy_audit;
+mod retention;
 mod salt;
 mod schema;
