@@ -14,6 +14,7 @@
 //! - [`sink`]: flusher and ClickHouse writer (batches, retries, idempotency), and
 //!   the migrations in `sql/`.
 //! - [`retention`]: drops and deletes expired aggregates (ClickHouse 18.16 has no TTL).
+//! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub mod aggregate;
+pub mod audit;
 pub mod beacon;
 pub mod clock;
 pub mod config;

@@ -44,6 +44,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check the deployment against veil's privacy promises (schema, stored
+    /// content, retention, configuration); exits non-zero when a check fails.
+    Audit {
+        /// Rows read per table when scanning text columns (0 = all).
+        #[arg(long, default_value_t = veil::audit::DEFAULT_SAMPLE_ROWS)]
+        sample_rows: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +90,19 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Geo { command: GeoCommand::Check { ips } } => geo_check(&config, &ips),
             Command::Retention { dry_run } => retention(&config, dry_run).await,
+            Command::Audit { sample_rows } => {
+                let opts = veil::audit::AuditOptions { sample_rows };
+                let report = veil::audit::run_with(&config, &opts)
+                    .await
+                    .context("the audit could not run")?;
+                println!("{report}");
+                anyhow::ensure!(
+                    report.passed(),
+                    "privacy audit failed: {} check(s) FAIL",
+                    report.count(veil::audit::Status::Fail)
+                );
+                Ok(())
+            }
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
