@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # veil's test command (CI runs it through .ci/run). Installs what is missing,
 # starts the private ClickHouse (or reuses the one already running on the same
-# ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test.
+# ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test, and
+# `veil audit` of a deployment fed through `veil serve`.
 # Stops at the first failure with a non-zero exit. ClickHouse is stopped at
 # the end only if this script started it.
 #
@@ -104,6 +105,107 @@ run_tests() {
     cargo test --all-targets 2>&1 | tee "$test_log"
 }
 step "cargo test --all-targets" run_tests
+
+# audit_deployment — `veil audit` on a real deployment: a fresh database
+# veil_ci_audit, `veil serve` on a free loopback port fed a few pixels through a
+# trusted proxy (127.0.0.1), stopped with SIGTERM (it flushes on exit), then
+# `veil audit` with the same config must exit 0. Runs the binary cargo test just
+# built (`cargo run` builds nothing new). The database is dropped on success and
+# kept for inspection on failure; veil's log is in $VEIL_DATA_DIR/ci-audit.
+audit_deployment() (
+    local db=veil_ci_audit dir="$VEIL_DATA_DIR/ci-audit" port="" pid="" i code pv
+    local -a veil=(cargo run --quiet --bin veil --)
+    # Only the config file speaks: no VEIL_SECTION__KEY override from the caller.
+    while IFS='=' read -r name _; do
+        if [[ "$name" == VEIL_*__* ]]; then unset "$name"; fi
+    done < <(env)
+    unset VEIL_CONFIG
+    ch() { curl -sS --max-time 30 "$VEIL_CH_URL/" --data-binary "$1"; }
+    # shellcheck disable=SC2317 # called by the EXIT trap
+    cleanup() {
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    }
+    trap cleanup EXIT
+    fail() {
+        [[ -s "$dir/serve.log" ]] && printf -- '--- tail of %s:\n%s\n' "$dir/serve.log" "$(tail -n 20 "$dir/serve.log")" >&2
+        die "$* (database $db kept for inspection)"
+    }
+
+    for i in $(shuf -i 20000-29999 -n 50); do
+        if ! _veil_port_open "$i"; then port="$i" && break; fi
+    done
+    [[ -n "$port" ]] || die "no free loopback port found in 20000-29999"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cat >"$dir/veil.toml" <<EOF_CONFIG
+[server]
+listen = "127.0.0.1:$port"
+trusted_proxies = ["127.0.0.1"]
+
+[clickhouse]
+url = "$VEIL_CH_URL"
+database = "$db"
+
+[geo]
+paths = ['$VEIL_ROOT/geo/testdata/GeoLite2-City-Test.mmdb']
+
+[salt]
+state_file = '$dir/salt.json'
+
+[pipeline]
+flush_interval_ms = 500
+shutdown_deadline_ms = 10000
+
+[[sites]]
+id = "example.com"
+consent = { preset = "eu-strict" }
+EOF_CONFIG
+
+    ch "DROP DATABASE IF EXISTS $db" || die "cannot reach ClickHouse at $VEIL_CH_URL"
+    "${veil[@]}" --config "$dir/veil.toml" migrate || die "veil migrate failed"
+
+    say "veil serve on 127.0.0.1:$port (log: $dir/serve.log)"
+    "${veil[@]}" --config "$dir/veil.toml" serve >"$dir/serve.log" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ "$(curl -s --max-time 1 "http://127.0.0.1:$port/health" 2>/dev/null)" == ok* ]] && break
+        kill -0 "$pid" 2>/dev/null || fail "veil serve exited during startup"
+        sleep 0.2
+    done
+    ((i < 100)) || fail "veil serve did not answer /health within 20s"
+
+    local -a ips=(81.2.69.142 216.160.83.56 2001:480::1 89.160.20.128)
+    local -a uas=(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    )
+    for i in "${!ips[@]}"; do
+        code="$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
+            -A "${uas[i % 2]}" -H "X-Forwarded-For: ${ips[i]}" \
+            "http://127.0.0.1:$port/p.gif?s=example.com&u=https%3A%2F%2Fexample.com%2Fci%3Fq%3D1&w=1280&c=analytics")" ||
+            fail "pixel request failed"
+        [[ "$code" == 200 ]] || fail "pixel answered HTTP $code"
+    done
+
+    kill -TERM "$pid"
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && fail "veil serve still running 30s after SIGTERM"
+    wait "$pid" || fail "veil serve exited with status $? after SIGTERM"
+    pid=""
+
+    pv="$(ch "SELECT sumMerge(pageviews) FROM $db.aggregates WHERE site = 'example.com' AND dim = 'total'")" ||
+        fail "cannot read the aggregates"
+    [[ "$pv" == "${#ips[@]}" ]] || fail "expected ${#ips[@]} pageviews in $db.aggregates after the flush, found '${pv}'"
+    say "$pv pageviews stored; running veil audit"
+
+    "${veil[@]}" --config "$dir/veil.toml" audit || fail "veil audit failed"
+    ch "DROP DATABASE IF EXISTS $db" || die "cannot drop $db"
+)
+step "veil audit after an end-to-end run" audit_deployment
 
 # Success: stop ClickHouse now (if we started it), so that the last lines
 # printed are the test summary.

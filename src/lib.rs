@@ -13,6 +13,8 @@
 //! - [`aggregate`]: sharded in-memory hourly rollups → [`aggregate::AggRow`].
 //! - [`sink`]: flusher and ClickHouse writer (batches, retries, idempotency), and
 //!   the migrations in `sql/`.
+//! - [`retention`]: drops and deletes expired aggregates (ClickHouse 18.16 has no TTL).
+//! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -28,11 +30,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub mod aggregate;
+pub mod audit;
 pub mod beacon;
 pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod privacy;
+pub mod retention;
 pub mod server;
 pub mod session;
 pub mod sink;
@@ -166,10 +170,10 @@ pub async fn start(
 }
 
 /// Starts veil on a bound listener: checks the schema, opens the geo database,
-/// spawns the salt rotation, geo watcher, flusher, writer and readiness probe, and
-/// serves until `shutdown` resolves (or [`Running::shutdown`] is called). Then it
-/// stops accepting, finishes in-flight requests, flushes the window and drains the
-/// writer within `pipeline.shutdown_deadline_ms`.
+/// spawns the salt rotation, geo watcher, flusher, writer, retention job and
+/// readiness probe, and serves until `shutdown` resolves (or [`Running::shutdown`]
+/// is called). Then it stops accepting, finishes in-flight requests, flushes the
+/// window and drains the writer within `pipeline.shutdown_deadline_ms`.
 pub async fn start_on(
     listener: TcpListener,
     config: Config,
@@ -279,6 +283,15 @@ pub async fn start_on(
         tokio::spawn(privacy::geo::watch_files(
             geo,
             Duration::from_secs(config.geo.reload_poll_secs),
+            stopped(bg_stop.clone()),
+        ));
+    }
+    if config.retention.enabled {
+        tokio::spawn(retention::run_retention(
+            client.clone(),
+            state.config.clone(),
+            clock,
+            Duration::from_secs(config.retention.interval_secs),
             stopped(bg_stop.clone()),
         ));
     }

@@ -37,6 +37,20 @@ enum Command {
     },
     /// Check the configuration and print it as veil sees it (secrets hidden).
     CheckConfig,
+    /// Enforce retention once: drop expired day partitions, delete each site's
+    /// expired rows per data class, wait for the deletions, print what was done.
+    Retention {
+        /// Print what would be dropped and deleted without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check the deployment against veil's privacy promises (schema, stored
+    /// content, retention, configuration); exits non-zero when a check fails.
+    Audit {
+        /// Rows read per table when scanning text columns (0 = all).
+        #[arg(long, default_value_t = veil::audit::DEFAULT_SAMPLE_ROWS)]
+        sample_rows: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +94,20 @@ fn main() -> anyhow::Result<()> {
             Command::Geo {
                 command: GeoCommand::Check { ips },
             } => geo_check(&config, &ips),
+            Command::Retention { dry_run } => retention(&config, dry_run).await,
+            Command::Audit { sample_rows } => {
+                let opts = veil::audit::AuditOptions { sample_rows };
+                let report = veil::audit::run_with(&config, &opts)
+                    .await
+                    .context("the audit could not run")?;
+                println!("{report}");
+                anyhow::ensure!(
+                    report.passed(),
+                    "privacy audit failed: {} check(s) FAIL",
+                    report.count(veil::audit::Status::Fail)
+                );
+                Ok(())
+            }
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
@@ -153,6 +181,31 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn retention(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    use veil::clock::Clock;
+    use veil::retention;
+    let client = veil::sink::schema::client(&config.clickhouse);
+    veil::sink::schema::check_version(&client)
+        .await
+        .context("cannot enforce retention")?;
+    let today = veil::clock::day_of(SystemClock.now_secs());
+    let report = if dry_run {
+        retention::plan(&client, config, today).await
+    } else {
+        retention::enforce(&client, config, today).await
+    }
+    .context("retention failed")?;
+    print!("{report}");
+    if !dry_run && (!report.deletions.is_empty() || report.deferred_by_pending.is_some()) {
+        println!("waiting for the deletions to finish …");
+        retention::wait_for_mutations(&client, std::time::Duration::from_secs(600))
+            .await
+            .context("deletions were scheduled but have not finished; see system.mutations")?;
+        println!("deletions finished");
+    }
+    Ok(())
 }
 
 fn geo_check(config: &Config, ips: &[std::net::IpAddr]) -> anyhow::Result<()> {

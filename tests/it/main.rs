@@ -3,12 +3,14 @@
 
 mod harness;
 
+mod audit;
 mod bad_input;
 mod chaos;
 mod consent;
 mod dropin;
 mod ingest;
 mod privacy_audit;
+mod retention;
 mod salt;
 mod schema;
 mod visits;

@@ -1,0 +1,549 @@
+//! Retention: veil deletes expired aggregates itself.
+//!
+//! ClickHouse 18.16 has no TTL, so this module enforces the per-site, per-class
+//! limits of [`RetentionConfig`] in two ways:
+//!
+//! - **Partition drops** (cheap, immediate): `aggregates` is partitioned by day, so a
+//!   day older than the longest limit of *any* site holds nothing anyone keeps and
+//!   the whole partition goes with `ALTER TABLE … DROP PARTITION ID`. `batches` only
+//!   exists to recognise retried inserts, so its partitions go after
+//!   [`BATCHES_RETENTION_DAYS`].
+//! - **Row deletions** (mutations, asynchronous and expensive): a site's class whose
+//!   limit is shorter than the partition limit gets
+//!   `ALTER TABLE aggregates DELETE WHERE site = ? AND dim IN (…) AND date < ?`, but
+//!   only when such rows exist (counted first), and not while a recent deletion is
+//!   still running (it may already cover them).
+//!
+//! A limit of `N` days keeps the dates `today - N ..= today` (UTC day numbers, as in
+//! the `date` column); older dates are expired.
+//!
+//! Partition ids are used instead of partition values because their spelling is the
+//! same on 18.16 and current releases (`20240131` for `PARTITION BY date`), while the
+//! `partition` column is `2024-01-31` on 18.16 and `'2024-01-31'` on current ones.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clickhouse::Client;
+use serde::Deserialize;
+
+use crate::aggregate::DataClass;
+use crate::clock::{day_of, format_day, Clock};
+use crate::config::{Config, RetentionConfig};
+
+/// Days `batches` partitions are kept. A batch id only matters while the writer may
+/// still retry the batch (minutes); a week leaves room for a long ClickHouse outage.
+pub const BATCHES_RETENTION_DAYS: u32 = 7;
+
+/// Shortest pause between two runs of the background job: a zero interval would
+/// hammer ClickHouse with partition listings.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Unfinished deletions younger than this defer new ones (they may cover the same
+/// rows); older ones are considered stuck and no longer block retention.
+const PENDING_GRACE_SECS: u32 = 86_400;
+
+/// Errors of one retention run.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// A query failed.
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// Deletions were still running when the wait ended.
+    #[error("{pending} deletion(s) of `aggregates` still running after {}s", waited.as_secs())]
+    MutationsPending {
+        /// Unfinished mutations.
+        pending: u64,
+        /// How long we waited.
+        waited: Duration,
+    },
+}
+
+/// A partition that was (or, in a dry run, would be) dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedPartition {
+    /// `aggregates` or `batches`.
+    pub table: &'static str,
+    /// ClickHouse partition id (`YYYYMMDD`).
+    pub partition_id: String,
+    /// Its day number.
+    pub day: u32,
+    /// Rows it held (unmerged rows, as `system.parts` counts them).
+    pub rows: u64,
+}
+
+/// A deletion of one site's class that was (or would be) scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledDeletion {
+    /// Site id.
+    pub site: String,
+    /// Data class.
+    pub class: DataClass,
+    /// First day kept: rows with an earlier `date` are deleted.
+    pub keep_from: u32,
+    /// Rows found before the cutoff (unmerged rows).
+    pub rows: u64,
+}
+
+/// What one run did (or would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// The day the run computed its cutoffs from.
+    pub today: u32,
+    /// The longest limit of any site (days): older `aggregates` partitions go.
+    pub partition_days: u32,
+    /// True when nothing was changed (`veil retention --dry-run`).
+    pub dry_run: bool,
+    /// Partitions dropped.
+    pub dropped: Vec<DroppedPartition>,
+    /// Deletions scheduled (they run asynchronously; see [`wait_for_mutations`]).
+    pub deletions: Vec<ScheduledDeletion>,
+    /// Recent unfinished deletions that made this run skip its own, if any.
+    pub deferred_by_pending: Option<u64>,
+}
+
+impl RetentionReport {
+    /// First day kept in `aggregates` partitions.
+    pub fn aggregates_keep_from(&self) -> u32 {
+        self.today.saturating_sub(self.partition_days)
+    }
+
+    /// Whether the run found nothing to do.
+    pub fn is_noop(&self) -> bool {
+        self.dropped.is_empty() && self.deletions.is_empty()
+    }
+}
+
+impl fmt::Display for RetentionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (drop_verb, delete_verb) = if self.dry_run {
+            ("would drop", "would delete")
+        } else {
+            ("dropped", "scheduled deletion of")
+        };
+        writeln!(
+            f,
+            "retention{} on {}: aggregates kept from {} ({} days, the longest limit of any site), batches kept from {} ({} days)",
+            if self.dry_run { " (dry run)" } else { "" },
+            format_day(self.today),
+            format_day(self.aggregates_keep_from()),
+            self.partition_days,
+            format_day(self.today.saturating_sub(BATCHES_RETENTION_DAYS)),
+            BATCHES_RETENTION_DAYS,
+        )?;
+        for p in &self.dropped {
+            writeln!(
+                f,
+                "  {drop_verb} partition {} of {} ({} row(s))",
+                format_day(p.day),
+                p.table,
+                p.rows
+            )?;
+        }
+        for d in &self.deletions {
+            writeln!(
+                f,
+                "  {delete_verb} {} data of site {} before {} ({} row(s))",
+                d.class.as_str(),
+                d.site,
+                format_day(d.keep_from),
+                d.rows
+            )?;
+        }
+        if let Some(n) = self.deferred_by_pending {
+            writeln!(
+                f,
+                "  row deletions deferred: {n} earlier deletion(s) still running"
+            )?;
+        }
+        if self.is_noop() {
+            writeln!(f, "  nothing to do")?;
+        }
+        Ok(())
+    }
+}
+
+/// Days a site keeps one class of data.
+pub fn class_days(r: &RetentionConfig, class: DataClass) -> u32 {
+    match class {
+        DataClass::Audience => r.audience_days,
+        DataClass::Marketing => r.marketing_days,
+        DataClass::Consent => r.consent_days,
+    }
+}
+
+/// The longest limit of any configured site: `aggregates` partitions older than this
+/// hold nothing any site keeps.
+pub fn partition_days(config: &Config) -> u32 {
+    config
+        .sites
+        .iter()
+        .map(|s| s.retention.max_days())
+        .max()
+        .unwrap_or_else(|| RetentionConfig::default().max_days())
+}
+
+/// The day number of a `PARTITION BY date` partition id (`YYYYMMDD`), or `None` for
+/// any other spelling (a table partitioned differently is left alone).
+pub fn partition_day(id: &str) -> Option<u32> {
+    if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let y: i64 = id[0..4].parse().ok()?;
+    let m: u32 = id[4..6].parse().ok()?;
+    let d: u32 = id[6..8].parse().ok()?;
+    let day = u32::try_from(days_from_civil(y, m, d)).ok()?;
+    // Reject impossible dates (20240231) by formatting back.
+    (format_day(day).replace('-', "") == id).then_some(day)
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm; the inverse
+/// of [`crate::clock::civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[derive(Deserialize, clickhouse::Row)]
+struct PartRow {
+    table: String,
+    partition_id: String,
+    rows: u64,
+}
+
+#[derive(Deserialize, clickhouse::Row)]
+struct Count {
+    n: u64,
+}
+
+/// Active partitions of `aggregates` and `batches` in veil's database, with their
+/// day (partitions whose id is not a day are skipped).
+pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, RetentionError> {
+    let rows = client
+        .query(
+            "SELECT table, partition_id, sum(rows) AS rows FROM system.parts \
+             WHERE database = currentDatabase() AND active AND table IN ('aggregates', 'batches') \
+             GROUP BY table, partition_id ORDER BY table, partition_id",
+        )
+        .fetch_all::<PartRow>()
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let table = if r.table == "aggregates" {
+            "aggregates"
+        } else {
+            "batches"
+        };
+        match partition_day(&r.partition_id) {
+            Some(day) => out.push(DroppedPartition {
+                table,
+                partition_id: r.partition_id,
+                day,
+                rows: r.rows,
+            }),
+            None => tracing::warn!(
+                table,
+                partition_id = %r.partition_id,
+                "partition id is not a day; left alone"
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Unfinished mutations of `aggregates`; with `recent_only`, only those created in
+/// the last day (older ones are probably stuck).
+async fn pending_mutations(client: &Client, recent_only: bool) -> Result<u64, RetentionError> {
+    const ALL: &str = "SELECT count() AS n FROM system.mutations \
+        WHERE database = currentDatabase() AND table = 'aggregates' AND is_done = 0";
+    let q = if recent_only {
+        client
+            .query(&format!("{ALL} AND create_time > now() - ?"))
+            .bind(PENDING_GRACE_SECS)
+    } else {
+        client.query(ALL)
+    };
+    Ok(q.fetch_one::<Count>().await?.n)
+}
+
+/// `?, ?, …` for `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Works out what is expired and, unless `dry_run`, drops and schedules it.
+async fn run_once(
+    client: &Client,
+    config: &Config,
+    today: u32,
+    dry_run: bool,
+) -> Result<RetentionReport, RetentionError> {
+    let partition_days = partition_days(config);
+    let mut report = RetentionReport {
+        today,
+        partition_days,
+        dry_run,
+        dropped: Vec::new(),
+        deletions: Vec::new(),
+        deferred_by_pending: None,
+    };
+    let aggregates_keep_from = report.aggregates_keep_from();
+    let batches_keep_from = today.saturating_sub(BATCHES_RETENTION_DAYS);
+
+    for p in partitions(client).await? {
+        let keep_from = if p.table == "aggregates" {
+            aggregates_keep_from
+        } else {
+            batches_keep_from
+        };
+        if p.day >= keep_from {
+            continue;
+        }
+        if !dry_run {
+            let sql = if p.table == "aggregates" {
+                "ALTER TABLE aggregates DROP PARTITION ID ?"
+            } else {
+                "ALTER TABLE batches DROP PARTITION ID ?"
+            };
+            client
+                .query(sql)
+                .bind(p.partition_id.as_str())
+                .execute()
+                .await?;
+            tracing::info!(
+                table = p.table,
+                date = %format_day(p.day),
+                rows = p.rows,
+                "retention: partition dropped"
+            );
+        }
+        report.dropped.push(p);
+    }
+
+    let pending = pending_mutations(client, true).await?;
+    if pending > 0 {
+        tracing::info!(
+            pending,
+            "retention: earlier deletions still running; row deletions deferred to the next run"
+        );
+        report.deferred_by_pending = Some(pending);
+        return Ok(report);
+    }
+    let stuck = pending_mutations(client, false).await?;
+    if stuck > 0 {
+        tracing::warn!(
+            stuck,
+            "retention: deletions of `aggregates` unfinished for over a day (see system.mutations)"
+        );
+    }
+
+    for site in &config.sites {
+        for class in DataClass::ALL {
+            let days = class_days(&site.retention, class);
+            if days >= partition_days {
+                // The partition drop already enforces this limit.
+                continue;
+            }
+            let keep_from = today.saturating_sub(days);
+            if keep_from <= aggregates_keep_from {
+                continue;
+            }
+            let dims = class.dims();
+            let count_sql = format!(
+                "SELECT count() AS n FROM aggregates WHERE site = ? AND dim IN ({}) \
+                 AND date >= toDate(?) AND date < toDate(?)",
+                placeholders(dims.len())
+            );
+            let mut q = client.query(&count_sql).bind(site.id.as_str());
+            for d in &dims {
+                q = q.bind(*d);
+            }
+            let rows = q
+                .bind(format_day(aggregates_keep_from))
+                .bind(format_day(keep_from))
+                .fetch_one::<Count>()
+                .await?
+                .n;
+            if rows == 0 {
+                continue;
+            }
+            if !dry_run {
+                let delete_sql = format!(
+                    "ALTER TABLE aggregates DELETE WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
+                    placeholders(dims.len())
+                );
+                let mut q = client.query(&delete_sql).bind(site.id.as_str());
+                for d in &dims {
+                    q = q.bind(*d);
+                }
+                q.bind(format_day(keep_from)).execute().await?;
+                tracing::info!(
+                    site = %site.id,
+                    class = class.as_str(),
+                    before = %format_day(keep_from),
+                    rows,
+                    "retention: deletion scheduled"
+                );
+            }
+            report.deletions.push(ScheduledDeletion {
+                site: site.id.clone(),
+                class,
+                keep_from,
+                rows,
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Drops expired partitions and schedules deletions of expired rows for the day
+/// `today` (days since the epoch, UTC). Deletions run asynchronously on ClickHouse
+/// 18.16 (no `mutations_sync`): the report lists what was scheduled, and
+/// [`wait_for_mutations`] waits for it.
+pub async fn enforce(
+    client: &Client,
+    config: &Config,
+    today: u32,
+) -> Result<RetentionReport, RetentionError> {
+    run_once(client, config, today, false).await
+}
+
+/// What [`enforce`] would do for `today`, changing nothing.
+pub async fn plan(
+    client: &Client,
+    config: &Config,
+    today: u32,
+) -> Result<RetentionReport, RetentionError> {
+    run_once(client, config, today, true).await
+}
+
+/// Waits until no mutation of `aggregates` is unfinished, polling
+/// `system.mutations`; fails with the number still running after `timeout`.
+pub async fn wait_for_mutations(client: &Client, timeout: Duration) -> Result<(), RetentionError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let pending = pending_mutations(client, false).await?;
+        if pending == 0 {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(RetentionError::MutationsPending {
+                pending,
+                waited: started.elapsed(),
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The background job of `veil serve`: [`enforce`] at start and then every `every`
+/// (at least [`MIN_INTERVAL`]), for the day `clock` says it is. A failed run is
+/// logged and retried at the next interval; the job ends when `stop` resolves.
+pub async fn run_retention(
+    client: Client,
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let every = every.max(MIN_INTERVAL);
+    loop {
+        let today = day_of(clock.now_secs());
+        tokio::select! {
+            _ = &mut stop => return,
+            result = enforce(&client, &config, today) => match result {
+                Ok(report) if report.is_noop() => {
+                    tracing::debug!(date = %format_day(today), "retention: nothing expired");
+                }
+                Ok(report) => tracing::info!(
+                    date = %format_day(today),
+                    dropped = report.dropped.len(),
+                    deletions = report.deletions.len(),
+                    "retention run done"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention run failed; retrying at the next interval"),
+            },
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_ids_are_days() {
+        assert_eq!(partition_day("19700101"), Some(0));
+        assert_eq!(partition_day("20261123"), Some(20_780));
+        assert_eq!(partition_day("20000229"), Some(11_016));
+        assert_eq!(partition_day("20240231"), None);
+        assert_eq!(partition_day("202401"), None);
+        assert_eq!(partition_day("2024-01-01"), None);
+        assert_eq!(partition_day("all"), None);
+        for day in [0u32, 1, 59, 365, 11_016, 20_780, 40_000] {
+            assert_eq!(partition_day(&format_day(day).replace('-', "")), Some(day));
+        }
+    }
+
+    #[test]
+    fn partition_limit_is_the_longest_of_any_site() {
+        let mut c = Config::default();
+        let mut a: crate::config::SiteConfig =
+            toml::from_str("id = \"a\"\nretention = { audience_days = 60, marketing_days = 14, consent_days = 400 }\n")
+                .unwrap();
+        c.sites.push(a.clone());
+        assert_eq!(partition_days(&c), 400);
+        a.id = "b".into();
+        a.retention.audience_days = 900;
+        c.sites.push(a);
+        assert_eq!(partition_days(&c), 900);
+        assert_eq!(class_days(&c.sites[0].retention, DataClass::Marketing), 14);
+    }
+
+    #[test]
+    fn report_reads_well() {
+        let r = RetentionReport {
+            today: 20_780,
+            partition_days: 1095,
+            dry_run: true,
+            dropped: vec![DroppedPartition {
+                table: "aggregates",
+                partition_id: "20230101".into(),
+                day: partition_day("20230101").unwrap(),
+                rows: 3,
+            }],
+            deletions: vec![ScheduledDeletion {
+                site: "shop.example".into(),
+                class: DataClass::Marketing,
+                keep_from: 20_766,
+                rows: 12,
+            }],
+            deferred_by_pending: None,
+        };
+        let text = r.to_string();
+        assert!(
+            text.contains("would drop partition 2023-01-01 of aggregates (3 row(s))"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "would delete marketing data of site shop.example before 2026-11-09 (12 row(s))"
+            ),
+            "{text}"
+        );
+    }
+}
