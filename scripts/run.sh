@@ -41,6 +41,9 @@ else
     export VEIL_CLICKHOUSE__URL="$VEIL_CH_URL"
 fi
 
+# Spooled batches (while ClickHouse is down) live beside the other local data.
+export VEIL_SPOOL__DIR="${VEIL_SPOOL__DIR:-$VEIL_DATA_DIR/spool}"
+
 say "cargo build --release"
 cargo build --release
 bin="${CARGO_TARGET_DIR:-target}/release/veil"
