@@ -175,3 +175,48 @@ async fn sigterm_mid_load_and_restart_lose_nothing() {
     let _ = std::fs::remove_file(&path);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_full_spool_refuses_json_hits_with_503_until_it_drains() {
+    let ch = OwnClickHouse::start(1);
+    let db = TestDb::on(&ch.url(), "spoolfull").await;
+    let mut cfg = config(&db);
+    cfg.clickhouse.url = ch.url();
+    cfg.limits.per_client_per_sec = 0;
+    cfg.spool.max_bytes = 1;
+    cfg.pipeline.retry_max_backoff_ms = 500;
+    let veil = TestVeil::start(cfg).await;
+    let a = veil.addr;
+    ch.stop();
+    let mut accepted = send(a, 5, 0).await;
+    // The first flush spools one batch; the spool is then at its bound.
+    let t0 = Instant::now();
+    while !veil.running.state.spool_full() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "spool never filled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = collect(a, OK, "10.9.9.9", CHROME_WIN, "").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("30"));
+    let p = pixel(a, "s=example.com&u=/", "10.9.9.9", CHROME_WIN, "").await;
+    assert_eq!(
+        (p.status, p.body.len()),
+        (200, 43),
+        "the pixel still answers"
+    );
+    let ready = raw(a, "GET /ready HTTP/1.1\r\nHost: x", b"").await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    ch.resume();
+    let t0 = Instant::now();
+    while veil.running.state.spool_full() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "spool did not drain"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    accepted += send(a, 5, 100).await;
+    veil.stop().await;
+    assert_eq!(stored_pageviews(&db).await, accepted as u64);
+    db.drop().await;
+}
