@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::clock::DAY_SECS;
-use crate::privacy::consent::{Decision, Level};
+use crate::privacy::consent::{DataGroup, Decision, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::AnonHit;
 use crate::session::{ClosedVisit, VisitInfo};
@@ -178,6 +178,24 @@ impl Dim {
                 | Dim::Language
                 | Dim::Decision
         )
+    }
+
+    /// The data group a site may tie to a consent category of its own
+    /// (`consent.requires`); `None` for what every collecting level stores.
+    pub fn group(self) -> Option<DataGroup> {
+        Some(match self {
+            Dim::Referrer | Dim::Source => DataGroup::Referrers,
+            Dim::Utm(_) => DataGroup::Campaigns,
+            Dim::Country | Dim::Region => DataGroup::Geo,
+            Dim::Browser | Dim::BrowserVersion | Dim::Os | Dim::OsVersion | Dim::Device => {
+                DataGroup::Agent
+            }
+            Dim::Screen => DataGroup::Screen,
+            Dim::Language => DataGroup::Language,
+            Dim::Event | Dim::Prop | Dim::MarketingProp => DataGroup::Events,
+            Dim::EntryPage | Dim::ExitPage => DataGroup::Visits,
+            Dim::Total | Dim::Page | Dim::Decision => return None,
+        })
     }
 
     /// The data class (retention, consent category) of the dimension.
@@ -357,6 +375,8 @@ impl CardinalityGuard {
 struct Adder<'a> {
     w: parking_lot::MutexGuard<'a, Window>,
     guard: &'a CardinalityGuard,
+    /// Data groups not to write (the visitor's consent does not cover them).
+    withheld: u16,
 }
 
 impl Adder<'_> {
@@ -369,6 +389,9 @@ impl Adder<'_> {
         c: &Counters,
         visitor: Option<u64>,
     ) {
+        if dim.group().is_some_and(|g| self.withheld & g.bit() != 0) {
+            return;
+        }
         let value = self.guard.admit(site, hour, dim, value);
         self.w.add(site, hour, dim, value, c, visitor);
     }
@@ -433,10 +456,11 @@ impl Aggregator {
         self.guard.folded.load(Ordering::Relaxed)
     }
 
-    fn adder(&self, key: Option<u64>) -> Adder<'_> {
+    fn adder(&self, key: Option<u64>, withheld: u16) -> Adder<'_> {
         Adder {
             w: self.shard(key).lock(),
             guard: &self.guard,
+            withheld,
         }
     }
 
@@ -462,7 +486,7 @@ impl Aggregator {
     /// Adds a finished visit: visits, bounces and duration on the dimensions of its
     /// first hit, in the hour it started.
     pub fn record_visit(&self, v: &ClosedVisit) {
-        let mut w = self.adder(Some(v.visitor));
+        let mut w = self.adder(Some(v.visitor), v.withheld);
         let c = Counters {
             visits: 1,
             bounces: u64::from(v.bounce),
@@ -524,7 +548,7 @@ impl Aggregator {
     /// Adds one anonymous hit to the window; `visit` says which visit it belongs to
     /// (its source channel is the hit's source).
     pub fn record(&self, hit: &AnonHit, visit: Option<&VisitInfo>) {
-        let mut w = self.adder(hit.visitor);
+        let mut w = self.adder(hit.visitor, hit.withheld);
         let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
         w.add(
             site,

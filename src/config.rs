@@ -524,6 +524,12 @@ impl Config {
                     format!("`{}` is not supported; use `en` or `pl`", site.language),
                 ));
             }
+            if let Err((key, message)) = site.consent.validate() {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].consent.{key}"),
+                    message,
+                ));
+            }
             let r = &site.retention;
             for (name, days) in [
                 ("audience_days", r.audience_days),

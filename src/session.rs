@@ -105,6 +105,7 @@ struct Visit {
     country: Option<Country>,
     device: Option<DeviceClass>,
     level: Level,
+    withheld: u16,
 }
 
 /// A finished visit, with its strings resolved, ready to aggregate.
@@ -142,6 +143,8 @@ pub struct ClosedVisit {
     pub duration: u32,
     /// One pageview and no engagement event.
     pub bounce: bool,
+    /// Data groups the visitor's consent does not cover (not written).
+    pub withheld: u16,
 }
 
 /// What the aggregator learns about a hit's visit.
@@ -222,7 +225,10 @@ impl Sessions {
         let mut shard = self.shard(visitor).lock();
         if let Some(v) = shard.get_mut(&visitor) {
             let expired = now.saturating_sub(v.last) >= self.timeout_secs;
-            let consent_lowered = hit.level < v.level || v.site != hit.site;
+            // Fewer categories than before (a lower level, or a newly withheld
+            // group) drops the visit's state.
+            let consent_lowered =
+                hit.level < v.level || hit.withheld & !v.withheld != 0 || v.site != hit.site;
             if !expired && !consent_lowered {
                 v.last = now.max(v.last);
                 match page {
@@ -270,6 +276,7 @@ impl Sessions {
             country: hit.country,
             device: hit.device,
             level: hit.level,
+            withheld: hit.withheld,
         };
         shard.insert(visitor, visit);
         drop(shard);
@@ -367,6 +374,7 @@ impl Sessions {
             pageviews: u32::from(v.pageviews),
             duration: v.last - v.start,
             bounce: v.pageviews <= 1 && v.events == 0,
+            withheld: v.withheld,
         }
     }
 

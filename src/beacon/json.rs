@@ -14,7 +14,6 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::{event_name, Beacon, DecodeError};
-use crate::privacy::consent::Categories;
 
 #[derive(Deserialize)]
 struct Wire<'a> {
@@ -68,10 +67,8 @@ pub fn decode(body: &[u8]) -> Result<Beacon<'_>, DecodeError> {
         .filter(|s| !s.trim().is_empty())
         .ok_or(DecodeError::MissingUrl)?;
     let consent = wire.consent.map(|c| match c {
-        ConsentWire::List(list) => list.iter().fold(Categories::NECESSARY, |acc, n| {
-            acc.union(Categories::from_name(n))
-        }),
-        ConsentWire::Text(t) => Categories::parse_list(&t),
+        ConsentWire::List(list) => Cow::Owned(list.join(",")),
+        ConsentWire::Text(t) => t,
     });
     let props = wire
         .props
@@ -105,14 +102,13 @@ mod tests {
         assert_eq!(b.width, Some(1280));
         assert_eq!(b.event.as_deref(), Some("signup"));
         assert_eq!(b.props.len(), 3);
-        assert!(b.consent.unwrap().contains(Categories::ANALYTICS));
-        assert!(!b.consent.unwrap().contains(Categories::MARKETING));
+        assert_eq!(b.consent.as_deref(), Some("necessary,analytics"));
     }
 
     #[test]
     fn consent_as_text_and_missing_fields() {
         let b = decode(br#"{"site":"a","url":"/","consent":"analytics,marketing"}"#).unwrap();
-        assert!(b.consent.unwrap().contains(Categories::MARKETING));
+        assert_eq!(b.consent.as_deref(), Some("analytics,marketing"));
         assert_eq!(decode(br#"{"url":"/"}"#), Err(DecodeError::MissingSite));
         assert_eq!(decode(br#"{"site":"a"}"#), Err(DecodeError::MissingUrl));
         assert_eq!(decode(b"\xff\xfe"), Err(DecodeError::NotUtf8));

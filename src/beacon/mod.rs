@@ -6,8 +6,6 @@
 
 use std::borrow::Cow;
 
-use crate::privacy::consent::Categories;
-
 pub mod json;
 pub mod pixel;
 pub mod plausible;
@@ -28,8 +26,9 @@ pub struct Beacon<'a> {
     pub event: Option<Cow<'a, str>>,
     /// Custom event props, in the order sent.
     pub props: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// Consent categories sent with the beacon.
-    pub consent: Option<Categories>,
+    /// Consent categories sent with the beacon, as the visitor's list
+    /// (`necessary,analytics,functional`): the site's policy knows its own names.
+    pub consent: Option<Cow<'a, str>>,
     /// The visitor objected (tracker's opt-out flag).
     pub opt_out: bool,
 }

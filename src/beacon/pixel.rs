@@ -7,7 +7,6 @@
 use std::borrow::Cow;
 
 use super::{event_name, Beacon, DecodeError};
-use crate::privacy::consent::Categories;
 use crate::privacy::url::percent_decode;
 
 /// Decodes the query string of a pixel request.
@@ -31,7 +30,7 @@ pub fn decode(query: &str) -> Result<Beacon<'_>, DecodeError> {
             }
             "w" => b.width = value().trim().parse().ok(),
             "e" | "n" => event = Some(value()),
-            "c" => b.consent = Some(Categories::parse_list(&value())),
+            "c" => b.consent = Some(value()),
             "o" => b.opt_out = matches!(&*value(), "1" | "true"),
             _ => {
                 if let Some(prop) = key.strip_prefix("p.") {
@@ -80,7 +79,7 @@ mod tests {
         assert_eq!(b.event.as_deref(), Some("signup"));
         assert_eq!(b.props.len(), 2);
         assert_eq!(b.props[0], (Cow::Borrowed("plan"), Cow::Borrowed("pro")));
-        assert!(b.consent.unwrap().contains(Categories::MARKETING));
+        assert_eq!(b.consent.as_deref(), Some("analytics,marketing"));
         assert!(b.opt_out);
         assert_eq!(decode("s=a&u=/&e=pageview").unwrap().event, None);
     }

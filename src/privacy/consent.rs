@@ -7,6 +7,8 @@
 //! counted for the site and hour. Nothing but that counter is stored for a hit whose
 //! level is [`Level::None`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// How much veil may record about one hit, in increasing order.
@@ -105,6 +107,53 @@ impl Categories {
     /// Campaign attribution and marketing props.
     pub const MARKETING: Categories = Categories(4);
 
+    /// Most custom categories a site may define (bits 3–7).
+    pub const MAX_CUSTOM: usize = 5;
+
+    /// The names every site knows.
+    pub const FIXED: [&'static str; 3] = ["necessary", "analytics", "marketing"];
+
+    /// Parses one name, fixed or one of the site's `custom` categories; unknown
+    /// names grant nothing.
+    pub fn from_name_with(name: &str, custom: &[String]) -> Categories {
+        let fixed = Categories::from_name(name);
+        if fixed != Categories(0) {
+            return fixed;
+        }
+        let name = name.trim();
+        custom
+            .iter()
+            .take(Self::MAX_CUSTOM)
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map_or(Categories(0), |i| Categories(8 << i))
+    }
+
+    /// Parses a list with the site's custom categories (see [`Categories::parse_list`]).
+    pub fn parse_list_with(list: &str, custom: &[String]) -> Categories {
+        list.split([',', ' ', '+', '|'])
+            .filter(|s| !s.is_empty())
+            .fold(Categories::NECESSARY, |acc, name| {
+                acc.union(Categories::from_name_with(name, custom))
+            })
+    }
+
+    /// The categories a level stands for when the visitor named none (the site's
+    /// default or a GPC/DNT cap): custom categories are only ever granted explicitly.
+    pub fn implied(level: Level) -> Categories {
+        match level {
+            Level::None | Level::Count => Categories::NECESSARY,
+            Level::Analytics => Categories::NECESSARY.union(Categories::ANALYTICS),
+            Level::Marketing => Categories::NECESSARY
+                .union(Categories::ANALYTICS)
+                .union(Categories::MARKETING),
+        }
+    }
+
+    /// Categories in both sets.
+    pub fn intersect(self, other: Categories) -> Categories {
+        Categories(self.0 & other.0)
+    }
+
     /// Parses one category name; unknown names grant nothing.
     pub fn from_name(name: &str) -> Categories {
         let name = name.trim();
@@ -149,6 +198,66 @@ impl Categories {
             (true, false) => Level::Analytics,
             (false, _) => Level::None,
         }
+    }
+}
+
+/// Groups of stored data a site can tie to a consent category of its own choosing
+/// (`[sites.consent.requires]`), on top of what the level allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataGroup {
+    /// The visitor hash: unique visitors and visits.
+    Visits,
+    /// Country and region (from the IP).
+    Geo,
+    /// Browser, OS and device class (from the User-Agent).
+    Agent,
+    /// Referrer host and traffic source.
+    Referrers,
+    /// UTM campaign dimensions.
+    Campaigns,
+    /// Screen-size bucket.
+    Screen,
+    /// Language.
+    Language,
+    /// Custom events and their props.
+    Events,
+}
+
+impl DataGroup {
+    /// Every group.
+    pub const ALL: [DataGroup; 8] = [
+        DataGroup::Visits,
+        DataGroup::Geo,
+        DataGroup::Agent,
+        DataGroup::Referrers,
+        DataGroup::Campaigns,
+        DataGroup::Screen,
+        DataGroup::Language,
+        DataGroup::Events,
+    ];
+
+    /// Configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataGroup::Visits => "visits",
+            DataGroup::Geo => "geo",
+            DataGroup::Agent => "agent",
+            DataGroup::Referrers => "referrers",
+            DataGroup::Campaigns => "campaigns",
+            DataGroup::Screen => "screen",
+            DataGroup::Language => "language",
+            DataGroup::Events => "events",
+        }
+    }
+
+    /// Parses the configuration spelling.
+    pub fn parse(s: &str) -> Option<DataGroup> {
+        DataGroup::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// Bit of the group in a withheld mask.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -221,6 +330,55 @@ pub struct ConsentConfig {
     /// (`necessary,analytics`), set by the site's consent banner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie: Option<String>,
+    /// The site's own consent categories (besides necessary, analytics, marketing),
+    /// e.g. `["functional"]`; at most five.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Data groups that additionally need a category, e.g.
+    /// `{ geo = "functional", events = "marketing" }` (groups: visits, geo, agent,
+    /// referrers, campaigns, screen, language, events).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, String>,
+}
+
+impl ConsentConfig {
+    /// Checks custom category names and `requires`; the error names the key.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.categories.len() > Categories::MAX_CUSTOM {
+            return Err((
+                "categories".into(),
+                format!("at most {} custom categories", Categories::MAX_CUSTOM),
+            ));
+        }
+        for (i, c) in self.categories.iter().enumerate() {
+            let ok = !c.is_empty()
+                && c.len() <= 32
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                })
+                && !Categories::FIXED.contains(&c.as_str())
+                && c != "statistics";
+            if !ok {
+                return Err((
+                    format!("categories[{i}]"),
+                    format!("`{c}` must be a new lower-case name (a-z, 0-9, _ or -)"),
+                ));
+            }
+        }
+        for (group, category) in &self.requires {
+            if DataGroup::parse(group).is_none() {
+                let names: Vec<&str> = DataGroup::ALL.iter().map(|g| g.as_str()).collect();
+                return Err((
+                    format!("requires.{group}"),
+                    format!("unknown data group; use one of {}", names.join(", ")),
+                ));
+            }
+            if Categories::from_name_with(category, &self.categories) == Categories(0) {
+                return Err((format!("requires.{group}"), format!("`{category}` is neither necessary, analytics, marketing nor one of `categories`")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The resolved policy used on the request path.
@@ -234,6 +392,10 @@ pub struct ConsentPolicy {
     pub dnt: Level,
     /// Consent cookie name, if any.
     pub cookie: Option<String>,
+    /// The site's custom category names.
+    pub custom: Vec<String>,
+    /// Extra category each data group needs.
+    pub requires: Vec<(DataGroup, Categories)>,
 }
 
 impl From<&ConsentConfig> for ConsentPolicy {
@@ -244,11 +406,46 @@ impl From<&ConsentConfig> for ConsentPolicy {
             gpc: c.gpc.unwrap_or(gpc),
             dnt: c.dnt.unwrap_or(dnt),
             cookie: c.cookie.clone(),
+            custom: c.categories.clone(),
+            requires: c
+                .requires
+                .iter()
+                .filter_map(|(g, cat)| {
+                    Some((
+                        DataGroup::parse(g)?,
+                        Categories::from_name_with(cat, &c.categories),
+                    ))
+                })
+                .collect(),
         }
     }
 }
 
 impl ConsentPolicy {
+    /// Parses a category list with this site's custom names.
+    pub fn parse(&self, list: &str) -> Categories {
+        Categories::parse_list_with(list, &self.custom)
+    }
+
+    /// The categories in force for a hit at `level`: the visitor's own (capped by
+    /// the level), or those the level implies when the visitor named none.
+    pub fn granted(&self, s: &Signals, level: Level) -> Categories {
+        let implied = Categories::implied(level);
+        match s.beacon.or(s.cookie) {
+            // Explicit custom categories survive; fixed ones never exceed the level.
+            Some(explicit) => Categories(explicit.0 & (implied.0 | !0b111)),
+            None => implied,
+        }
+    }
+
+    /// Bit mask of the data groups that must not be stored with `granted`.
+    pub fn withheld(&self, granted: Categories) -> u16 {
+        self.requires
+            .iter()
+            .filter(|(_, needed)| !granted.contains(*needed))
+            .fold(0, |mask, (g, _)| mask | g.bit())
+    }
+
     /// Decides the level of one hit. Precedence: opt-out → GPC → DNT → beacon
     /// categories → consent cookie → the site's default.
     pub fn decide(&self, s: &Signals) -> (Level, Decision) {
@@ -375,6 +572,66 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.decide(&s), (Level::None, Decision::Dnt));
+    }
+
+    #[test]
+    fn custom_categories_gate_data_groups() {
+        let mut cfg = ConsentConfig {
+            categories: vec!["functional".into()],
+            ..Default::default()
+        };
+        cfg.requires.insert("geo".into(), "functional".into());
+        cfg.requires.insert("events".into(), "marketing".into());
+        assert!(cfg.validate().is_ok());
+        let p = ConsentPolicy::from(&cfg);
+        let analytics = Signals {
+            beacon: Some(p.parse("analytics")),
+            ..Default::default()
+        };
+        let (level, _) = p.decide(&analytics);
+        let g = p.granted(&analytics, level);
+        assert_eq!(
+            p.withheld(g),
+            DataGroup::Geo.bit() | DataGroup::Events.bit()
+        );
+        let both = Signals {
+            beacon: Some(p.parse("analytics,functional")),
+            ..Default::default()
+        };
+        let g = p.granted(&both, p.decide(&both).0);
+        assert_eq!(p.withheld(g), DataGroup::Events.bit());
+        // GPC caps the fixed categories, not the site's own.
+        let mut gpc = Signals {
+            beacon: Some(p.parse("analytics,marketing,functional")),
+            gpc: true,
+            ..Default::default()
+        };
+        gpc.gpc = true;
+        let eu = ConsentPolicy {
+            gpc: Level::Analytics,
+            ..p.clone()
+        };
+        let (level, _) = eu.decide(&gpc);
+        assert_eq!(level, Level::Analytics);
+        assert_eq!(
+            eu.withheld(eu.granted(&gpc, level)),
+            DataGroup::Events.bit()
+        );
+    }
+
+    #[test]
+    fn bad_custom_categories_name_the_key() {
+        let bad = ConsentConfig {
+            categories: vec!["Analytics".into()],
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "categories[0]");
+        let mut bad = ConsentConfig::default();
+        bad.requires.insert("location".into(), "analytics".into());
+        assert_eq!(bad.validate().unwrap_err().0, "requires.location");
+        let mut bad = ConsentConfig::default();
+        bad.requires.insert("geo".into(), "functional".into());
+        assert_eq!(bad.validate().unwrap_err().0, "requires.geo");
     }
 
     #[test]

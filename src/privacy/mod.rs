@@ -31,7 +31,7 @@ use crate::clock::{hour_of, Clock};
 use crate::config::{Config, LimitsConfig};
 use agent::{Agent, AgentParser, DeviceClass};
 use client_ip::TrustedProxies;
-use consent::{Categories, ConsentPolicy, Decision, Level, Signals};
+use consent::{ConsentPolicy, DataGroup, Decision, Level, Signals};
 use geo::{Country, GeoDb};
 use salt::SaltKeeper;
 
@@ -126,6 +126,9 @@ pub struct AnonHit {
     pub props: Vec<(Box<str>, Box<str>)>,
     /// Props the site marks as marketing data (marketing level only).
     pub marketing_props: Vec<(Box<str>, Box<str>)>,
+    /// Data groups ([`DataGroup::bit`]) the visitor's consent does not cover:
+    /// their dimensions are not written at all.
+    pub withheld: u16,
 }
 
 impl AnonHit {
@@ -152,7 +155,13 @@ impl AnonHit {
             language: None,
             props: Vec::new(),
             marketing_props: Vec::new(),
+            withheld: 0,
         }
+    }
+
+    /// Whether the dimensions of `group` may be written for this hit.
+    pub fn allows(&self, group: DataGroup) -> bool {
+        self.withheld & group.bit() == 0
     }
 }
 
@@ -317,15 +326,18 @@ impl Privacy {
             opt_out: beacon.opt_out || cookie_value(t.cookie, OPT_OUT_COOKIE) == Some("1"),
             gpc: t.gpc,
             dnt: t.dnt,
-            beacon: beacon.consent,
+            beacon: beacon.consent.as_deref().map(|c| site.consent.parse(c)),
             cookie: site
                 .consent
                 .cookie
                 .as_deref()
                 .and_then(|name| cookie_value(t.cookie, name))
-                .map(|v| Categories::parse_list(&url::percent_decode(v, false))),
+                .map(|v| site.consent.parse(&url::percent_decode(v, false))),
         };
         let (level, decision) = site.consent.decide(&signals);
+        // Data groups the site ties to a category this visitor did not grant.
+        let withheld = site.consent.withheld(site.consent.granted(&signals, level));
+        let allowed = |g: DataGroup| withheld & g.bit() == 0;
         if level == Level::None {
             // Withdrawal takes effect at once: the visitor's live visit (if any) is
             // found by today's hash and dropped.
@@ -351,12 +363,21 @@ impl Privacy {
             });
         }
 
+        if beacon.event.is_some() && !allowed(DataGroup::Events) {
+            return Ok(Outcome::CountOnly {
+                site: site_idx,
+                hour,
+                decision,
+                forget: None,
+            });
+        }
         let event = beacon
             .event
             .as_deref()
             .map(|e| Box::from(url::truncate(e.trim(), self.limits.max_event_name)));
         let mut hit = AnonHit {
             event,
+            withheld,
             ..AnonHit::new(site_idx, now, level, decision, page.path.into_boxed_str())
         };
         if level == Level::Count {
@@ -367,33 +388,44 @@ impl Privacy {
         let ip = self
             .proxies
             .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
-        if let Some(geo) = &self.geo {
+        if let (Some(geo), true) = (&self.geo, allowed(DataGroup::Geo)) {
             let loc = geo.lookup(ip);
             hit.country = loc.country;
             hit.region = loc.region.map(String::into_boxed_str);
         }
-        hit.visitor = Some(self.salts.visitor_hash(&site.id, ip, t.user_agent));
-        hit.device = Some(agent.device_with_width(beacon.width));
-        hit.agent = Some(agent);
-        hit.screen = beacon.width.map(screen_bucket);
-        hit.language = t.accept_language.and_then(primary_language);
+        if allowed(DataGroup::Visits) {
+            hit.visitor = Some(self.salts.visitor_hash(&site.id, ip, t.user_agent));
+        }
+        if allowed(DataGroup::Agent) {
+            hit.device = Some(agent.device_with_width(beacon.width));
+            hit.agent = Some(agent);
+        }
+        if allowed(DataGroup::Screen) {
+            hit.screen = beacon.width.map(screen_bucket);
+        }
+        if allowed(DataGroup::Language) {
+            hit.language = t.accept_language.and_then(primary_language);
+        }
 
         // 7. Referrer host; self-referrals are direct traffic.
         hit.referrer = beacon
             .referrer
             .as_deref()
+            .filter(|_| allowed(DataGroup::Referrers))
             .and_then(url::referrer_host)
             .filter(|h| {
                 let own_page = !page.host.is_empty() && url::host_matches(h, &page.host);
                 !own_page && !site.allows_host(h)
             })
             .map(String::into_boxed_str);
-        hit.channel = Some(referrer::Referrers::embedded().channel(
-            hit.referrer.as_deref(),
-            page.utm[1].as_deref(),
-            page.utm[0].as_deref(),
-        ));
-        if level == Level::Marketing {
+        hit.channel = allowed(DataGroup::Referrers).then(|| {
+            referrer::Referrers::embedded().channel(
+                hit.referrer.as_deref(),
+                page.utm[1].as_deref(),
+                page.utm[0].as_deref(),
+            )
+        });
+        if level == Level::Marketing && allowed(DataGroup::Campaigns) {
             hit.utm = page.utm.map(|u| u.map(String::into_boxed_str));
         }
         let props = beacon

@@ -146,3 +146,63 @@ async fn a_consent_cookie_grants_what_the_banner_recorded() {
     assert_eq!(t[&("decision".into(), "denied".into())].hits, 1);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_site_can_tie_data_groups_to_categories_of_its_own() {
+    let db = TestDb::new("custom").await;
+    let mut cfg = config(&db);
+    let mut s = site("example.com", "eu-strict");
+    s.consent.categories = vec!["functional".into()];
+    s.consent.requires.insert("geo".into(), "functional".into());
+    s.consent
+        .requires
+        .insert("events".into(), "marketing".into());
+    cfg.sites = vec![s];
+    let veil = TestVeil::start(cfg).await;
+    let a = veil.addr;
+    // Analytics only: no geo, and the event is not stored.
+    pixel(
+        a,
+        "s=example.com&u=/a&c=analytics",
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    let r = collect(
+        a,
+        r#"{"site":"example.com","url":"/a","event":"signup","consent":["analytics"]}"#,
+        "81.2.69.142",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    // Analytics + functional: geo is stored.
+    pixel(
+        a,
+        "s=example.com&u=/b&c=analytics,functional",
+        "216.160.83.56",
+        CHROME_WIN,
+        "",
+    )
+    .await;
+    veil.stop().await;
+    let t = db.totals("example.com").await;
+    assert_eq!(get(&t, "total", ""), (2, 2));
+    assert_eq!(get(&t, "country", "US"), (1, 1));
+    assert!(
+        !t.keys().any(|(d, v)| d == "country" && v != "US"),
+        "no geo without the functional category: {t:?}"
+    );
+    assert!(
+        !t.keys().any(|(d, _)| d == "event"),
+        "events need marketing consent here"
+    );
+    assert_eq!(
+        get(&t, "browser", "Chrome"),
+        (2, 2),
+        "other groups unaffected"
+    );
+    db.drop().await;
+}
