@@ -13,6 +13,8 @@
 //! - [`aggregate`]: sharded in-memory hourly rollups → [`aggregate::AggRow`].
 //! - [`sink`]: flusher and ClickHouse writer (batches, retries, idempotency), and
 //!   the migrations in `sql/`.
+//! - [`manifest`]: what veil collects for a site, from the running configuration:
+//!   JSON, and English and Polish disclosures (`veil manifest`, `/privacy`).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -31,6 +33,7 @@ pub mod aggregate;
 pub mod beacon;
 pub mod clock;
 pub mod config;
+pub mod manifest;
 pub mod metrics;
 pub mod privacy;
 pub mod server;

@@ -37,6 +37,19 @@ enum Command {
     },
     /// Check the configuration and print it as veil sees it (secrets hidden).
     CheckConfig,
+    /// Print what veil collects for a site, from this configuration: JSON, or a
+    /// disclosure (Markdown or HTML, English or Polish) to paste into a privacy policy.
+    Manifest {
+        /// Site id; all sites when omitted.
+        #[arg(long)]
+        site: Option<String>,
+        /// json, md or html.
+        #[arg(long, default_value = "json")]
+        format: veil::manifest::Format,
+        /// en or pl; default: the site's `language` (en for all sites).
+        #[arg(long)]
+        lang: Option<veil::manifest::Lang>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,6 +88,22 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Geo { command: GeoCommand::Check { ips } } => geo_check(&config, &ips),
+            Command::Manifest { site, format, lang } => {
+                let lang = match (lang, &site) {
+                    (Some(l), _) => l,
+                    (None, Some(id)) => config
+                        .sites
+                        .iter()
+                        .find(|s| &s.id == id)
+                        .map_or(veil::manifest::Lang::En, veil::manifest::Lang::of_site),
+                    (None, None) => veil::manifest::Lang::En,
+                };
+                print!(
+                    "{}",
+                    veil::manifest::render(&config, site.as_deref(), format, lang)?
+                );
+                Ok(())
+            }
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
