@@ -174,6 +174,20 @@ fn when_no_choice(default: Level) -> &'static str {
     }
 }
 
+fn when_consent(default: Level) -> &'static str {
+    match default {
+        Level::None | Level::Count => {
+            "If you agree to statistics, we measure at the “statistics” level; if you also agree to marketing, at the “marketing” level."
+        }
+        Level::Analytics => {
+            "If you agree to both statistics and marketing, we measure at the “marketing” level."
+        }
+        Level::Marketing => {
+            "If your choice covers statistics but not marketing, we measure at the “statistics” level, without campaign data."
+        }
+    }
+}
+
 /// The disclosure.
 pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let mut d = Vec::new();
@@ -218,7 +232,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     )]));
     let mut items = vec![
         vec![t(when_no_choice(c.without_consent))],
-        vec![t("If you agree to statistics, we measure at the “statistics” level; if you also agree to marketing, at the “marketing” level.")],
+        vec![t(when_consent(c.without_consent))],
         vec![t("If your choice does not include statistics, nothing is recorded except a count of refusals.")],
     ];
     let mut how = vec![t("veil learns your choice from the request our page sends")];
@@ -418,7 +432,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     ))]);
     d.push(Block::List(list));
     d.push(Block::Para(vec![t(if r.job_enabled {
-        format!("When these periods end, the data are erased for good by veil’s retention job, which runs every {}: it drops whole days of data that have expired and, earlier, deletes the rows of classes kept for a shorter time. Erasure means destruction; the data are not moved elsewhere.", duration(r.job_interval_secs))
+        format!("When these periods end, the data are erased for good by veil’s retention job, which runs every {}: it drops whole days of data once the longest of these periods has passed, and deletes the data of classes kept for a shorter time correspondingly earlier. Erasure means destruction; the data are not moved elsewhere.", duration(r.job_interval_secs))
     } else {
         "Automatic erasure of expired data is switched off in this configuration; the controller erases the data itself when the periods above end.".to_string()
     })]));

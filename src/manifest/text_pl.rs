@@ -205,6 +205,20 @@ fn when_no_choice(default: Level) -> &'static str {
     }
 }
 
+fn when_consent(default: Level) -> &'static str {
+    match default {
+        Level::None | Level::Count => {
+            "Jeżeli wyrazisz zgodę na cele statystyczne, prowadzimy pomiar na poziomie „statystyka”; jeżeli zgodzisz się także na cele marketingowe — na poziomie „marketing”."
+        }
+        Level::Analytics => {
+            "Jeżeli wyrazisz zgodę zarówno na cele statystyczne, jak i marketingowe, prowadzimy pomiar na poziomie „marketing”."
+        }
+        Level::Marketing => {
+            "Jeżeli Twój wybór obejmuje cele statystyczne, ale nie marketingowe, prowadzimy pomiar na poziomie „statystyka”, bez danych kampanii."
+        }
+    }
+}
+
 /// Klauzula informacyjna.
 pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let mut d = Vec::new();
@@ -252,7 +266,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     )]));
     let mut items = vec![
         vec![t(when_no_choice(c.without_consent))],
-        vec![t("Jeżeli wyrazisz zgodę na cele statystyczne, prowadzimy pomiar na poziomie „statystyka”; jeżeli zgodzisz się także na cele marketingowe — na poziomie „marketing”.")],
+        vec![t(when_consent(c.without_consent))],
         vec![t("Jeżeli Twój wybór nie obejmuje celów statystycznych, nie zapisujemy niczego poza liczbą odmów.")],
     ];
     let mut how = vec![t(
@@ -452,7 +466,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     ))]);
     d.push(Block::List(list));
     d.push(Block::Para(vec![t(if r.job_enabled {
-        format!("Po upływie tych okresów dane są trwale usuwane przez zadanie porządkowe veil, uruchamiane {}: usuwa ono całe dni danych, których okres przechowywania minął, a wcześniej — wiersze kategorii przechowywanych krócej. Usunięcie polega na zniszczeniu danych; nie są one nigdzie przenoszone.", every(r.job_interval_secs))
+        format!("Po upływie tych okresów dane są trwale usuwane przez zadanie porządkowe veil, uruchamiane {}: usuwa ono całe dni danych, gdy minie najdłuższy z tych okresów, a dane kategorii przechowywanych krócej kasuje odpowiednio wcześniej. Usunięcie polega na zniszczeniu danych; nie są one nigdzie przenoszone.", every(r.job_interval_secs))
     } else {
         "Automatyczne usuwanie danych po upływie okresu przechowywania jest w tej konfiguracji wyłączone; administrator usuwa je samodzielnie po upływie powyższych okresów.".to_string()
     })]));
