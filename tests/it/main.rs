@@ -6,6 +6,7 @@ mod harness;
 mod bad_input;
 mod consent;
 mod ingest;
+mod pages;
 mod privacy_audit;
 mod salt;
 mod schema;
