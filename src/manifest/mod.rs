@@ -287,8 +287,10 @@ impl LevelManifest {
 pub struct RefusalManifest {
     /// When nothing is collected.
     pub applies_when: Vec<Trigger>,
-    /// What is stored then.
+    /// What is stored then (the decision counter, also kept at every other level).
     pub stored: Vec<StoredDim>,
+    /// Why the counter is kept.
+    pub purposes: Vec<Purpose>,
 }
 
 /// How the stored facts are made from a request.
@@ -583,6 +585,7 @@ impl Manifest {
             refusal: RefusalManifest {
                 applies_when: refusal,
                 stored: stored(site, [Dim::Decision]),
+                purposes: vec![Purpose::Accountability],
             },
             processing: Processing {
                 ip: IpProcessing {

@@ -171,6 +171,7 @@ fn count_level_stores_page_views_only() {
         m.refusal.stored.iter().map(|s| s.dim).collect::<Vec<_>>(),
         vec!["decision"]
     );
+    assert_eq!(m.refusal.purposes, vec![Purpose::Accountability]);
 }
 
 #[test]
