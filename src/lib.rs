@@ -15,6 +15,8 @@
 //!   the migrations in `sql/`.
 //! - [`retention`]: drops and deletes expired aggregates (ClickHouse 18.16 has no TTL).
 //! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
+//! - [`manifest`]: what veil collects for a site, from the running configuration:
+//!   JSON, and English and Polish disclosures (`veil manifest`, `/privacy`).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -34,6 +36,7 @@ pub mod audit;
 pub mod beacon;
 pub mod clock;
 pub mod config;
+pub mod manifest;
 pub mod metrics;
 pub mod privacy;
 pub mod retention;

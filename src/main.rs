@@ -51,6 +51,19 @@ enum Command {
         #[arg(long, default_value_t = veil::audit::DEFAULT_SAMPLE_ROWS)]
         sample_rows: u64,
     },
+    /// Print what veil collects for a site, from this configuration: JSON, or a
+    /// disclosure (Markdown or HTML, English or Polish) to paste into a privacy policy.
+    Manifest {
+        /// Site id; all sites when omitted.
+        #[arg(long)]
+        site: Option<String>,
+        /// json, md or html.
+        #[arg(long, default_value = "json")]
+        format: veil::manifest::Format,
+        /// en or pl; default: the site's `language` (en for all sites).
+        #[arg(long)]
+        lang: Option<veil::manifest::Lang>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +118,22 @@ fn main() -> anyhow::Result<()> {
                     report.passed(),
                     "privacy audit failed: {} check(s) FAIL",
                     report.count(veil::audit::Status::Fail)
+                );
+                Ok(())
+            }
+            Command::Manifest { site, format, lang } => {
+                let lang = match (lang, &site) {
+                    (Some(l), _) => l,
+                    (None, Some(id)) => config
+                        .sites
+                        .iter()
+                        .find(|s| &s.id == id)
+                        .map_or(veil::manifest::Lang::En, veil::manifest::Lang::of_site),
+                    (None, None) => veil::manifest::Lang::En,
+                };
+                print!(
+                    "{}",
+                    veil::manifest::render(&config, site.as_deref(), format, lang)?
                 );
                 Ok(())
             }

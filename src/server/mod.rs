@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod limits;
+pub mod pages;
 pub mod response;
 pub mod routes;
 

@@ -8,6 +8,7 @@ use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::pages;
 use super::response::{self, Body};
 use crate::beacon::{self, Beacon, DecodeError};
 use crate::metrics::Metrics;
@@ -28,6 +29,19 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
         }
         (&Method::GET, "/health") => response::text(StatusCode::OK, "text/plain", "ok\n".into()),
         (&Method::GET, "/ready") => ready(state),
+        (&Method::GET | &Method::HEAD, "/privacy") => {
+            pages::privacy(state, req.uri().query(), req.headers())
+        }
+        (&Method::GET | &Method::HEAD, "/privacy.json") => {
+            pages::privacy_json(state, req.uri().query())
+        }
+        (&Method::GET | &Method::HEAD, "/optout") => {
+            pages::optout_page(state, req.uri().query(), req.headers())
+        }
+        (&Method::POST, "/optout") => {
+            let (parts, body) = req.into_parts();
+            pages::optout_post(state, &parts.headers, body).await
+        }
         (&Method::GET, "/metrics") => response::text(
             StatusCode::OK,
             "text/plain; version=0.0.4",
@@ -67,7 +81,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
         (
             _,
             "/p.gif" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
-            | "/metrics",
+            | "/metrics" | "/privacy" | "/privacy.json" | "/optout",
         ) => response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => response::error(StatusCode::NOT_FOUND, "not found"),
     }

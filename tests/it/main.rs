@@ -9,6 +9,7 @@ mod chaos;
 mod consent;
 mod dropin;
 mod ingest;
+mod pages;
 mod privacy_audit;
 mod retention;
 mod salt;

@@ -1,0 +1,544 @@
+//! The manifest follows the configuration: change a key, and the JSON and both
+//! disclosures change with it.
+
+use super::doc::{Block, Inline};
+use super::*;
+use crate::privacy::consent::Level;
+
+const PRESETS: [&str; 3] = ["eu-strict", "eu-exempt-audience", "us-opt-out"];
+
+fn config(site_toml: &str, top: &str) -> Config {
+    let text = format!("{top}\n[[sites]]\nid = \"shop.example\"\n{site_toml}\n");
+    Config::from_toml_str(&text, std::path::Path::new("test.toml"), Vec::new())
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn preset(p: &str) -> Config {
+    config(&format!("consent = {{ preset = \"{p}\" }}"), "")
+}
+
+fn manifest(c: &Config) -> Manifest {
+    Manifest::for_site(c, "shop.example").unwrap()
+}
+
+fn md(c: &Config, lang: Lang) -> String {
+    render(c, Some("shop.example"), Format::Md, lang).unwrap()
+}
+
+fn json(c: &Config) -> serde_json::Value {
+    serde_json::from_str(&render(c, Some("shop.example"), Format::Json, Lang::En).unwrap()).unwrap()
+}
+
+fn geo_top() -> String {
+    format!(
+        "[geo]\npaths = [\"{}/geo/testdata/GeoLite2-City-Test.mmdb\"]\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Prose of a document: our sentences and configured values, not literals
+/// (cookie names, `utm_*`, `(other)`) which are the same in every language.
+fn prose(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        let lines: Vec<&Vec<Inline>> = match block {
+            Block::Heading(_, i) | Block::Para(i) => vec![i],
+            Block::List(items) => items.iter().collect(),
+        };
+        for line in lines {
+            for i in line {
+                match i {
+                    Inline::Text(s) | Inline::Strong(s) => out.push_str(s),
+                    Inline::Code(_) | Inline::Link { .. } => out.push(' '),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The lines of a Markdown document between a heading containing `from` and the next
+/// heading of the same or a higher level.
+fn section<'a>(md: &'a str, from: &str) -> &'a str {
+    let start = md
+        .find(&format!("### {from}"))
+        .unwrap_or_else(|| panic!("no section {from}"));
+    let rest = &md[start + 4..];
+    let end = rest.find("\n### ").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+#[test]
+fn presets_resolve_to_their_levels_and_legal_bases() {
+    let m = manifest(&preset("eu-strict"));
+    assert_eq!(m.consent.preset, "eu-strict");
+    assert_eq!(
+        (
+            m.consent.without_consent,
+            m.consent.gpc_cap,
+            m.consent.dnt_cap
+        ),
+        (Level::Count, Level::None, Level::None)
+    );
+    let count = m.level(Level::Count).unwrap();
+    assert_eq!(count.applies_when, vec![Trigger::NoChoice]);
+    assert_eq!(count.legal_basis, LegalBasis::LegitimateInterest);
+    let analytics = m.level(Level::Analytics).unwrap();
+    assert_eq!(analytics.applies_when, vec![Trigger::Consent]);
+    assert_eq!(analytics.legal_basis, LegalBasis::Consent);
+    assert_eq!(analytics.gdpr_article, "6(1)(a)");
+    assert!(m.rights.consent_withdrawable);
+    assert_eq!(
+        m.refusal.applies_when,
+        vec![
+            Trigger::Refused,
+            Trigger::OptOut,
+            Trigger::Gpc,
+            Trigger::Dnt
+        ]
+    );
+
+    let m = manifest(&preset("eu-exempt-audience"));
+    assert!(
+        !m.level(Level::Count).unwrap().reachable(),
+        "no anonymous-only level"
+    );
+    let analytics = m.level(Level::Analytics).unwrap();
+    assert_eq!(
+        analytics.applies_when,
+        vec![Trigger::NoChoice, Trigger::Consent]
+    );
+    assert_eq!(analytics.legal_basis, LegalBasis::LegitimateInterest);
+    assert_eq!(
+        m.level(Level::Marketing).unwrap().legal_basis,
+        LegalBasis::Consent
+    );
+    assert_eq!(m.rights.objection, vec!["opt-out-page", "gpc", "dnt"]);
+
+    let m = manifest(&preset("us-opt-out"));
+    assert_eq!(
+        m.level(Level::Analytics).unwrap().applies_when,
+        vec![Trigger::Consent, Trigger::Gpc]
+    );
+    let marketing = m.level(Level::Marketing).unwrap();
+    assert_eq!(
+        marketing.applies_when,
+        vec![Trigger::NoChoice, Trigger::Consent]
+    );
+    assert_eq!(marketing.legal_basis, LegalBasis::LegitimateInterest);
+    assert!(!m.rights.consent_withdrawable, "nothing waits for consent");
+    assert_eq!(
+        m.rights.objection,
+        vec!["opt-out-page"],
+        "GPC only lowers, DNT is ignored"
+    );
+}
+
+#[test]
+fn overrides_are_named_and_change_the_manifest() {
+    let c = config("consent = { preset = \"eu-strict\", default = \"none\", dnt = \"marketing\", cookie = \"cmp\" }", "");
+    let m = manifest(&c);
+    assert_eq!(m.consent.overrides, vec!["default", "dnt"]);
+    assert!(!m.level(Level::Count).unwrap().reachable());
+    assert_eq!(m.refusal.applies_when[0], Trigger::NoChoice);
+    assert_eq!(m.consent.consent_cookie.as_deref(), Some("cmp"));
+    assert!(!m.rights.objection.contains(&"dnt"));
+    let en = md(&c, Lang::En);
+    assert!(
+        en.contains("Until you make a choice in our consent banner, nothing is recorded"),
+        "{en}"
+    );
+    assert!(en.contains("The Do Not Track (DNT) signal does not change what is measured."));
+    assert!(en.contains("`cmp`"));
+    assert!(md(&c, Lang::Pl).contains("Sygnał Do Not Track (DNT) nie zmienia zakresu pomiaru."));
+}
+
+#[test]
+fn count_level_stores_page_views_only() {
+    let m = manifest(&preset("eu-strict"));
+    let count = m.level(Level::Count).unwrap();
+    let dims: Vec<&str> = count.stored.iter().map(|s| s.dim).collect();
+    assert_eq!(dims, vec!["total", "page"]);
+    assert!(!count.visitor_hash && !count.uses_ip);
+    assert_eq!(count.uses_user_agent, AgentUse::BotCheck);
+    let analytics = m.level(Level::Analytics).unwrap();
+    assert!(analytics.visitor_hash && analytics.uses_ip);
+    let dims: Vec<&str> = analytics.stored.iter().map(|s| s.dim).collect();
+    assert_eq!(dims, DataClass::Audience.dims());
+    assert!(!dims.iter().any(|d| d.starts_with("utm_")));
+    assert_eq!(
+        m.refusal.stored.iter().map(|s| s.dim).collect::<Vec<_>>(),
+        vec!["decision"]
+    );
+    assert_eq!(m.refusal.purposes, vec![Purpose::Accountability]);
+}
+
+#[test]
+fn retention_days_appear_everywhere() {
+    let c = config(
+        "consent = { preset = \"eu-strict\" }\nretention = { audience_days = 14, marketing_days = 60, consent_days = 3650 }",
+        "",
+    );
+    let j = json(&c);
+    assert_eq!(j["retention"]["audience_days"], 14);
+    assert_eq!(j["retention"]["marketing_days"], 60);
+    assert_eq!(j["retention"]["consent_days"], 3650);
+    let utm = &j["levels"][2]["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dim"] == "utm_source")
+        .cloned()
+        .unwrap();
+    assert_eq!(utm["retention_days"], 60);
+    let en = md(&c, Lang::En);
+    let r = section(&en, "How long we keep the data");
+    assert!(
+        r.contains("14 days") && r.contains("60 days") && r.contains("3650 days"),
+        "{r}"
+    );
+    let pl = md(&c, Lang::Pl);
+    let r = section(&pl, "Okres przechowywania danych");
+    assert!(
+        r.contains("14 dni") && r.contains("60 dni") && r.contains("3650 dni"),
+        "{r}"
+    );
+    assert!(r.contains("co godzinę"), "{r}");
+
+    let c = config(
+        "consent = { preset = \"eu-strict\" }",
+        "[retention]\nenabled = false\n",
+    );
+    assert!(md(&c, Lang::En).contains("Automatic erasure of expired data is switched off"));
+    assert!(md(&c, Lang::Pl).contains("Automatyczne usuwanie danych po upływie okresu przechowywania jest w tej konfiguracji wyłączone"));
+    assert_eq!(json(&c)["retention"]["job_enabled"], false);
+}
+
+#[test]
+fn marketing_props_are_listed_only_under_marketing() {
+    let none = manifest(&preset("eu-strict"));
+    assert!(none
+        .levels
+        .iter()
+        .all(|l| l.stored.iter().all(|s| s.dim != "marketing_prop")));
+
+    let c = config(
+        "consent = { preset = \"eu-strict\" }\nmarketing_props = [\"coupon_code\"]",
+        "",
+    );
+    let m = manifest(&c);
+    for l in &m.levels {
+        let has = l.stored.iter().any(|s| s.dim == "marketing_prop");
+        assert_eq!(has, l.level == Level::Marketing, "{:?}", l.level);
+        assert_eq!(l.marketing_props.is_empty(), l.level != Level::Marketing);
+    }
+    for lang in [Lang::En, Lang::Pl] {
+        let text = md(&c, lang);
+        let stored = section(
+            &text,
+            if lang == Lang::En {
+                "What we store"
+            } else {
+                "Jakie dane zapisujemy"
+            },
+        );
+        let marketing_at = stored.find("**Marketing:**").unwrap();
+        let prop_at = stored.find("`coupon_code`").unwrap();
+        assert!(
+            prop_at > marketing_at,
+            "the prop is listed under marketing:\n{stored}"
+        );
+        assert_eq!(text.matches("`coupon_code`").count(), 1, "{text}");
+    }
+}
+
+#[test]
+fn gpc_text_differs_between_eu_strict_and_us_opt_out() {
+    let gpc_line = |p: &str, lang: Lang| {
+        md(&preset(p), lang)
+            .lines()
+            .find(|l| l.contains("Global Privacy Control (GPC)"))
+            .unwrap()
+            .to_string()
+    };
+    let strict = gpc_line("eu-strict", Lang::En);
+    let us = gpc_line("us-opt-out", Lang::En);
+    assert_ne!(strict, us);
+    assert!(strict.contains("we treat it as an objection"), "{strict}");
+    assert!(
+        us.contains("no marketing (campaign) data is recorded"),
+        "{us}"
+    );
+    let strict = gpc_line("eu-strict", Lang::Pl);
+    let us = gpc_line("us-opt-out", Lang::Pl);
+    assert!(strict.contains("traktujemy go jako sprzeciw"), "{strict}");
+    assert!(us.contains("nie zapisujemy danych marketingowych"), "{us}");
+    assert_eq!(json(&preset("eu-strict"))["consent"]["gpc_cap"], "none");
+    assert_eq!(
+        json(&preset("us-opt-out"))["consent"]["gpc_cap"],
+        "analytics"
+    );
+}
+
+#[test]
+fn a_salt_state_file_changes_the_memory_only_statement() {
+    let memory = preset("eu-strict");
+    let file = config(
+        "consent = { preset = \"eu-strict\" }",
+        "[salt]\nstate_file = \"/var/lib/veil/salt.json\"\ngrace_secs = 7200\n",
+    );
+    assert_eq!(
+        manifest(&memory).processing.visitor_hash.salt_storage,
+        "memory"
+    );
+    assert_eq!(
+        manifest(&file).processing.visitor_hash.salt_storage,
+        "memory-and-state-file"
+    );
+    let (en_mem, en_file) = (md(&memory, Lang::En), md(&file, Lang::En));
+    assert!(en_mem.contains("only in the server’s memory."));
+    assert!(!en_file.contains("only in the server’s memory"));
+    assert!(en_file.contains("(mode 0600)"));
+    assert!(en_mem.contains("destroyed 1 hour after the midnight (UTC)"));
+    assert!(en_file.contains("destroyed 2 hours after the midnight (UTC)"));
+    let (pl_mem, pl_file) = (md(&memory, Lang::Pl), md(&file, Lang::Pl));
+    assert!(pl_mem.contains("wyłącznie w pamięci operacyjnej serwera."));
+    assert!(!pl_file.contains("wyłącznie w pamięci operacyjnej"));
+    assert!(pl_file.contains("(uprawnienia 0600)"));
+    assert!(pl_file.contains("po upływie 2 godzin od północy (UTC)"));
+    // The path of the state file is not published.
+    assert!(!render(&file, None, Format::Json, Lang::En)
+        .unwrap()
+        .contains("/var/lib/veil"));
+}
+
+#[test]
+fn geo_decides_whether_region_statistics_come_from_the_ip() {
+    let with = config("consent = { preset = \"eu-exempt-audience\" }", &geo_top());
+    let without = preset("eu-exempt-audience");
+    assert_eq!(
+        manifest(&with).processing.ip.used_for,
+        vec!["country", "region", "visitor-hash"]
+    );
+    assert_eq!(
+        manifest(&without).processing.ip.used_for,
+        vec!["visitor-hash"]
+    );
+    assert!(md(&with, Lang::En).contains("used only to find the country and region"));
+    assert!(md(&with, Lang::Pl).contains("służy wyłącznie do ustalenia kraju i regionu"));
+    assert!(md(&with, Lang::Pl)
+        .contains("kraj i region (np. województwo), ustalane na podstawie adresu IP"));
+    assert!(md(&without, Lang::Pl).contains("lokalizacji nie ustalamy"));
+    assert!(md(&without, Lang::En).contains("no location is determined"));
+}
+
+#[test]
+fn controller_contact_and_k_are_stated() {
+    let c = config(
+        "consent = { preset = \"eu-strict\" }\ncontroller = \"Sklep Sp. z o.o.\"\ncontact = \"iod@shop.example\"\nk = 10",
+        "",
+    );
+    let en = md(&c, Lang::En);
+    assert!(
+        en.contains("measurement is Sklep Sp. z o.o. For any"),
+        "one full stop only: {en}"
+    );
+    assert!(en.contains("fewer than 10 unique visitors"));
+    let pl = md(&c, Lang::Pl);
+    assert!(pl.contains("Administratorem danych osobowych przetwarzanych w związku z pomiarem ruchu jest Sklep Sp. z o.o. W sprawach"));
+    assert!(pl.contains("iod@shop.example."));
+    assert!(pl.contains("mniej niż 10 unikalnych odwiedzających"));
+    let c = config("consent = { preset = \"eu-strict\" }\nk = 0", "");
+    assert!(md(&c, Lang::En).contains("Reports do not hide small groups"));
+    assert!(md(&c, Lang::Pl).contains("Raporty nie ukrywają małych grup"));
+    assert!(md(&preset("eu-strict"), Lang::Pl).contains("właściciel serwisu shop.example."));
+}
+
+#[test]
+fn both_languages_render_for_every_preset_and_polish_has_no_english_left() {
+    // Words that would betray an untranslated sentence in the Polish prose.
+    const ENGLISH: [&str; 22] = [
+        "consent",
+        "visitor",
+        "retention",
+        "purpose",
+        "controller",
+        "legitimate",
+        "recipient",
+        "profiling",
+        "objection",
+        "object ",
+        "rights",
+        " days",
+        " day ",
+        " hour",
+        " the ",
+        " and ",
+        " of ",
+        " is ",
+        " we ",
+        "statistics",
+        "analytics",
+        "never",
+    ];
+    for p in PRESETS {
+        for geo in [true, false] {
+            let top = if geo { geo_top() } else { String::new() };
+            let c = config(
+                &format!("consent = {{ preset = \"{p}\", cookie = \"cmp\" }}\nmarketing_props = [\"promo\"]"),
+                &top,
+            );
+            let m = manifest(&c);
+            let en = prose(&text_en::disclosure(&m));
+            let pl = prose(&text_pl::disclosure(&m));
+            assert!(
+                en.contains("What we store") && en.contains("Your rights"),
+                "{en}"
+            );
+            for section in [
+                "Administrator danych",
+                "Kiedy i w jakim zakresie prowadzimy pomiar",
+                "Jakie dane zapisujemy",
+                "Jak powstają te dane",
+                "Czego nie zbieramy",
+                "Cele i podstawy prawne przetwarzania",
+                "Okres przechowywania danych",
+                "Odbiorcy danych",
+                "Profilowanie i zautomatyzowane podejmowanie decyzji",
+                "Twoje prawa",
+                "Plik cookie sprzeciwu",
+            ] {
+                assert!(pl.contains(section), "{p}: missing {section}");
+            }
+            let lower = pl.to_lowercase();
+            for word in ENGLISH {
+                assert!(
+                    !lower.contains(word),
+                    "{p}: English `{word}` in the Polish text:\n{pl}"
+                );
+            }
+            let opt = text_pl::opt_out(&m);
+            let opt_prose = format!(
+                "{}{}{}{}{}{}",
+                prose(&opt.summary),
+                opt.objected,
+                opt.not_objected,
+                opt.object_button,
+                opt.undo_button,
+                opt.cookie_note
+            )
+            .to_lowercase();
+            for word in ENGLISH {
+                assert!(
+                    !opt_prose.contains(word),
+                    "{p}: English `{word}` on the Polish opt-out page:\n{opt_prose}"
+                );
+            }
+            // Legal bases in Polish terms.
+            assert!(pl.contains("art. 6 ust. 1 lit."), "{pl}");
+            for lang in [Lang::En, Lang::Pl] {
+                let html = render(&c, Some("shop.example"), Format::Html, lang).unwrap();
+                assert!(html.contains(&format!("lang=\"{}\"", lang.as_str())));
+            }
+        }
+    }
+    let strict = prose(&text_pl::disclosure(&manifest(&preset("eu-strict"))));
+    assert!(strict.contains("Twoja zgoda (art. 6 ust. 1 lit. a RODO)"));
+    assert!(strict.contains("Zgodę możesz wycofać w dowolnym momencie"));
+    let exempt = prose(&text_pl::disclosure(&manifest(&preset(
+        "eu-exempt-audience",
+    ))));
+    assert!(exempt.contains("Statystyka odwiedzin, służąca utrzymaniu i rozwojowi serwisu — podstawą jest prawnie uzasadniony interes administratora"));
+    assert!(exempt.contains("art. 6 ust. 1 lit. f RODO"));
+}
+
+#[test]
+fn html_and_markdown_escape_configured_text() {
+    let c = config(
+        "consent = { preset = \"eu-strict\", cookie = \"c<b>\" }\ncontroller = \"<img src=x onerror=alert(1)>\"\ncontact = \"[x](javascript:alert(1))\"\nmarketing_props = [\"a*b\"]",
+        "",
+    );
+    for lang in [Lang::En, Lang::Pl] {
+        let html = render(&c, Some("shop.example"), Format::Html, lang).unwrap();
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("<code>c&lt;b&gt;</code>"));
+        assert!(!html.contains("href=\"javascript"));
+        let md = md(&c, lang);
+        assert!(md.contains("\\<img src=x onerror=alert(1)\\>"), "{md}");
+        assert!(md.contains("\\[x\\](javascript:alert(1))"), "{md}");
+        assert!(md.contains("`a*b`"));
+    }
+}
+
+#[test]
+fn all_sites_render_and_json_is_language_independent() {
+    let c = Config::from_toml_str(
+        "[[sites]]\nid = \"a.example\"\n[[sites]]\nid = \"b.example\"\nlanguage = \"pl\"\nconsent = { preset = \"us-opt-out\" }\n",
+        std::path::Path::new("t.toml"),
+        Vec::new(),
+    )
+    .unwrap();
+    let all: serde_json::Value =
+        serde_json::from_str(&render(&c, None, Format::Json, Lang::En).unwrap()).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[1]["consent"]["preset"], "us-opt-out");
+    assert_eq!(all[1]["language"], "pl");
+    assert_eq!(
+        render(&c, None, Format::Json, Lang::En).unwrap(),
+        render(&c, None, Format::Json, Lang::Pl).unwrap()
+    );
+    let md = render(&c, None, Format::Md, Lang::Pl).unwrap();
+    assert_eq!(md.matches("\n---\n").count(), 1);
+    assert!(
+        md.contains("## Statystyki odwiedzin serwisu a.example")
+            && md.contains("## Statystyki odwiedzin serwisu b.example")
+    );
+    let html = render(&c, None, Format::Html, Lang::En).unwrap();
+    assert_eq!(
+        html.matches("<section class=\"veil-disclosure\"").count(),
+        2
+    );
+    assert_eq!(Lang::of_site(&c.sites[1]), Lang::Pl);
+}
+
+#[test]
+fn bad_names_get_clear_errors() {
+    let e = "xml".parse::<Format>().unwrap_err();
+    assert_eq!(e.to_string(), "unknown format `xml`: use json, md or html");
+    let e = "de".parse::<Lang>().unwrap_err();
+    assert_eq!(e.to_string(), "unknown language `de`: use en or pl");
+    assert_eq!("Markdown".parse::<Format>().unwrap(), Format::Md);
+    assert_eq!(" PL ".parse::<Lang>().unwrap(), Lang::Pl);
+    let e = render(
+        &preset("eu-strict"),
+        Some("nope.example"),
+        Format::Json,
+        Lang::En,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unknown site `nope.example`: it is not configured"
+    );
+}
+
+#[test]
+fn the_opt_out_cookie_and_page_are_described() {
+    let j = json(&preset("eu-strict"));
+    assert_eq!(j["opt_out_cookie"]["name"], "veil_optout");
+    assert_eq!(j["opt_out_cookie"]["value"], "1");
+    assert_eq!(j["opt_out_cookie"]["max_age_secs"], 157_680_000);
+    assert_eq!(j["rights"]["opt_out_page"], "/optout?site=shop.example");
+    assert_eq!(
+        j["recipients"]["third_parties"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(j["profiling"]["profiling"], false);
+    assert_eq!(opt_out_path("a b&c/é"), "/optout?site=a%20b%26c%2F%C3%A9");
+    let en = md(&preset("eu-strict"), Lang::En);
+    assert!(en.contains("`veil_optout` with the value 1, and only when you object"));
+    assert!(en.contains("lasts 5 years"));
+    assert!(md(&preset("eu-strict"), Lang::Pl).contains("jest ważny przez 5 lat"));
+}

@@ -1,0 +1,647 @@
+//! Polska klauzula informacyjna i teksty strony sprzeciwu.
+//!
+//! Written as a Polish data-protection officer would write it (RODO terminology:
+//! administrator danych, cel i podstawa prawna przetwarzania, okres przechowywania,
+//! odbiorcy, prawo sprzeciwu, wycofanie zgody, profilowanie), not translated
+//! sentence by sentence from the English text. Past-tense forms that would need a
+//! grammatical gender are avoided, so the text addresses every reader alike.
+
+use super::doc::{b, code, link, t, Block, Inline};
+use super::{DataClass, DimGroup, LegalBasis, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS};
+use crate::privacy::consent::Level;
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::None => "brak pomiaru",
+        Level::Count => "liczenie odsłon",
+        Level::Analytics => "statystyka",
+        Level::Marketing => "marketing",
+    }
+}
+
+/// 2, 3, 4, 22, 23, 24, … take the "few" form; 12–14 do not.
+fn few(n: u64) -> bool {
+    (2..=4).contains(&(n % 10)) && !(12..=14).contains(&(n % 100))
+}
+
+/// `n` with the right noun form: `forms` = (one, few, many).
+fn count(n: u64, forms: (&str, &str, &str)) -> String {
+    if n == 1 {
+        format!("1 {}", forms.0)
+    } else if few(n) {
+        format!("{n} {}", forms.1)
+    } else {
+        format!("{n} {}", forms.2)
+    }
+}
+
+/// A full stop after a configured value, unless it already ends with one.
+fn full_stop(value: &str) -> &'static str {
+    if value.ends_with('.') {
+        ""
+    } else {
+        "."
+    }
+}
+
+/// Days in the nominative/accusative: "1 dzień", "14 dni".
+fn days(n: u32) -> String {
+    count(u64::from(n), ("dzień", "dni", "dni"))
+}
+
+/// A duration after "co" (accusative): "co godzinę", "co 6 godzin", "co 2 dni".
+fn every(secs: u64) -> String {
+    let (n, forms) = if secs > 0 && secs.is_multiple_of(86_400) {
+        (secs / 86_400, ("dzień", "dni", "dni"))
+    } else if secs > 0 && secs.is_multiple_of(3_600) {
+        (secs / 3_600, ("godzinę", "godziny", "godzin"))
+    } else if secs > 0 && secs.is_multiple_of(60) {
+        (secs / 60, ("minutę", "minuty", "minut"))
+    } else {
+        (secs, ("sekundę", "sekundy", "sekund"))
+    };
+    if n == 1 {
+        format!("co {}", forms.0)
+    } else {
+        format!("co {}", count(n, forms))
+    }
+}
+
+/// A duration after "po upływie" (genitive): "godziny", "2 godzin", "90 sekund".
+fn after(secs: u64) -> String {
+    let (n, one, many) = if secs.is_multiple_of(86_400) {
+        (secs / 86_400, "doby", "dób")
+    } else if secs.is_multiple_of(3_600) {
+        (secs / 3_600, "godziny", "godzin")
+    } else if secs.is_multiple_of(60) {
+        (secs / 60, "minuty", "minut")
+    } else {
+        (secs, "sekundy", "sekund")
+    };
+    if n == 1 {
+        one.to_string()
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Years after "przez" (accusative): "5 lat", "2 lata", "1 rok".
+fn years_or_days(secs: u64) -> String {
+    let year = 365 * 86_400;
+    if secs.is_multiple_of(year) {
+        count(secs / year, ("rok", "lata", "lat"))
+    } else {
+        count(secs / 86_400, ("dzień", "dni", "dni"))
+    }
+}
+
+fn join_i(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} i {last}", init.join(", ")),
+    }
+}
+
+fn marketing_props(m: &Manifest) -> &[String] {
+    m.level(Level::Marketing)
+        .map_or(&[][..], |l| l.marketing_props.as_slice())
+}
+
+fn opt_out_link(m: &Manifest) -> Inline {
+    link(m.rights.opt_out_page.clone(), m.rights.opt_out_page.clone())
+}
+
+/// One list item per stored group of a level.
+fn group_item(m: &Manifest, level: Level, g: DimGroup) -> Vec<Inline> {
+    let geo = m.processing.ip.geo_database;
+    match g {
+        DimGroup::Total if level == Level::Count => vec![t("łączna liczba odsłon serwisu")],
+        DimGroup::Total => vec![t("łączna liczba odsłon, zdarzeń i unikalnych odwiedzających w serwisie")],
+        DimGroup::Page if level == Level::Count => vec![t(
+            "liczba odsłon poszczególnych stron — zapisujemy samą ścieżkę adresu (np. /kontakt), bez jakichkolwiek parametrów",
+        )],
+        DimGroup::Page => vec![t(
+            "ścieżka każdej odwiedzonej strony (np. /kontakt), bez parametrów zapytania",
+        )],
+        DimGroup::Visit => vec![t(
+            "wizyty: ich liczba, pierwsza i ostatnia odwiedzona strona, czas trwania (od pierwszej do ostatniej odsłony; przerwa dłuższa niż ustawiony limit bezczynności rozpoczyna nową wizytę) oraz to, czy obejrzano tylko jedną stronę",
+        )],
+        DimGroup::Source => vec![t(
+            "rodzaj źródła ruchu wizyty (wyszukiwarka, serwis społecznościowy, e-mail, płatna kampania, inna strona albo wejście bezpośrednie), ustalany na podstawie domeny odsyłającej i oznaczeń kampanii",
+        )],
+        DimGroup::Referrer => vec![t(
+            "domena strony odsyłającej (np. www.google.com) albo informacja, że wejście nastąpiło bezpośrednio",
+        )],
+        DimGroup::Campaign => vec![
+            t("oznaczenia kampanii zawarte w adresie strony: "),
+            code("utm_source"),
+            t(", "),
+            code("utm_medium"),
+            t(", "),
+            code("utm_campaign"),
+            t(", "),
+            code("utm_term"),
+            t(" i "),
+            code("utm_content"),
+        ],
+        DimGroup::Location if geo => vec![t(
+            "kraj i region (np. województwo), ustalane na podstawie adresu IP",
+        )],
+        DimGroup::Location => vec![t(
+            "kraj i region — nie są ustalane (veil działa bez bazy geolokalizacyjnej), dlatego zawsze zapisujemy je jako nieznane",
+        )],
+        DimGroup::Browser => vec![t("nazwa przeglądarki i jej główna wersja")],
+        DimGroup::Os => vec![t("system operacyjny i jego wersja")],
+        DimGroup::Device => vec![t("rodzaj urządzenia (komputer, telefon, tablet lub inne)")],
+        DimGroup::Screen => vec![t(
+            "przedział szerokości ekranu (np. 1200–1439 px), jeżeli przekazuje ją nasza strona",
+        )],
+        DimGroup::Language => vec![t("preferowany język przeglądarki (np. pl)")],
+        DimGroup::Event => vec![t(
+            "nazwy zdarzeń zgłaszanych przez nasze strony (np. wysłanie formularza)",
+        )],
+        DimGroup::Prop if m.marketing_reachable() && !marketing_props(m).is_empty() => vec![t(
+            "właściwości tych zdarzeń przekazywane przez nasze strony, z wyjątkiem wymienionych niżej właściwości marketingowych",
+        )],
+        DimGroup::Prop => vec![t("właściwości tych zdarzeń przekazywane przez nasze strony")],
+        DimGroup::MarketingProp => {
+            let mut v = vec![t("właściwości zdarzeń, które traktujemy jako dane marketingowe: ")];
+            for (i, p) in marketing_props(m).iter().enumerate() {
+                if i > 0 {
+                    v.push(t(", "));
+                }
+                v.push(code(p.as_str()));
+            }
+            v
+        }
+        DimGroup::Decision => vec![t("godzinowe liczniki decyzji dotyczących zgody")],
+    }
+}
+
+fn signal_sentence(name: &str, cap: Level) -> String {
+    match cap {
+        Level::None => format!(
+            "Jeżeli Twoja przeglądarka wysyła sygnał {name}, traktujemy go jako sprzeciw: nie zapisujemy niczego poza liczbą takich odsłon, nawet jeśli wcześniej udzielono zgody."
+        ),
+        Level::Count => format!(
+            "Jeżeli Twoja przeglądarka wysyła sygnał {name}, ograniczamy pomiar do anonimowego liczenia odsłon."
+        ),
+        Level::Analytics => format!(
+            "Jeżeli Twoja przeglądarka wysyła sygnał {name}, nie zapisujemy danych marketingowych (dotyczących kampanii); statystykę odwiedzin prowadzimy bez zmian."
+        ),
+        Level::Marketing => format!("Sygnał {name} nie zmienia zakresu pomiaru."),
+    }
+}
+
+fn when_no_choice(default: Level) -> &'static str {
+    match default {
+        Level::None => {
+            "Dopóki nie dokonasz wyboru w banerze zgód, nie zapisujemy niczego poza liczbą takich odsłon."
+        }
+        Level::Count => {
+            "Dopóki nie wyrazisz zgody, jedynie anonimowo liczymy odsłony stron (poziom „liczenie odsłon”, opisany niżej)."
+        }
+        Level::Analytics => {
+            "Bez pytania o zgodę prowadzimy pomiar w zakresie poziomu „statystyka”, opisanego niżej, na podstawie naszego prawnie uzasadnionego interesu; w każdej chwili możesz się temu sprzeciwić."
+        }
+        Level::Marketing => {
+            "Bez pytania o zgodę prowadzimy pomiar w zakresie poziomu „marketing”, opisanego niżej, łącznie z danymi kampanii, na podstawie naszego prawnie uzasadnionego interesu; w każdej chwili możesz się temu sprzeciwić."
+        }
+    }
+}
+
+fn when_consent(default: Level) -> &'static str {
+    match default {
+        Level::None | Level::Count => {
+            "Jeżeli wyrazisz zgodę na cele statystyczne, prowadzimy pomiar na poziomie „statystyka”; jeżeli zgodzisz się także na cele marketingowe — na poziomie „marketing”."
+        }
+        Level::Analytics => {
+            "Jeżeli wyrazisz zgodę zarówno na cele statystyczne, jak i marketingowe, prowadzimy pomiar na poziomie „marketing”."
+        }
+        Level::Marketing => {
+            "Jeżeli Twój wybór obejmuje cele statystyczne, ale nie marketingowe, prowadzimy pomiar na poziomie „statystyka”, bez danych kampanii."
+        }
+    }
+}
+
+/// Klauzula informacyjna.
+pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
+    let mut d = Vec::new();
+    d.push(Block::Heading(
+        2,
+        vec![t("Statystyki odwiedzin serwisu "), t(m.site.as_str())],
+    ));
+    d.push(Block::Para(vec![
+        t("Ruch w serwisie "),
+        t(m.site.as_str()),
+        t(" mierzymy za pomocą narzędzia veil, zaprojektowanego z myślą o ochronie prywatności. Zapisuje ono wyłącznie zbiorcze dane godzinowe — nigdy zapisu pojedynczej wizyty ani informacji o tym, co oglądała konkretna osoba — i nie umieszcza w tym celu w Twojej przeglądarce plików cookies ani innych identyfikatorów. Poniższe informacje odpowiadają konfiguracji, z którą veil faktycznie działa."),
+    ]));
+
+    // Administrator.
+    d.push(Block::Heading(3, vec![t("Administrator danych")]));
+    let mut p = match &m.controller {
+        Some(c) => vec![
+            t("Administratorem danych osobowych przetwarzanych w związku z pomiarem ruchu jest "),
+            t(c.as_str()),
+            t(full_stop(c)),
+        ],
+        None => vec![
+            t("Administratorem danych osobowych przetwarzanych w związku z pomiarem ruchu jest właściciel serwisu "),
+            t(m.site.as_str()),
+            t("."),
+        ],
+    };
+    if let Some(contact) = &m.contact {
+        p.extend([
+            t(" W sprawach dotyczących ochrony danych możesz się z nami skontaktować: "),
+            t(contact.as_str()),
+            t(full_stop(contact)),
+        ]);
+    }
+    d.push(Block::Para(p));
+
+    // Zgoda.
+    let c = &m.consent;
+    d.push(Block::Heading(
+        3,
+        vec![t("Kiedy i w jakim zakresie prowadzimy pomiar")],
+    ));
+    d.push(Block::Para(vec![t(
+        "Zakres pomiaru zależy od Twojego wyboru:",
+    )]));
+    let mut items = vec![
+        vec![t(when_no_choice(c.without_consent))],
+        vec![t(when_consent(c.without_consent))],
+        vec![t("Jeżeli Twój wybór nie obejmuje celów statystycznych, nie zapisujemy niczego poza liczbą odmów.")],
+    ];
+    let mut how = vec![t(
+        "O Twoim wyborze veil dowiaduje się z zapytania wysyłanego przez naszą stronę",
+    )];
+    if let Some(cookie) = &c.consent_cookie {
+        how.extend([
+            t(" albo z pliku cookie "),
+            code(cookie.as_str()),
+            t(", który zapisuje nasz baner zgód — veil wyłącznie go odczytuje"),
+        ]);
+    }
+    how.push(t("."));
+    items.push(how);
+    items.push(vec![t(signal_sentence(
+        "Global Privacy Control (GPC)",
+        c.gpc_cap,
+    ))]);
+    items.push(vec![t(signal_sentence("Do Not Track (DNT)", c.dnt_cap))]);
+    items.push(vec![
+        t("Niezależnie od dokonanego wyboru możesz w każdej chwili zgłosić sprzeciw na stronie "),
+        opt_out_link(m),
+        t("; od tego momentu zapisujemy wyłącznie liczbę sprzeciwów."),
+    ]);
+    d.push(Block::List(items));
+
+    // Zakres danych.
+    d.push(Block::Heading(3, vec![t("Jakie dane zapisujemy")]));
+    d.push(Block::Para(vec![t(
+        "Zapisujemy wyłącznie sumy za poszczególne godziny. Ich zakres zależy od poziomu pomiaru:",
+    )]));
+    for l in m.levels.iter().filter(|l| l.reachable()) {
+        match l.level {
+            Level::Marketing => {
+                d.push(Block::Para(vec![
+                    b("Marketing:"),
+                    t(" wszystko, co na poziomie „statystyka”, a ponadto"),
+                ]));
+                let groups = DimGroup::list(
+                    l.stored
+                        .iter()
+                        .filter(|s| s.kind.class() == DataClass::Marketing),
+                );
+                d.push(Block::List(
+                    groups
+                        .into_iter()
+                        .map(|g| group_item(m, l.level, g))
+                        .collect(),
+                ));
+            }
+            level => {
+                let name = level_name(level);
+                let mut chars = name.chars();
+                let title: String = chars
+                    .next()
+                    .map(|f| f.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default();
+                d.push(Block::Para(vec![b(format!("{title}:"))]));
+                let mut list: Vec<Vec<Inline>> = DimGroup::list(&l.stored)
+                    .into_iter()
+                    .map(|g| group_item(m, level, g))
+                    .collect();
+                if l.visitor_hash {
+                    list.push(vec![t("liczba unikalnych odwiedzających, szacowana na podstawie jednodniowego identyfikatora opisanego niżej")]);
+                }
+                d.push(Block::List(list));
+                if level == Level::Count {
+                    d.push(Block::Para(vec![t("Na tym poziomie w ogóle nie wykorzystujemy adresu IP, a nagłówek User-Agent sprawdzamy wyłącznie po to, by pominąć ruch automatów (botów).")]));
+                }
+            }
+        }
+    }
+    d.push(Block::Para(vec![t("Dla każdej godziny zapisujemy też liczniki decyzji: ile odsłon zapisano na danym poziomie, a ile pominięto (brak zgody, sprzeciw, sygnał GPC lub DNT, ruch automatów, błędne zapytania). Liczniki te nie są danymi osobowymi — pozwalają wykazać, że respektujemy Twoje wybory.")]));
+
+    // Sposób przetwarzania.
+    d.push(Block::Heading(3, vec![t("Jak powstają te dane")]));
+    let hash = &m.processing.visitor_hash;
+    let mut list = Vec::new();
+    list.push(vec![t(if m.processing.ip.geo_database {
+        "Adres IP Twojego urządzenia służy wyłącznie do ustalenia kraju i regionu — na podstawie lokalnej bazy geolokalizacyjnej (w formacie MaxMind GeoLite2), bez odpytywania jakichkolwiek usług zewnętrznych — oraz do obliczenia jednodniowego identyfikatora opisanego niżej. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
+    } else {
+        "Adres IP Twojego urządzenia służy wyłącznie do obliczenia jednodniowego identyfikatora opisanego niżej; lokalizacji nie ustalamy. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
+    })]);
+    list.push(vec![t("Nagłówek User-Agent przesyłany przez przeglądarkę zamieniamy na nazwę przeglądarki, system operacyjny, rodzaj urządzenia oraz informację, czy zapytanie wysłał automat. Sam nagłówek jest następnie odrzucany i nigdzie go nie zapisujemy.")]);
+    let mut h = vec![t("Aby policzyć unikalnych odwiedzających bez użycia plików cookies, veil oblicza skrót kryptograficzny BLAKE3 z kluczem, obejmujący nazwę serwisu, adres IP i nagłówek User-Agent. Kluczem jest losowa sól tworzona na każdą dobę (według czasu UTC) i przechowywana ")];
+    if hash.salt_storage == "memory" {
+        h.push(t("wyłącznie w pamięci operacyjnej serwera."));
+    } else {
+        h.push(t("w pamięci operacyjnej serwera oraz — aby ponowne uruchomienie serwera nie zmieniało identyfikatorów w ciągu dnia — w pliku dostępnym wyłącznie dla konta, na którym działa veil (uprawnienia 0600), nadpisywanym przy każdej zmianie soli."));
+    }
+    let grace = hash.salt_destroyed_secs_after_midnight;
+    if grace == 0 {
+        h.push(t(" Sól jest niszczona o północy (UTC) kończącej jej dobę."));
+    } else {
+        h.push(t(format!(
+            " Sól jest niszczona po upływie {} od północy (UTC) kończącej jej dobę.",
+            after(grace)
+        )));
+    }
+    h.push(t(" Od tej chwili nikt — także my — nie może ponownie obliczyć identyfikatorów z tamtego dnia, a ta sama osoba następnego dnia otrzymuje nowy identyfikator, niepowiązany z poprzednim. Identyfikator trafia do bazy wyłącznie jako składnik zbiorczej struktury służącej do szacowania liczby unikalnych odwiedzających w danej godzinie; nie powstaje żaden zapis dotyczący pojedynczej osoby."));
+    list.push(h);
+    list.push(vec![
+        t("Z adresu odwiedzanej strony zachowujemy tylko ścieżkę. Parametry zapytania (część adresu po znaku „?”) i fragment (po znaku „#”) odrzucamy — z wyjątkiem oznaczeń kampanii "),
+        code("utm_*"),
+        t(", które zapisujemy tylko na poziomie „marketing”. Z adresu strony odsyłającej zachowujemy jedynie domenę."),
+    ]);
+    list.push(vec![t("Zapytania automatów (robotów wyszukiwarek, przeglądarek bez interfejsu graficznego, bibliotek HTTP) liczymy łącznie i nie zapisujemy ich jako odwiedzin.")]);
+    let k = m.k_anonymity.k;
+    if k > 1 {
+        list.push(vec![
+            t(format!("W raportach grupy liczące mniej niż {k} unikalnych odwiedzających (np. rzadko spotykany region lub przeglądarka) pokazujemy wyłącznie łącznie, jako pozycję ")),
+            code("(other)"),
+            t(" (pozostałe)."),
+        ]);
+    } else {
+        list.push(vec![t("Raporty nie ukrywają małych grup: nie ustalono minimalnej liczby odwiedzających w grupie.")]);
+    }
+    d.push(Block::List(list));
+
+    // Czego nie zbieramy.
+    d.push(Block::Heading(3, vec![t("Czego nie zbieramy")]));
+    d.push(Block::Para(vec![t("veil nie zbiera i nie zapisuje:")]));
+    let mut cookies = vec![
+        t("wartości plików cookies — z wyjątkiem pliku "),
+        code(m.opt_out_cookie.name),
+    ];
+    if let Some(cookie) = &c.consent_cookie {
+        cookies.extend([
+            t(" oraz pliku "),
+            code(cookie.as_str()),
+            t(", który wyłącznie odczytuje"),
+        ]);
+    }
+    cookies.push(t(";"));
+    d.push(Block::List(vec![
+        vec![t("adresu IP — w żadnej postaci;")],
+        vec![t("pełnej treści nagłówka User-Agent;")],
+        vec![
+            t("parametrów zapytania w adresie strony (z wyjątkiem oznaczeń kampanii "),
+            code("utm_*"),
+            t(" na poziomie „marketing”);"),
+        ],
+        vec![t("fragmentu adresu po znaku „#”;")],
+        vec![t("ścieżki i parametrów adresu strony odsyłającej — zachowuje tylko domenę;")],
+        cookies,
+        vec![t("żadnych plików cookies, danych w pamięci przeglądarki ani innych trwałych identyfikatorów służących statystyce;")],
+        vec![t("żadnych zapisów dotyczących pojedynczych wizyt lub pojedynczych osób.")],
+    ]));
+
+    // Cele i podstawy prawne.
+    d.push(Block::Heading(
+        3,
+        vec![t("Cele i podstawy prawne przetwarzania")],
+    ));
+    let mut list = Vec::new();
+    for l in m.levels.iter().filter(|l| l.reachable()) {
+        let basis = |interest: &str| {
+            if l.legal_basis == LegalBasis::Consent {
+                "Twoja zgoda (art. 6 ust. 1 lit. a RODO)".to_string()
+            } else {
+                format!("prawnie uzasadniony interes administratora, polegający na {interest} (art. 6 ust. 1 lit. f RODO)")
+            }
+        };
+        let item = match l.level {
+            Level::Count => "Anonimowe liczenie odsłon stron — prawnie uzasadniony interes administratora, polegający na poznaniu popularności publikowanych treści (art. 6 ust. 1 lit. f RODO); zapisywane liczby nie są danymi osobowymi.".to_string(),
+            Level::Analytics => format!("Statystyka odwiedzin, służąca utrzymaniu i rozwojowi serwisu — podstawą jest {}.", basis("analizie ruchu w serwisie")),
+            Level::Marketing => format!("Ocena skuteczności kampanii marketingowych (ustalenie, które kampanie przyciągają odwiedzających) — podstawą jest {}.", basis("ocenie skuteczności własnych kampanii")),
+            Level::None => continue,
+        };
+        list.push(vec![t(item)]);
+    }
+    list.push(vec![t("Wykazanie, że respektujemy wybory odwiedzających (zasada rozliczalności, art. 5 ust. 2 RODO) — służą temu anonimowe liczniki decyzji.")]);
+    d.push(Block::List(list));
+
+    // Okres przechowywania.
+    let r = &m.retention;
+    d.push(Block::Heading(3, vec![t("Okres przechowywania danych")]));
+    let mut list = vec![vec![t(format!(
+        "statystyki odwiedzin (odsłony, odwiedzający, strony, źródła wejść, lokalizacja, przeglądarki, urządzenia, zdarzenia): {};",
+        days(r.audience_days)
+    ))]];
+    if m.marketing_reachable() {
+        let what = if marketing_props(m).is_empty() {
+            ")"
+        } else {
+            " i właściwości marketingowe)"
+        };
+        list.push(vec![
+            t("dane kampanii (oznaczenia "),
+            code("utm_*"),
+            t(format!("{what}: {};", days(r.marketing_days))),
+        ]);
+    }
+    list.push(vec![t(format!(
+        "liczniki decyzji dotyczących zgody: {}.",
+        days(r.consent_days)
+    ))]);
+    d.push(Block::List(list));
+    d.push(Block::Para(vec![t(if r.job_enabled {
+        format!("Po upływie tych okresów dane są trwale usuwane przez zadanie porządkowe veil, uruchamiane {}: usuwa ono całe dni danych, gdy minie najdłuższy z tych okresów, a dane kategorii przechowywanych krócej kasuje odpowiednio wcześniej. Usunięcie polega na zniszczeniu danych; nie są one nigdzie przenoszone.", every(r.job_interval_secs))
+    } else {
+        "Automatyczne usuwanie danych po upływie okresu przechowywania jest w tej konfiguracji wyłączone; administrator usuwa je samodzielnie po upływie powyższych okresów.".to_string()
+    })]));
+
+    // Odbiorcy.
+    d.push(Block::Heading(3, vec![t("Odbiorcy danych")]));
+    d.push(Block::Para(vec![t("Statystyki trafiają wyłącznie do naszej własnej bazy danych (ClickHouse). veil nie przekazuje danych żadnym podmiotom trzecim ani do państw trzecich, nie korzysta z zewnętrznych usług analitycznych ani reklamowych i nie sprzedaje danych.")]));
+
+    // Profilowanie.
+    d.push(Block::Heading(
+        3,
+        vec![t("Profilowanie i zautomatyzowane podejmowanie decyzji")],
+    ));
+    d.push(Block::Para(vec![t("Nie profilujemy odwiedzających i nie podejmujemy wobec nikogo decyzji opartych wyłącznie na zautomatyzowanym przetwarzaniu (art. 22 RODO). veil nie tworzy profili ani zapisów dotyczących pojedynczych osób — przechowuje jedynie sumy godzinowe.")]));
+
+    // Prawa.
+    d.push(Block::Heading(3, vec![t("Twoje prawa")]));
+    let mut list = vec![vec![t("Zapisane statystyki są anonimowe: nie zawierają adresu IP ani trwałego identyfikatora, a jednodniowych identyfikatorów nie da się odtworzyć po zniszczeniu soli. Nie jesteśmy więc w stanie ustalić, które dane dotyczą konkretnej osoby, ani wyodrębnić ich ze statystyk, dlatego prawo dostępu do danych, ich sprostowania, usunięcia, ograniczenia przetwarzania i przenoszenia nie znajduje do nich zastosowania (art. 11 RODO). Nie przechowujemy też dodatkowych informacji, które by to umożliwiały.")]];
+    let mut objection = vec![
+        t("Prawo sprzeciwu (art. 21 RODO), także wobec przetwarzania w celach statystycznych, wykonasz bez podawania uzasadnienia — na stronie "),
+        opt_out_link(m),
+    ];
+    let signals: Vec<String> = m
+        .rights
+        .objection
+        .iter()
+        .filter_map(|o| match *o {
+            "gpc" => Some("sygnał Global Privacy Control".to_string()),
+            "dnt" => Some("sygnał Do Not Track".to_string()),
+            _ => None,
+        })
+        .collect();
+    if !signals.is_empty() {
+        let joined = match signals.as_slice() {
+            [a, b] => format!("{a} lub {b}"),
+            other => join_i(other),
+        };
+        objection.push(t(format!(" albo włączając w przeglądarce {joined}")));
+    }
+    objection.push(t(". Sprzeciw działa od następnej odsłony."));
+    list.push(objection);
+    if m.rights.consent_withdrawable {
+        list.push(vec![t("Zgodę możesz wycofać w dowolnym momencie, zmieniając wybór w banerze zgód. Wycofanie zgody działa od następnej odsłony i nie wpływa na zgodność z prawem przetwarzania, którego dokonano przed jej wycofaniem (art. 7 ust. 3 RODO).")]);
+    }
+    list.push(vec![t(
+        "Przysługuje Ci także prawo wniesienia skargi do Prezesa Urzędu Ochrony Danych Osobowych.",
+    )]);
+    d.push(Block::List(list));
+
+    // Plik cookie sprzeciwu.
+    d.push(Block::Heading(3, vec![t("Plik cookie sprzeciwu")]));
+    d.push(Block::Para(vec![
+        t("veil zapisuje w przeglądarce tylko jeden plik cookie — "),
+        code(m.opt_out_cookie.name),
+        t(format!(
+            " o wartości 1 — i wyłącznie wtedy, gdy zgłosisz sprzeciw. Plik ten jest niezbędny do uszanowania Twojego wyboru, dlatego nie wymaga zgody; nie zawiera żadnego identyfikatora i jest ważny przez {}. Jeżeli go usuniesz albo cofniesz sprzeciw na stronie sprzeciwu, pomiar będzie znów prowadzony na zasadach opisanych powyżej.",
+            years_or_days(m.opt_out_cookie.max_age_secs)
+        )),
+    ]));
+    d
+}
+
+fn campaign_extra(m: &Manifest) -> &'static str {
+    if marketing_props(m).is_empty() {
+        "oznaczenia kampanii (utm_*)"
+    } else {
+        "oznaczenia kampanii (utm_*) i marketingowe właściwości zdarzeń"
+    }
+}
+
+/// A one-line account of what a level records, for the opt-out page.
+fn short(m: &Manifest, level: Level) -> String {
+    match level {
+        Level::None => "nic poza liczbą takich odsłon".into(),
+        Level::Count => "wyłącznie anonimowa liczba odsłon poszczególnych stron".into(),
+        Level::Analytics | Level::Marketing => {
+            let mut parts = vec!["odwiedzane strony", "źródła wejść"];
+            if m.processing.ip.geo_database {
+                parts.push("kraj i region");
+            }
+            parts.extend([
+                "przeglądarka",
+                "system operacyjny",
+                "rodzaj urządzenia",
+                "szerokość ekranu",
+                "język",
+                "zdarzenia",
+                "liczba unikalnych odwiedzających (na podstawie identyfikatora ważnego przez jedną dobę)",
+            ]);
+            if level == Level::Marketing {
+                parts.push(campaign_extra(m));
+            }
+            let parts: Vec<String> = parts.into_iter().map(String::from).collect();
+            join_i(&parts)
+        }
+    }
+}
+
+/// Teksty strony sprzeciwu.
+pub(super) fn opt_out(m: &Manifest) -> OptOutTexts {
+    let r = &m.retention;
+    let list = vec![
+        vec![t(format!(
+            "Bez wyboru w banerze zgód: {}.",
+            short(m, m.consent.without_consent)
+        ))],
+        vec![t(format!(
+            "Gdy Twój wybór obejmuje cele statystyczne: {}.",
+            short(m, Level::Analytics)
+        ))],
+        vec![t(format!(
+            "Gdy obejmuje także cele marketingowe: dodatkowo {}.",
+            campaign_extra(m)
+        ))],
+        vec![t(if m.marketing_reachable() {
+            format!(
+                "Okres przechowywania: statystyki — {}, dane kampanii — {}.",
+                days(r.audience_days),
+                days(r.marketing_days)
+            )
+        } else {
+            format!("Okres przechowywania statystyk: {}.", days(r.audience_days))
+        })],
+    ];
+    OptOutTexts {
+        title: format!("Statystyki odwiedzin: {}", m.site),
+        summary: vec![
+            Block::Para(vec![
+                t("Serwis "),
+                t(m.site.as_str()),
+                t(" mierzy ruch za pomocą narzędzia veil. Zapisywane są wyłącznie sumy godzinowe — nigdy Twój adres IP, pełny nagłówek User-Agent ani zapis Twojej wizyty."),
+            ]),
+            Block::List(list),
+        ],
+        objected: "Sprzeciw został zgłoszony: od teraz z Twoich odsłon w tej przeglądarce zapisujemy wyłącznie anonimową liczbę sprzeciwów.",
+        not_objected: "Sprzeciw nie został zgłoszony. Po jego zgłoszeniu z Twoich odsłon w tej przeglądarce będziemy zapisywać wyłącznie anonimową liczbę sprzeciwów.",
+        object_button: "Zgłaszam sprzeciw wobec pomiaru",
+        undo_button: "Cofam sprzeciw",
+        cookie_note: format!(
+            "Twój wybór zapisujemy w pliku cookie {} (wartość 1, ważny przez {}) dla tego serwera statystyk i tylko w tej przeglądarce. Usunięcie plików cookies usuwa również ten wybór.",
+            m.opt_out_cookie.name,
+            years_or_days(OPT_OUT_MAX_AGE_SECS)
+        ),
+        full_disclosure: "Pełna informacja o przetwarzaniu danych",
+        other_language: "English",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polish_numerals_agree() {
+        assert_eq!(days(1), "1 dzień");
+        assert_eq!(days(14), "14 dni");
+        assert_eq!(every(3_600), "co godzinę");
+        assert_eq!(every(7_200), "co 2 godziny");
+        assert_eq!(every(6 * 3_600), "co 6 godzin");
+        assert_eq!(every(22 * 3_600), "co 22 godziny");
+        assert_eq!(every(12 * 3_600), "co 12 godzin");
+        assert_eq!(every(86_400), "co dzień");
+        assert_eq!(after(3_600), "godziny");
+        assert_eq!(after(7_200), "2 godzin");
+        assert_eq!(after(90), "90 sekund");
+        assert_eq!(after(60), "minuty");
+        assert_eq!(years_or_days(OPT_OUT_MAX_AGE_SECS), "5 lat");
+        assert_eq!(years_or_days(2 * 365 * 86_400), "2 lata");
+        assert_eq!(years_or_days(365 * 86_400), "1 rok");
+        assert_eq!(join_i(&["a".into(), "b".into(), "c".into()]), "a, b i c");
+    }
+}
