@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 
 pub mod response;
 pub mod routes;
+pub mod tracker;
 
 use crate::AppState;
 

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::response::{self, Body};
+use super::tracker;
 use crate::beacon::{self, Beacon, DecodeError};
 use crate::metrics::Metrics;
 use crate::privacy::{Outcome, Refusal, Transport};
@@ -20,6 +21,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(state, peer, &req),
+        (&Method::GET | &Method::HEAD, "/t.js") => tracker::script(req.headers()),
         (&Method::POST, "/api/collect") => response::with_cors(collect(state, peer, req).await),
         (&Method::OPTIONS, "/api/collect") => {
             response::with_cors(response::empty(StatusCode::NO_CONTENT))
@@ -35,7 +37,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
                 ("veil_clickhouse_up", "1 when the last ClickHouse probe succeeded.", u64::from(state.clickhouse_up.load(Ordering::Relaxed))),
             ]),
         ),
-        (_, "/p.gif" | "/api/collect" | "/health" | "/ready" | "/metrics") => {
+        (_, "/p.gif" | "/t.js" | "/api/collect" | "/health" | "/ready" | "/metrics") => {
             response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
         _ => response::error(StatusCode::NOT_FOUND, "not found"),
