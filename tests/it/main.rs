@@ -9,3 +9,4 @@ mod ingest;
 mod privacy_audit;
 mod salt;
 mod schema;
+mod tracker;
