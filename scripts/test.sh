@@ -105,6 +105,7 @@ run_tests() {
     cargo test --all-targets 2>&1 | tee "$test_log"
 }
 step "cargo test --all-targets" run_tests
+step "browser tests (headless Chromium)" bash scripts/browser-test.sh
 
 # audit_deployment — `veil audit` on a real deployment: a fresh database
 # veil_ci_audit, `veil serve` on a free loopback port fed a few pixels through a

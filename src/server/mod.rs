@@ -20,6 +20,7 @@ pub mod limits;
 pub mod pages;
 pub mod response;
 pub mod routes;
+pub mod tracker;
 
 use crate::AppState;
 

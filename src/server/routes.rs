@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 
 use super::pages;
 use super::response::{self, Body};
+use super::tracker;
 use crate::beacon::{self, Beacon, DecodeError};
 use crate::metrics::Metrics;
 use crate::privacy::{Outcome, Refusal, Transport};
@@ -21,6 +22,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(state, peer, &req),
+        (&Method::GET | &Method::HEAD, "/t.js") => tracker::script(req.headers()),
         (&Method::POST, "/api/collect") => response::with_cors(collect(state, peer, req).await),
         (&Method::POST, "/api/event") => response::with_cors(plausible(state, peer, req).await),
         (&Method::POST, "/api/send") => response::with_cors(umami(state, peer, req).await),
@@ -80,7 +82,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
         ),
         (
             _,
-            "/p.gif" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
+            "/p.gif" | "/t.js" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
             | "/metrics" | "/privacy" | "/privacy.json" | "/optout",
         ) => response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => response::error(StatusCode::NOT_FOUND, "not found"),

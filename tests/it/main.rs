@@ -14,4 +14,5 @@ mod privacy_audit;
 mod retention;
 mod salt;
 mod schema;
+mod tracker;
 mod visits;
