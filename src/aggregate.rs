@@ -282,6 +282,34 @@ struct Window {
 }
 
 impl Window {
+    /// Adds to an existing cell; false when the window has no cell for the key yet.
+    fn add_existing(
+        &mut self,
+        site: u32,
+        hour: u32,
+        dim: Dim,
+        value: &str,
+        c: &Counters,
+        visitor: Option<u64>,
+    ) -> bool {
+        let probe = CellKeyRef {
+            site,
+            hour,
+            dim,
+            value,
+        };
+        match self.cells.get_mut(&probe) {
+            Some(cell) => {
+                cell.counters.add(c);
+                if let Some(v) = visitor {
+                    cell.visitors.insert(v);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     fn add(
         &mut self,
         site: u32,
@@ -390,6 +418,11 @@ impl Adder<'_> {
         visitor: Option<u64>,
     ) {
         if dim.group().is_some_and(|g| self.withheld & g.bit() != 0) {
+            return;
+        }
+        // Values already in the window passed the guard earlier this hour: only a
+        // new cell costs the guard's lock.
+        if self.w.add_existing(site, hour, dim, value, c, visitor) {
             return;
         }
         let value = self.guard.admit(site, hour, dim, value);
