@@ -162,6 +162,11 @@ pub struct ConsentManifest {
     pub categories: CategoryNames,
     /// Order in which the signals are considered.
     pub precedence: [&'static str; 6],
+    /// The site's own categories (`consent.categories`).
+    pub custom_categories: Vec<String>,
+    /// Data groups stored only when the visitor also granted a category
+    /// (`consent.requires`): `(group, category)`.
+    pub extra_requirements: Vec<(String, String)>,
 }
 
 /// Consent category names veil understands.
@@ -580,6 +585,12 @@ impl Manifest {
                     marketing: ["marketing"],
                 },
                 precedence: ["opt-out", "gpc", "dnt", "beacon-categories", "consent-cookie", "default"],
+                custom_categories: c.categories.clone(),
+                extra_requirements: c
+                    .requires
+                    .iter()
+                    .map(|(g, cat)| (g.clone(), cat.clone()))
+                    .collect(),
             },
             levels,
             refusal: RefusalManifest {

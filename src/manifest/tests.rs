@@ -542,3 +542,20 @@ fn the_opt_out_cookie_and_page_are_described() {
     assert!(en.contains("lasts 5 years"));
     assert!(md(&preset("eu-strict"), Lang::Pl).contains("jest ważny przez 5 lat"));
 }
+
+#[test]
+fn custom_category_requirements_are_disclosed() {
+    let c = config(
+        "consent = { preset = \"eu-strict\", categories = [\"functional\"], requires = { geo = \"functional\" } }\n",
+        "",
+    );
+    let j = json(&c);
+    assert_eq!(j["consent"]["extra_requirements"][0][0], "geo");
+    assert_eq!(j["consent"]["extra_requirements"][0][1], "functional");
+    assert!(
+        md(&c, Lang::En).contains("only if your choice also includes the category `functional`")
+    );
+    assert!(md(&c, Lang::Pl).contains("obejmuje także kategorię `functional`"));
+    let plain = preset("eu-strict");
+    assert!(!md(&plain, Lang::En).contains("also includes the category"));
+}

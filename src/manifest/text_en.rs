@@ -251,6 +251,15 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     }
     how.push(t("."));
     items.push(how);
+    for (group, category) in &c.extra_requirements {
+        items.push(vec![
+            t("Data of the group "),
+            code(group.as_str()),
+            t(" (see the list below) is recorded only if your choice also includes the category "),
+            code(category.as_str()),
+            t("; otherwise it is neither computed nor stored."),
+        ]);
+    }
     items.push(vec![t(signal_sentence(
         "Global Privacy Control (GPC)",
         c.gpc_cap,

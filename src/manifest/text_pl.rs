@@ -287,6 +287,15 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     }
     how.push(t("."));
     items.push(how);
+    for (group, category) in &c.extra_requirements {
+        items.push(vec![
+            t("Dane z grupy "),
+            code(group.as_str()),
+            t(" (zob. lista poniżej) zapisujemy tylko wtedy, gdy Twój wybór obejmuje także kategorię "),
+            code(category.as_str()),
+            t("; w przeciwnym razie nie są ani ustalane, ani przechowywane."),
+        ]);
+    }
     items.push(vec![t(signal_sentence(
         "Global Privacy Control (GPC)",
         c.gpc_cap,
