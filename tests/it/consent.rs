@@ -206,3 +206,62 @@ async fn a_site_can_tie_data_groups_to_categories_of_its_own() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn each_preset_stores_what_it_promises() {
+    let db = TestDb::new("presets").await;
+    let mut cfg = config(&db);
+    cfg.sites = vec![
+        site("strict.example", "eu-strict"),
+        site("exempt.example", "eu-exempt-audience"),
+        site("us.example", "us-opt-out"),
+    ];
+    let veil = TestVeil::start(cfg).await;
+    let a = veil.addr;
+    for s in ["strict.example", "exempt.example", "us.example"] {
+        let q = format!("s={s}&u=https://{s}/?utm_source=news&r=https://www.google.com/");
+        pixel(a, &q, "81.2.69.142", CHROME_WIN, "").await;
+        pixel(a, &q, "216.160.83.56", CHROME_WIN, "Sec-GPC: 1\r\n").await;
+    }
+    veil.stop().await;
+    let dims = |t: &std::collections::BTreeMap<(String, String), Totals>| {
+        t.keys()
+            .map(|(d, _)| d.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let hits = |t: &std::collections::BTreeMap<(String, String), Totals>, v: &str| {
+        t.get(&("decision".to_string(), v.to_string()))
+            .map_or(0, |r| r.hits)
+    };
+
+    // eu-strict: anonymous count without consent; GPC is a refusal.
+    let t = db.totals("strict.example").await;
+    assert_eq!(
+        dims(&t).into_iter().collect::<Vec<_>>(),
+        vec!["decision", "page", "total"]
+    );
+    assert_eq!((hits(&t, "anonymous"), hits(&t, "gpc")), (1, 1));
+    assert_eq!(get(&t, "total", ""), (1, 0));
+
+    // eu-exempt-audience: audience statistics without consent, no campaigns; GPC objects.
+    let t = db.totals("exempt.example").await;
+    let d = dims(&t);
+    assert!(
+        d.contains("country") && d.contains("referrer") && d.contains("browser"),
+        "{d:?}"
+    );
+    assert!(!d.iter().any(|d| d.starts_with("utm_")), "{d:?}");
+    assert_eq!((hits(&t, "analytics"), hits(&t, "gpc")), (1, 1));
+    assert_eq!(get(&t, "total", ""), (1, 1));
+
+    // us-opt-out: everything by default; GPC turns marketing off but keeps statistics.
+    let t = db.totals("us.example").await;
+    assert_eq!(
+        get(&t, "utm_source", "news"),
+        (1, 1),
+        "only the visitor without GPC"
+    );
+    assert_eq!(get(&t, "total", ""), (2, 2));
+    assert_eq!((hits(&t, "marketing"), hits(&t, "analytics")), (1, 1));
+    db.drop().await;
+}
