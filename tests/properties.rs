@@ -13,13 +13,13 @@ proptest! {
 
     #[test]
     fn pixel_decoding_never_panics(q in ".{0,300}") {
-        let _ = pixel::decode(&q);
+        let _ = pixel::decode(&q, None);
     }
 
     #[test]
     fn pixel_roundtrips_site_and_width(site in "[a-z0-9.-]{1,40}", w in 0u32..100_000) {
         let q = format!("s={site}&u=%2Fp&w={w}");
-        let b = pixel::decode(&q).unwrap();
+        let b = pixel::decode(&q, None).unwrap();
         prop_assert_eq!(b.site.as_ref(), site.as_str());
         prop_assert_eq!(b.width, Some(w));
     }

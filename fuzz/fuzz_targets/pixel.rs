@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(q) = std::str::from_utf8(data) {
-        let _ = veil::beacon::pixel::decode(q);
+        let _ = veil::beacon::pixel::decode(q, None);
     }
 });

@@ -9,8 +9,10 @@ use std::borrow::Cow;
 use super::{event_name, Beacon, DecodeError};
 use crate::privacy::url::percent_decode;
 
-/// Decodes the query string of a pixel request.
-pub fn decode(query: &str) -> Result<Beacon<'_>, DecodeError> {
+/// Decodes the query string of a pixel request. Without `u`, the page is taken from
+/// `referer` — the `Referer` header an `<img>` carries is the page it sits on — and
+/// failing that, the site's home page.
+pub fn decode<'a>(query: &'a str, referer: Option<&'a str>) -> Result<Beacon<'a>, DecodeError> {
     let mut b = Beacon::default();
     let mut event = None;
     for pair in query.split('&') {
@@ -47,9 +49,8 @@ pub fn decode(query: &str) -> Result<Beacon<'_>, DecodeError> {
         return Err(DecodeError::MissingSite);
     }
     if b.url.trim().is_empty() {
-        // Without `u` the pixel still counts the site's home page; browsers that
-        // strip the referrer policy would otherwise lose the hit.
-        b.url = Cow::Borrowed("/");
+        // Browsers whose referrer policy strips the header still count the home page.
+        b.url = Cow::Borrowed(referer.filter(|r| !r.trim().is_empty()).unwrap_or("/"));
     }
     Ok(b)
 }
@@ -62,6 +63,7 @@ mod tests {
     fn decodes_a_pageview() {
         let b = decode(
             "s=example.com&u=https%3A%2F%2Fexample.com%2Fpricing&r=https://www.google.com/&w=1280",
+            None,
         )
         .unwrap();
         assert_eq!(b.site, "example.com");
@@ -74,21 +76,29 @@ mod tests {
 
     #[test]
     fn decodes_events_consent_and_opt_out() {
-        let b = decode("s=a&u=/&e=signup&p.plan=pro&p.seats=3&c=analytics,marketing&o=1&_=123")
-            .unwrap();
+        let b = decode(
+            "s=a&u=/&e=signup&p.plan=pro&p.seats=3&c=analytics,marketing&o=1&_=123",
+            None,
+        )
+        .unwrap();
         assert_eq!(b.event.as_deref(), Some("signup"));
         assert_eq!(b.props.len(), 2);
         assert_eq!(b.props[0], (Cow::Borrowed("plan"), Cow::Borrowed("pro")));
         assert_eq!(b.consent.as_deref(), Some("analytics,marketing"));
         assert!(b.opt_out);
-        assert_eq!(decode("s=a&u=/&e=pageview").unwrap().event, None);
+        assert_eq!(decode("s=a&u=/&e=pageview", None).unwrap().event, None);
     }
 
     #[test]
     fn missing_site_is_an_error_and_garbage_is_not_a_panic() {
-        assert_eq!(decode("u=/"), Err(DecodeError::MissingSite));
-        assert_eq!(decode(""), Err(DecodeError::MissingSite));
-        assert!(decode("s=%FF%FE&u=%&w=99999999999999&&=&c").is_ok());
-        assert_eq!(decode("s=a").unwrap().url, "/");
+        assert_eq!(decode("u=/", None), Err(DecodeError::MissingSite));
+        assert_eq!(decode("", None), Err(DecodeError::MissingSite));
+        assert!(decode("s=%FF%FE&u=%&w=99999999999999&&=&c", None).is_ok());
+        assert_eq!(decode("s=a", None).unwrap().url, "/");
+        assert_eq!(
+            decode("s=a", Some("https://a/x")).unwrap().url,
+            "https://a/x"
+        );
+        assert_eq!(decode("s=a&u=/y", Some("https://a/x")).unwrap().url, "/y");
     }
 }

@@ -178,7 +178,8 @@ fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<()
 /// image; the outcome is only visible in the counters.
 fn pixel(state: &AppState, peer: IpAddr, req: &Request<Incoming>) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
-    match beacon::pixel::decode(query) {
+    let referer = header_str(req.headers(), header::REFERER);
+    match beacon::pixel::decode(query, referer) {
         Ok(b) => {
             let _ = ingest(state, &b, &transport(peer, req.headers()));
         }

@@ -191,3 +191,23 @@ async fn health_ready_and_metrics_answer() {
     veil.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_bare_pixel_takes_its_page_from_the_referer_header() {
+    let db = TestDb::new("referer").await;
+    let veil = TestVeil::start(config(&db)).await;
+    pixel(
+        veil.addr,
+        "s=example.com",
+        "81.2.69.142",
+        CHROME_WIN,
+        "Referer: https://example.com/blog/post?id=7\r\n",
+    )
+    .await;
+    pixel(veil.addr, "s=example.com", "81.2.69.142", CHROME_WIN, "").await;
+    veil.stop().await;
+    let t = db.totals("example.com").await;
+    assert_eq!(get(&t, "page", "/blog/post").0, 1);
+    assert_eq!(get(&t, "page", "/").0, 1);
+    db.drop().await;
+}
