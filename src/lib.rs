@@ -13,6 +13,7 @@
 //! - [`aggregate`]: sharded in-memory hourly rollups → [`aggregate::AggRow`].
 //! - [`sink`]: flusher and ClickHouse writer (batches, retries, idempotency), and
 //!   the migrations in `sql/`.
+//! - [`stats`]: the stats API (`/api/v1`) and dashboard (`/dashboard/{site}`).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -91,6 +92,8 @@ pub struct AppState {
     pub geo_required: bool,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// The query side (stats API client, realtime counters, API keys).
+    pub stats: stats::Stats,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }
@@ -208,6 +211,7 @@ pub async fn start_on(
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
+        stats: stats::Stats::new(&config),
         queue: tx.downgrade(),
         queue_capacity: p.queue_batches,
     });
