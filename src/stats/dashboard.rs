@@ -12,6 +12,7 @@ use crate::AppState;
 const HTML: &str = include_str!("../../assets/dashboard/index.html");
 const JS: &str = include_str!("../../assets/dashboard/app.js");
 const CSS: &str = include_str!("../../assets/dashboard/app.css");
+const ICON: &str = include_str!("../../assets/dashboard/icon.svg");
 
 /// The policy of every dashboard answer: only veil's own script, style and API.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -30,6 +31,7 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
     let r = match rest {
         "-/app.js" => response::text(StatusCode::OK, "text/javascript; charset=utf-8", JS.into()),
         "-/app.css" => response::text(StatusCode::OK, "text/css; charset=utf-8", CSS.into()),
+        "-/icon.svg" => response::text(StatusCode::OK, "image/svg+xml", ICON.into()),
         "" => response::text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

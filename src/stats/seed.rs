@@ -121,6 +121,7 @@ struct Model {
     sources: Weighted<(u32, u32, [Option<u32>; 5])>,
     events: Weighted<(u32, Vec<u32>)>,
     empty: u32,
+    home: u32,
 }
 
 fn build_model() -> Model {
@@ -141,6 +142,7 @@ fn build_model() -> Model {
     ];
     pages.extend((1..=60).map(|i| format!("/docs/guide-{i}")));
     pages.extend((1..=1_400).map(|i| format!("/blog/post-{i}")));
+    let home = v.id("/");
     let pages = Weighted::new(
         pages
             .iter()
@@ -343,6 +345,7 @@ fn build_model() -> Model {
         sources,
         events,
         empty,
+        home,
     }
 }
 
@@ -464,7 +467,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         let mut exit = 0;
         for i in 0..n {
             let page = if i == 0 && rng.random_bool(0.35) {
-                0
+                model.home
             } else {
                 *model.pages.pick(rng)
             };
