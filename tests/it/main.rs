@@ -10,4 +10,5 @@ mod ingest;
 mod privacy_audit;
 mod salt;
 mod schema;
+mod stats;
 mod visits;
