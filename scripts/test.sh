@@ -104,6 +104,7 @@ run_tests() {
     cargo test --all-targets 2>&1 | tee "$test_log"
 }
 step "cargo test --all-targets" run_tests
+step "dashboard in headless Chromium (node --test)" scripts/dashboard-test.sh
 
 # Success: stop ClickHouse now (if we started it), so that the last lines
 # printed are the test summary.
