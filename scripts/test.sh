@@ -207,6 +207,7 @@ EOF_CONFIG
     ch "DROP DATABASE IF EXISTS $db" || die "cannot drop $db"
 )
 step "veil audit after an end-to-end run" audit_deployment
+step "dashboard in headless Chromium (node --test)" scripts/dashboard-test.sh
 
 # Success: stop ClickHouse now (if we started it), so that the last lines
 # printed are the test summary.

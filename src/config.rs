@@ -94,6 +94,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// Worker threads of the runtime; 0 = one per core.
     pub worker_threads: usize,
+    /// Origins (`https://intranet.example.com`) whose pages may call the stats API
+    /// from a browser (CORS). Empty = only the dashboard veil serves itself.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +108,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 5_000,
             trusted_proxies: Vec::new(),
             worker_threads: 0,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -338,6 +342,17 @@ pub struct SiteConfig {
     /// visitor's `Accept-Language` is preferred when it names one of them.
     #[serde(default = "default_language")]
     pub language: String,
+    /// IANA time zone (`Europe/Warsaw`) the stats API and dashboard use for days,
+    /// weeks and months: a marketer's "today" is local, storage is UTC hours.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Hashed read-only keys of the stats API for this site (`blake3:HEX`, printed
+    /// by `veil hash-key`); the keys themselves are never stored.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The dashboard and its API calls work without a key (a public statistics page).
+    #[serde(default)]
+    pub public_dashboard: bool,
 }
 
 fn default_k() -> u32 {
@@ -346,6 +361,37 @@ fn default_k() -> u32 {
 
 fn default_language() -> String {
     "en".into()
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// Whether `tz` looks like an IANA zone name (`UTC`, `Europe/Warsaw`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+2`) and, where the system has a zone
+/// database, names one of its zones. ClickHouse resolves the name itself.
+fn valid_timezone(tz: &str) -> bool {
+    let shaped = !tz.is_empty()
+        && tz.len() <= 64
+        && tz.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+        });
+    if !shaped {
+        return false;
+    }
+    let zoneinfo = Path::new("/usr/share/zoneinfo");
+    tz == "UTC" || !zoneinfo.is_dir() || zoneinfo.join(tz).is_file()
+}
+
+/// Whether `key` is a stored API key hash: `blake3:` and 64 hex digits.
+fn valid_key_hash(key: &str) -> bool {
+    key.strip_prefix("blake3:")
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Retention in days per class of stored data. ClickHouse 18.16 has no TTL, so a
@@ -498,6 +544,17 @@ impl Config {
                 ));
             }
         }
+        for (i, origin) in self.server.cors_origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', ' ', '*'])) {
+                return Err(ConfigError::key(
+                    format!("server.cors_origins[{i}]"),
+                    format!("`{origin}` is not an origin like `https://intranet.example.com` (scheme and host, no path)"),
+                ));
+            }
+        }
         if self.sites.is_empty() {
             return Err(ConfigError::key(
                 "sites",
@@ -529,6 +586,23 @@ impl Config {
                     format!("sites[{i}].consent.{key}"),
                     message,
                 ));
+            }
+            if !valid_timezone(&site.timezone) {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].timezone"),
+                    format!(
+                        "`{}` is not a known IANA time zone (like `UTC` or `Europe/Warsaw`)",
+                        site.timezone
+                    ),
+                ));
+            }
+            for (j, key) in site.api_keys.iter().enumerate() {
+                if !valid_key_hash(key) {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].api_keys[{j}]"),
+                        "must be a key hash `blake3:<64 hex digits>` as printed by `veil hash-key`, never the key itself",
+                    ));
+                }
             }
             let r = &site.retention;
             for (name, days) in [
@@ -726,5 +800,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("sites[0].consent.preset"), "{e}");
+        let e = load(&format!("{MINIMAL}timezone = \"Not a zone\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].timezone"), "{e}");
+        let e = load(&format!("{MINIMAL}timezone = \"../../etc/passwd\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].timezone"), "{e}");
+        let e = load(&format!("{MINIMAL}api_keys = [\"secret\"]\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].api_keys[0]"), "{e}");
+        let e = load(
+            MINIMAL,
+            &[("VEIL_SERVER__CORS_ORIGINS", "https://a.example/x")],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("server.cors_origins[0]"), "{e}");
+    }
+
+    #[test]
+    fn stats_keys_have_defaults_and_accept_valid_values() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.sites[0].timezone, "UTC");
+        assert!(c.sites[0].api_keys.is_empty() && !c.sites[0].public_dashboard);
+        let hash = format!("blake3:{}", "ab".repeat(32));
+        let c = load(
+            &format!("{MINIMAL}timezone = \"Europe/Warsaw\"\napi_keys = [\"{hash}\"]\npublic_dashboard = true\n"),
+            &[("VEIL_SERVER__CORS_ORIGINS", "https://intranet.example.com,http://localhost:3000")],
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].timezone, "Europe/Warsaw");
+        assert_eq!(c.server.cors_origins.len(), 2);
     }
 }

@@ -17,6 +17,7 @@
 //! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
 //! - [`manifest`]: what veil collects for a site, from the running configuration:
 //!   JSON, and English and Polish disclosures (`veil manifest`, `/privacy`).
+//! - [`stats`]: the stats API (`/api/v1`) and dashboard (`/dashboard/{site}`).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //!
@@ -103,6 +104,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Disk spool (when configured).
     pub spool: Option<Arc<sink::spool::Spool>>,
+    /// The query side (stats API client, realtime counters, API keys).
+    pub stats: stats::Stats,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }
@@ -235,6 +238,7 @@ pub async fn start_on(
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
         spool: spool.clone(),
+        stats: stats::Stats::new(&config),
         queue: tx.downgrade(),
         queue_capacity: p.queue_batches,
     });

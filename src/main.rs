@@ -64,6 +64,28 @@ enum Command {
         #[arg(long)]
         lang: Option<veil::manifest::Lang>,
     },
+    /// Read a stats API key from standard input and print the hash to put in a
+    /// site's `api_keys` (the key itself is never stored).
+    HashKey,
+    /// Write synthetic but realistic aggregates for a site (demos, dashboard tests,
+    /// latency measurements). Creates the database and tables if needed.
+    Seed {
+        /// Site id the rows are written for.
+        #[arg(long)]
+        site: String,
+        /// Days of data, ending today (up to the current hour).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Average pageviews per day.
+        #[arg(long, default_value_t = 100_000)]
+        pageviews_per_day: u64,
+        /// Database to write to (default: `clickhouse.database`).
+        #[arg(long)]
+        database: Option<String>,
+        /// Seed of the generator (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        rng_seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,6 +101,16 @@ enum GeoCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
+    if let Command::HashKey = cli.command {
+        let mut key = String::new();
+        std::io::stdin()
+            .read_line(&mut key)
+            .context("cannot read the key from standard input")?;
+        let key = key.trim();
+        anyhow::ensure!(key.len() >= 16, "a key should have at least 16 characters");
+        println!("{}", veil::stats::auth::hash_key(key));
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -134,6 +166,42 @@ fn main() -> anyhow::Result<()> {
                 print!(
                     "{}",
                     veil::manifest::render(&config, site.as_deref(), format, lang)?
+                );
+                Ok(())
+            }
+            Command::HashKey => Ok(()),
+            Command::Seed {
+                site,
+                days,
+                pageviews_per_day,
+                database,
+                rng_seed,
+            } => {
+                let mut ch = config.clickhouse.clone();
+                if let Some(db) = database {
+                    ch.database = db;
+                }
+                veil::sink::schema::migrate(&ch)
+                    .await
+                    .context("migration failed")?;
+                let opts = veil::stats::seed::SeedOptions {
+                    site,
+                    days,
+                    pageviews_per_day,
+                    rng_seed,
+                    end_secs: veil::clock::Clock::now_secs(&SystemClock),
+                };
+                let client = veil::sink::schema::client(&ch);
+                let report = veil::stats::seed::seed(&client, &opts, |done, total| {
+                    if done % 24 == 0 || done == total {
+                        eprintln!("seeded {done}/{total} hours");
+                    }
+                })
+                .await
+                .context("seeding failed")?;
+                println!(
+                    "seeded {} hours, {} rows, {} pageviews into {}",
+                    report.hours, report.rows, report.pageviews, ch.database
                 );
                 Ok(())
             }

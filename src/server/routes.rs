@@ -80,6 +80,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
                 ),
             ]),
         ),
+        (_, p) if crate::stats::owns(p) => crate::stats::handle(state, req).await,
         (
             _,
             "/p.gif" | "/t.js" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
@@ -140,6 +141,7 @@ fn ingest(state: &AppState, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<()
             Metrics::inc(&m.beacons_recorded);
             let channel = hit.channel.map(|c| c.as_str());
             let (visit, closed) = state.sessions.touch(&hit, hit.secs, channel);
+            state.stats.record(&hit);
             state.aggregator.record(&hit, visit.as_ref());
             for c in &closed {
                 state.aggregator.record_visit(c);

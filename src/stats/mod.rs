@@ -1,6 +1,166 @@
 //! The query side: what marketers may see of the aggregates.
 //!
+//! - [`params`]: query-string parameters → validated types (400 names the parameter).
+//! - [`query`]: the parameterised SQL (`?` binds only) against `aggregates`.
+//! - [`handlers`]: the JSON endpoints, and the k-anonymity design (read its
+//!   documentation before changing what a breakdown returns).
+//! - [`kanon`]: folding of groups below k visitors into `(other)`.
+//! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
+//! - [`realtime`]: per-minute pageview rings in memory for `/realtime`.
+//! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
+//! - [`dashboard`]: the self-contained dashboard page built on the API.
+//! - [`seed`]: synthetic aggregates for demos and latency measurements.
+//!
 //! Everything shown goes through [`kanon`], so no small group of visitors is ever
 //! singled out.
 
+use std::time::Duration;
+
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::config::Config;
+use crate::privacy::AnonHit;
+use crate::server::response::{self, Body};
+use crate::AppState;
+
+pub mod auth;
+pub mod dashboard;
+pub mod error;
+pub mod handlers;
 pub mod kanon;
+pub mod openapi;
+pub mod params;
+pub mod query;
+pub mod realtime;
+pub mod seed;
+
+use error::ApiError;
+use params::Params;
+
+/// Longest a stats query may run in ClickHouse (`max_execution_time`, seconds).
+pub const QUERY_TIMEOUT_SECS: u64 = 10;
+
+/// State of the query side, built once at start.
+pub struct Stats {
+    /// ClickHouse client for reads (with the query time limit).
+    pub client: clickhouse::Client,
+    /// Realtime pageview counters.
+    pub realtime: realtime::Realtime,
+    /// API key hashes and public flags per site.
+    pub keys: auth::Keys,
+}
+
+impl Stats {
+    /// Builds the query side from validated configuration.
+    pub fn new(config: &Config) -> Stats {
+        Stats {
+            client: crate::sink::schema::client(&config.clickhouse)
+                .with_setting("max_execution_time", QUERY_TIMEOUT_SECS.to_string()),
+            realtime: realtime::Realtime::new(config.sites.len()),
+            keys: auth::Keys::new(config),
+        }
+    }
+
+    /// Counts a recorded hit for the realtime view (pageviews only).
+    pub fn record(&self, hit: &AnonHit) {
+        if hit.event.is_none() {
+            self.realtime.record(hit.site, hit.secs);
+        }
+    }
+}
+
+/// Whether `path` belongs to this module (`/api/v1/…`, `/dashboard/…`).
+pub fn owns(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path == "/dashboard" || path.starts_with("/dashboard/")
+}
+
+/// Serves `/api/v1/*` and `/dashboard/*`.
+pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    if path == "/dashboard" || path.starts_with("/dashboard/") {
+        return dashboard::serve(state, &req);
+    }
+    let origin = auth::allowed_origin(&state.config, req.headers()).cloned();
+    let resp = match *req.method() {
+        Method::OPTIONS => response::empty(StatusCode::NO_CONTENT),
+        Method::GET | Method::HEAD => {
+            let query = req.uri().query().unwrap_or("");
+            let endpoint = path.trim_start_matches("/api/v1/");
+            let work = api(state, endpoint, query, req.headers());
+            match tokio::time::timeout(Duration::from_secs(QUERY_TIMEOUT_SECS + 5), work).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => error_response(&e),
+                Err(_) => error_response(&ApiError::Unavailable(
+                    "ClickHouse did not answer in time".into(),
+                )),
+            }
+        }
+        _ => error_response(&ApiError::MethodNotAllowed),
+    };
+    let mut resp = auth::with_cors(resp, origin.as_ref());
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The JSON error answer.
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let mut r = response::error(e.status(), &e.to_string());
+    if matches!(e, ApiError::Unauthorized) {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"veil\""),
+        );
+    }
+    r
+}
+
+/// The endpoints of `/api/v1`, checked in order: endpoint, site, key, parameters.
+async fn api(
+    state: &AppState,
+    endpoint: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    const ENDPOINTS: [&str; 6] = [
+        "aggregate",
+        "timeseries",
+        "breakdown",
+        "realtime",
+        "consent",
+        "site",
+    ];
+    if endpoint == "openapi.json" {
+        return Ok(openapi::document());
+    }
+    if !ENDPOINTS.contains(&endpoint) {
+        return Err(ApiError::NotFound(
+            "unknown endpoint; the API is described at /api/v1/openapi.json".into(),
+        ));
+    }
+    let params = Params::parse(query);
+    let site_id = params.required("site")?;
+    let idx = state
+        .config
+        .sites
+        .iter()
+        .position(|s| s.id == site_id)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown site `{site_id}`")))?;
+    state.stats.keys.check(idx, headers)?;
+    let ctx = handlers::Ctx {
+        state,
+        idx,
+        site: &state.config.sites[idx],
+        params: &params,
+    };
+    let body = match endpoint {
+        "aggregate" => handlers::aggregate(&ctx).await?,
+        "timeseries" => handlers::timeseries(&ctx).await?,
+        "breakdown" => handlers::breakdown(&ctx).await?,
+        "realtime" => handlers::realtime(&ctx),
+        "consent" => handlers::consent(&ctx).await?,
+        _ => handlers::site(&ctx).await?,
+    };
+    Ok(response::json_body(StatusCode::OK, body.to_string()))
+}

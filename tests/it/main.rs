@@ -14,5 +14,6 @@ mod privacy_audit;
 mod retention;
 mod salt;
 mod schema;
+mod stats;
 mod tracker;
 mod visits;

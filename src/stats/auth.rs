@@ -1,0 +1,177 @@
+//! Who may read a site's statistics: per-site read-only API keys, stored hashed.
+//!
+//! The configuration holds `blake3:HEX` of each key (printed by `veil hash-key`),
+//! never the key: a leaked config file does not leak access. A request's
+//! `Authorization: Bearer KEY` is hashed and compared with every stored hash in
+//! constant time (`blake3::Hash` equality is constant-time, and the loop does not
+//! stop at the first match). A site with `public_dashboard = true` needs no key.
+//! Browsers on other origins may call the API only from `server.cors_origins`.
+
+use http::{header, HeaderMap, HeaderValue, Response};
+
+use super::error::ApiError;
+use crate::config::Config;
+use crate::server::response::Body;
+
+/// The stored form of a key: `blake3:` and the hex digest.
+pub fn hash_key(key: &str) -> String {
+    format!("blake3:{}", blake3::hash(key.trim().as_bytes()).to_hex())
+}
+
+/// The key hashes of every site, by site index.
+pub struct Keys {
+    sites: Vec<(Vec<blake3::Hash>, bool)>,
+}
+
+impl Keys {
+    /// Parses the validated configuration's hashes.
+    pub fn new(config: &Config) -> Keys {
+        Keys {
+            sites: config
+                .sites
+                .iter()
+                .map(|s| {
+                    let hashes = s
+                        .api_keys
+                        .iter()
+                        .filter_map(|k| k.strip_prefix("blake3:"))
+                        .filter_map(|hex| blake3::Hash::from_hex(hex).ok())
+                        .collect();
+                    (hashes, s.public_dashboard)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the site's statistics are public.
+    pub fn is_public(&self, site: usize) -> bool {
+        self.sites.get(site).is_some_and(|s| s.1)
+    }
+
+    /// `Ok` when the site is public or the request carries one of its keys.
+    pub fn check(&self, site: usize, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some((hashes, public)) = self.sites.get(site) else {
+            return Err(ApiError::Unauthorized);
+        };
+        if *public {
+            return Ok(());
+        }
+        let Some(key) = bearer(headers) else {
+            return Err(ApiError::Unauthorized);
+        };
+        let given = blake3::hash(key.as_bytes());
+        let mut ok = false;
+        for h in hashes {
+            ok |= *h == given;
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = v.trim().split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+/// The request's `Origin` when it is in `server.cors_origins`.
+pub fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let s = origin.to_str().ok()?;
+    config
+        .server
+        .cors_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(s))
+        .then_some(origin)
+}
+
+/// Adds the CORS headers for an allowed origin.
+pub fn with_cors(mut r: Response<Body>, origin: Option<&HeaderValue>) -> Response<Body> {
+    let h = r.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let hash = hash_key("s3cret-key");
+        Config::from_toml_str(
+            &format!(
+                "[server]\ncors_origins = [\"https://intranet.example\"]\n[[sites]]\nid = \"a\"\napi_keys = [\"{hash}\"]\n[[sites]]\nid = \"b\"\npublic_dashboard = true\n{extra}"
+            ),
+            std::path::Path::new("t.toml"),
+            std::iter::empty(),
+        )
+        .unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn keys_are_checked_against_hashes() {
+        let keys = Keys::new(&config(""));
+        assert!(hash_key("x\n") == hash_key("x"));
+        assert!(keys
+            .check(0, &headers(&[("authorization", "Bearer s3cret-key")]))
+            .is_ok());
+        assert!(keys
+            .check(0, &headers(&[("authorization", "bearer  s3cret-key ")]))
+            .is_ok());
+        assert!(keys
+            .check(0, &headers(&[("authorization", "Bearer wrong")]))
+            .is_err());
+        assert!(keys
+            .check(0, &headers(&[("authorization", "Basic s3cret-key")]))
+            .is_err());
+        assert!(keys.check(0, &HeaderMap::new()).is_err());
+        assert!(keys.check(1, &HeaderMap::new()).is_ok(), "public site");
+        assert!(keys.check(7, &HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn only_listed_origins_get_cors_headers() {
+        let c = config("");
+        let ok = headers(&[("origin", "https://intranet.example")]);
+        let bad = headers(&[("origin", "https://evil.example")]);
+        assert!(allowed_origin(&c, &ok).is_some());
+        assert!(allowed_origin(&c, &bad).is_none());
+        let r = with_cors(
+            crate::server::response::empty(http::StatusCode::OK),
+            allowed_origin(&c, &ok),
+        );
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://intranet.example"
+        );
+    }
+}

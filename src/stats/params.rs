@@ -1,0 +1,531 @@
+//! Query-string parameters of the stats API, validated into types.
+//!
+//! Every error names the parameter it is about. Dimensions come from a whitelist
+//! (the stored [`Dim`] names), dates are real calendar dates, ranges and page
+//! sizes are bounded, so no request can make ClickHouse scan without limit.
+
+use std::collections::HashMap;
+
+use crate::aggregate::Dim;
+use crate::clock::{civil_from_days, format_day};
+use crate::privacy::url::percent_decode;
+
+use super::error::ApiError;
+
+/// Longest range one request may cover (3 years).
+pub const MAX_RANGE_DAYS: u32 = 3 * 366;
+/// Largest page of breakdown rows.
+pub const MAX_LIMIT: usize = 1_000;
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// Decoded query parameters (repeated names keep every value, in order).
+pub struct Params(HashMap<String, Vec<String>>);
+
+impl Params {
+    /// Parses `a=1&b=2` (percent-decoding, `+` as space).
+    pub fn parse(query: &str) -> Params {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            map.entry(percent_decode(k, true).into_owned())
+                .or_default()
+                .push(percent_decode(v, true).into_owned());
+        }
+        Params(map)
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> &[String] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// A required parameter.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .ok_or_else(|| ApiError::param(name, "is required"))
+    }
+
+    /// `from` and `to` as a validated inclusive range of local dates.
+    pub fn range(&self) -> Result<DateRange, ApiError> {
+        let from = parse_date(self.required("from")?).map_err(|e| ApiError::param("from", e))?;
+        let to = parse_date(self.required("to")?).map_err(|e| ApiError::param("to", e))?;
+        if from > to {
+            return Err(ApiError::param("to", "must not be before `from`"));
+        }
+        if to - from + 1 > MAX_RANGE_DAYS {
+            return Err(ApiError::param(
+                "to",
+                format!("the range may cover at most {MAX_RANGE_DAYS} days"),
+            ));
+        }
+        Ok(DateRange { from, to })
+    }
+
+    /// A positive integer at most `max`, or `default`.
+    pub fn bounded(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::param(
+                    name,
+                    format!("must be a whole number from 1 to {max}"),
+                )),
+            },
+        }
+    }
+
+    /// Whether `compare=previous` was asked for.
+    pub fn compare(&self) -> Result<bool, ApiError> {
+        match self.get("compare") {
+            None => Ok(false),
+            Some("previous") => Ok(true),
+            Some(_) => Err(ApiError::param(
+                "compare",
+                "the only comparison is `previous`",
+            )),
+        }
+    }
+}
+
+/// An inclusive range of dates in the site's time zone, as day numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    /// First day.
+    pub from: u32,
+    /// Last day (inclusive).
+    pub to: u32,
+}
+
+impl DateRange {
+    /// Days covered.
+    pub fn days(self) -> u32 {
+        self.to - self.from + 1
+    }
+
+    /// The period of equal length just before this one.
+    pub fn previous(self) -> DateRange {
+        let n = self.days();
+        DateRange {
+            from: self.from.saturating_sub(n),
+            to: self.from.saturating_sub(1),
+        }
+    }
+
+    /// `YYYY-MM-DD` of the first day.
+    pub fn from_str(self) -> String {
+        format_day(self.from)
+    }
+
+    /// `YYYY-MM-DD` of the last day.
+    pub fn to_str(self) -> String {
+        format_day(self.to)
+    }
+}
+
+/// Parses `YYYY-MM-DD` (a real date, years 2000–2199) into a day number.
+pub fn parse_date(s: &str) -> Result<u32, &'static str> {
+    const SHAPE: &str = "must be a date YYYY-MM-DD";
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(SHAPE);
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u32, &'static str> {
+        let part = &s[r];
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(SHAPE);
+        }
+        part.parse().map_err(|_| SHAPE)
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(2000..=2199).contains(&y) {
+        return Err("must be a date between 2000-01-01 and 2199-12-31");
+    }
+    if !(1..=12).contains(&m) || d == 0 {
+        return Err("is not a calendar date");
+    }
+    let day = days_from_civil(i64::from(y), m, d);
+    // Round trip rejects 2026-02-30 and friends.
+    if civil_from_days(day) != (i64::from(y), m, d) {
+        return Err("is not a calendar date");
+    }
+    u32::try_from(day).map_err(|_| SHAPE)
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Time-series bucket size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    /// One UTC hour (labelled in local time).
+    Hour,
+    /// Local day.
+    Day,
+    /// Local week starting Monday.
+    Week,
+    /// Local calendar month.
+    Month,
+}
+
+impl Interval {
+    /// Parses `interval` (default: hour for one day, day otherwise).
+    pub fn from_params(p: &Params, range: DateRange) -> Result<Interval, ApiError> {
+        Ok(match p.get("interval") {
+            None if range.days() == 1 => Interval::Hour,
+            None | Some("day") => Interval::Day,
+            Some("hour") => {
+                if range.days() > 31 {
+                    return Err(ApiError::param(
+                        "interval",
+                        "hourly buckets are available for ranges of up to 31 days",
+                    ));
+                }
+                Interval::Hour
+            }
+            Some("week") => Interval::Week,
+            Some("month") => Interval::Month,
+            Some(_) => {
+                return Err(ApiError::param(
+                    "interval",
+                    "must be one of hour, day, week, month",
+                ))
+            }
+        })
+    }
+
+    /// API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Hour => "hour",
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+        }
+    }
+}
+
+/// The metrics a dimension's rows carry (what [`crate::aggregate::Aggregator`]
+/// writes for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricSet {
+    /// Pageviews are counted per value.
+    pub pageviews: bool,
+    /// Visits, bounces and duration are counted per value (visit dimensions).
+    pub visits: bool,
+    /// Custom events are counted per value.
+    pub events: bool,
+}
+
+/// A dimension a breakdown may be asked for.
+pub fn dimension(name: &str) -> Option<Dim> {
+    Dim::ALL
+        .iter()
+        .copied()
+        .filter(|d| !matches!(d, Dim::Total | Dim::Decision))
+        .find(|d| d.as_str() == name)
+}
+
+/// The names accepted by [`dimension`], for messages and the OpenAPI document.
+pub fn dimension_names() -> Vec<&'static str> {
+    Dim::ALL
+        .iter()
+        .filter(|d| !matches!(d, Dim::Total | Dim::Decision))
+        .map(|d| d.as_str())
+        .collect()
+}
+
+/// Which metrics are stored for a dimension (see `Aggregator::record` and
+/// `Aggregator::record_visit`).
+pub fn metrics_of(dim: Dim) -> MetricSet {
+    let pageviews = !matches!(
+        dim,
+        Dim::EntryPage | Dim::ExitPage | Dim::Event | Dim::Prop | Dim::MarketingProp
+    );
+    let visits = matches!(
+        dim,
+        Dim::Total
+            | Dim::EntryPage
+            | Dim::ExitPage
+            | Dim::Source
+            | Dim::Referrer
+            | Dim::Utm(0..=2)
+            | Dim::Country
+            | Dim::Region
+            | Dim::Device
+            | Dim::Browser
+            | Dim::Os
+    );
+    let events = matches!(
+        dim,
+        Dim::Total | Dim::Page | Dim::Event | Dim::Prop | Dim::MarketingProp
+    );
+    MetricSet {
+        pageviews,
+        visits,
+        events,
+    }
+}
+
+/// Breakdown sort key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// By pageviews.
+    Pageviews,
+    /// By unique visitors.
+    Visitors,
+    /// By visits.
+    Visits,
+    /// By events.
+    Events,
+}
+
+impl Sort {
+    /// Parses `sort`, checking the dimension has that metric; defaults to its main one.
+    pub fn from_params(p: &Params, m: MetricSet) -> Result<Sort, ApiError> {
+        let sort = match p.get("sort") {
+            None if m.pageviews => Sort::Pageviews,
+            None if m.visits => Sort::Visits,
+            None if m.events => Sort::Events,
+            None | Some("visitors") => Sort::Visitors,
+            Some("pageviews") => Sort::Pageviews,
+            Some("visits") => Sort::Visits,
+            Some("events") => Sort::Events,
+            Some(_) => {
+                return Err(ApiError::param(
+                    "sort",
+                    "must be one of pageviews, visitors, visits, events",
+                ))
+            }
+        };
+        let has = match sort {
+            Sort::Pageviews => m.pageviews,
+            Sort::Visits => m.visits,
+            Sort::Events => m.events,
+            Sort::Visitors => true,
+        };
+        if !has {
+            return Err(ApiError::param(
+                "sort",
+                format!("this dimension has no `{}` metric", sort.as_str()),
+            ));
+        }
+        Ok(sort)
+    }
+
+    /// API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Pageviews => "pageviews",
+            Sort::Visitors => "visitors",
+            Sort::Visits => "visits",
+            Sort::Events => "events",
+        }
+    }
+}
+
+/// A filter on a dimension's own values: `dim:value` (exact), `dim:prefix*`,
+/// `dim:*suffix`, `dim:*contains*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    /// The dimension filtered.
+    pub dim: Dim,
+    /// How values are matched.
+    pub pattern: Pattern,
+}
+
+/// A value pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// Equal.
+    Exact(String),
+    /// Starts with.
+    Prefix(String),
+    /// Ends with.
+    Suffix(String),
+    /// Contains.
+    Contains(String),
+}
+
+impl Pattern {
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Pattern::Exact(p) => value == p,
+            Pattern::Prefix(p) => value.starts_with(p.as_str()),
+            Pattern::Suffix(p) => value.ends_with(p.as_str()),
+            Pattern::Contains(p) => value.contains(p.as_str()),
+        }
+    }
+}
+
+impl Filter {
+    /// Parses every `filter` parameter.
+    pub fn from_params(p: &Params) -> Result<Vec<Filter>, ApiError> {
+        p.all("filter").iter().map(|f| Filter::parse(f)).collect()
+    }
+
+    fn parse(s: &str) -> Result<Filter, ApiError> {
+        let (dim, pat) = s.split_once(':').ok_or_else(|| {
+            ApiError::param(
+                "filter",
+                "must look like `dimension:value` (e.g. `page:/blog*`)",
+            )
+        })?;
+        let dim = dimension(dim).ok_or_else(|| {
+            ApiError::param(
+                "filter",
+                format!(
+                    "`{dim}` is not a dimension; use one of {}",
+                    dimension_names().join(", ")
+                ),
+            )
+        })?;
+        let starts = pat.starts_with('*');
+        let rest = pat.strip_prefix('*').unwrap_or(pat);
+        let ends = rest.ends_with('*');
+        let core = rest.strip_suffix('*').unwrap_or(rest).to_string();
+        if core.is_empty() {
+            return Err(ApiError::param("filter", "the value to match is empty"));
+        }
+        let pattern = match (starts, ends) {
+            (false, false) => Pattern::Exact(core),
+            (false, true) => Pattern::Prefix(core),
+            (true, false) => Pattern::Suffix(core),
+            (true, true) => Pattern::Contains(core),
+        };
+        Ok(Filter { dim, pattern })
+    }
+
+    /// The message of the `400` for a filter on another dimension than the one asked.
+    pub fn cross_dimension(asked: &str, filtered: Dim) -> ApiError {
+        ApiError::param(
+            "filter",
+            format!(
+                "a `{f}` filter cannot be applied to `{asked}`: veil stores one-dimensional hourly aggregates, not per-visitor rows, so {asked} × {f} cannot be combined",
+                f = filtered.as_str()
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        assert_eq!(parse_date("2026-11-23"), Ok(20_780));
+        assert_eq!(
+            parse_date("2000-02-29").map(format_day).as_deref(),
+            Ok("2000-02-29")
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "26-11-23",
+            "2026-11-2x",
+            "1999-12-31",
+            "2026-00-10",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ranges_are_ordered_and_bounded() {
+        let p = Params::parse("from=2026-11-01&to=2026-11-30");
+        let r = p.range().unwrap();
+        assert_eq!(r.days(), 30);
+        assert_eq!(
+            (r.previous().from_str(), r.previous().to_str()),
+            ("2026-10-02".to_string(), "2026-10-31".to_string())
+        );
+        let e = Params::parse("from=2026-11-02&to=2026-11-01")
+            .range()
+            .unwrap_err();
+        assert!(e.to_string().contains("`to`"), "{e}");
+        let e = Params::parse("from=2020-01-01&to=2026-11-01")
+            .range()
+            .unwrap_err();
+        assert!(e.to_string().contains("at most"), "{e}");
+        let e = Params::parse("to=2026-11-01").range().unwrap_err();
+        assert!(e.to_string().contains("`from`"), "{e}");
+    }
+
+    #[test]
+    fn filters_parse_patterns_and_whitelist_dimensions() {
+        let f = |s: &str| Filter::parse(s);
+        assert_eq!(
+            f("page:/blog*").unwrap().pattern,
+            Pattern::Prefix("/blog".into())
+        );
+        assert_eq!(
+            f("page:*pricing*").unwrap().pattern,
+            Pattern::Contains("pricing".into())
+        );
+        assert_eq!(
+            f("page:*.html").unwrap().pattern,
+            Pattern::Suffix(".html".into())
+        );
+        assert_eq!(
+            f("country:PL").unwrap(),
+            Filter {
+                dim: Dim::Country,
+                pattern: Pattern::Exact("PL".into())
+            }
+        );
+        assert!(f("page").is_err());
+        assert!(f("page:*").is_err());
+        assert!(f("total:x").is_err() && f("decision:gpc").is_err() && f("dim;drop:x").is_err());
+        assert!(Pattern::Prefix("/blog".into()).matches("/blog/a"));
+    }
+
+    #[test]
+    fn metrics_follow_what_the_aggregator_writes() {
+        assert_eq!(
+            metrics_of(Dim::Page),
+            MetricSet {
+                pageviews: true,
+                visits: false,
+                events: true
+            }
+        );
+        assert_eq!(
+            metrics_of(Dim::EntryPage),
+            MetricSet {
+                pageviews: false,
+                visits: true,
+                events: false
+            }
+        );
+        assert!(metrics_of(Dim::Utm(2)).visits && !metrics_of(Dim::Utm(3)).visits);
+        let p = Params::parse("sort=pageviews");
+        assert!(Sort::from_params(&p, metrics_of(Dim::EntryPage)).is_err());
+        assert_eq!(
+            Sort::from_params(&Params::parse(""), metrics_of(Dim::Event)).unwrap(),
+            Sort::Events
+        );
+        assert_eq!(dimension("utm_campaign"), Some(Dim::Utm(2)));
+        assert_eq!(dimension("total"), None);
+    }
+}

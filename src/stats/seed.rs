@@ -1,0 +1,694 @@
+//! `veil seed`: realistic synthetic aggregates written straight into
+//! `aggregates_in`, for demos, the dashboard test and latency measurements at
+//! volume (30 days × 1 M pageviews a day take minutes, not a month of traffic).
+//!
+//! The generator builds the same cells [`crate::aggregate::Aggregator`] writes:
+//! per hour, visits of visitors from a daily pool (so a visitor's hash is stable
+//! within a day and unrelated across days, as with daily salts), a daily traffic
+//! curve and quieter weekends, Zipf-distributed pages, weighted sources,
+//! countries, regions, browsers, OS, devices, screens and languages, a few custom
+//! events with props, and consent-decision counters. Visitor ids are random
+//! 64-bit hashes. Memory is bounded by generating and inserting one hour at a
+//! time. It is deterministic for a given `rng_seed`.
+
+use std::collections::HashMap;
+
+use clickhouse::Client;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::aggregate::{new_batch_id, AggRow, Counters, Dim, DIRECT, PROP_SEP};
+use crate::clock::{DAY_SECS, HOUR_SECS};
+use crate::sink::SinkError;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SeedOptions {
+    /// Site id.
+    pub site: String,
+    /// Days, ending with the day of `end_secs`.
+    pub days: u32,
+    /// Average pageviews per day (weekdays a little more, weekends less).
+    pub pageviews_per_day: u64,
+    /// Seed of the generator.
+    pub rng_seed: u64,
+    /// Unix time of the last hour generated (usually now).
+    pub end_secs: u64,
+}
+
+/// What was written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Hours generated.
+    pub hours: u64,
+    /// Rows inserted.
+    pub rows: u64,
+    /// Pageviews in those rows.
+    pub pageviews: u64,
+}
+
+/// Weighted choices.
+struct Weighted<T> {
+    items: Vec<T>,
+    cdf: Vec<f64>,
+}
+
+impl<T> Weighted<T> {
+    fn new(pairs: Vec<(T, f64)>) -> Weighted<T> {
+        let mut acc = 0.0;
+        let mut items = Vec::with_capacity(pairs.len());
+        let mut cdf = Vec::with_capacity(pairs.len());
+        for (item, w) in pairs {
+            acc += w;
+            items.push(item);
+            cdf.push(acc);
+        }
+        Weighted { items, cdf }
+    }
+
+    /// The item at quantile `u` in [0, 1).
+    fn at(&self, u: f64) -> &T {
+        let total = self.cdf.last().copied().unwrap_or(1.0);
+        let i = self.cdf.partition_point(|c| *c <= u * total);
+        &self.items[i.min(self.items.len() - 1)]
+    }
+
+    fn pick(&self, rng: &mut impl Rng) -> &T {
+        self.at(rng.random::<f64>())
+    }
+}
+
+/// A visitor's fixed traits (derived from its hash, so stable within the day).
+struct Traits {
+    country: u32,
+    region: u32,
+    browser: u32,
+    browser_version: u32,
+    os: u32,
+    os_version: u32,
+    device: u32,
+    screen: u32,
+    language: u32,
+}
+
+/// The vocabulary: every value string once; cells refer to values by index.
+struct Vocab {
+    strings: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Vocab {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.index.get(s) {
+            return *i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+}
+
+struct Model {
+    vocab: Vocab,
+    pages: Weighted<u32>,
+    countries: Weighted<(u32, Vec<u32>)>,
+    agents: Weighted<[u32; 5]>,
+    screens_desktop: Weighted<u32>,
+    screens_mobile: Weighted<u32>,
+    languages: Weighted<u32>,
+    /// (channel, referrer, utm source/medium/campaign/term/content)
+    sources: Weighted<(u32, u32, [Option<u32>; 5])>,
+    events: Weighted<(u32, Vec<u32>)>,
+    empty: u32,
+    home: u32,
+}
+
+fn build_model() -> Model {
+    let mut v = Vocab {
+        strings: Vec::new(),
+        index: HashMap::new(),
+    };
+    let empty = v.id("");
+    // Pages: a home page, product pages, a blog with a long tail (Zipf, s = 1.05).
+    let mut pages = vec![
+        "/".to_string(),
+        "/pricing".into(),
+        "/features".into(),
+        "/signup".into(),
+        "/docs".into(),
+        "/about".into(),
+        "/contact".into(),
+    ];
+    pages.extend((1..=60).map(|i| format!("/docs/guide-{i}")));
+    pages.extend((1..=1_400).map(|i| format!("/blog/post-{i}")));
+    let home = v.id("/");
+    let pages = Weighted::new(
+        pages
+            .iter()
+            .enumerate()
+            .map(|(rank, p)| (v.id(p), 1.0 / ((rank + 1) as f64).powf(1.05)))
+            .collect(),
+    );
+    let country_table: [(&str, f64, &[&str]); 20] = [
+        ("PL", 30.0, &["PL-14", "PL-12", "PL-30", "PL-02", "PL-22"]),
+        ("DE", 15.0, &["DE-BE", "DE-BY", "DE-NW"]),
+        ("US", 14.0, &["US-CA", "US-NY", "US-TX", "US-WA"]),
+        ("GB", 8.0, &["GB-ENG", "GB-SCT"]),
+        ("FR", 6.0, &["FR-IDF", "FR-ARA"]),
+        ("NL", 3.0, &["NL-NH"]),
+        ("CZ", 3.0, &["CZ-10"]),
+        ("UA", 3.0, &["UA-30"]),
+        ("IT", 3.0, &["IT-25", "IT-62"]),
+        ("ES", 3.0, &["ES-MD"]),
+        ("SE", 2.0, &["SE-AB"]),
+        ("CA", 2.0, &["CA-ON"]),
+        ("IN", 2.0, &["IN-KA"]),
+        ("BR", 2.0, &["BR-SP"]),
+        ("JP", 1.0, &["JP-13"]),
+        ("AU", 1.0, &["AU-NSW"]),
+        ("IS", 0.05, &["IS-1"]),
+        ("LI", 0.01, &["LI-11"]),
+        ("MC", 0.005, &["(unknown)"]),
+        ("VA", 0.001, &["(unknown)"]),
+    ];
+    let countries = Weighted::new(
+        country_table
+            .iter()
+            .map(|(c, w, regions)| ((v.id(c), regions.iter().map(|r| v.id(r)).collect()), *w))
+            .collect(),
+    );
+    // (browser, version, os, os version, device)
+    let agent_table: [(&str, &str, &str, &str, &str, f64); 10] = [
+        (
+            "Chrome",
+            "Chrome 131",
+            "Windows",
+            "Windows 10",
+            "desktop",
+            28.0,
+        ),
+        (
+            "Chrome",
+            "Chrome 130",
+            "Windows",
+            "Windows 10",
+            "desktop",
+            6.0,
+        ),
+        (
+            "Chrome",
+            "Chrome 131",
+            "Android",
+            "Android 14",
+            "mobile",
+            24.0,
+        ),
+        ("Safari", "Safari 18", "iOS", "iOS 18", "mobile", 15.0),
+        (
+            "Safari",
+            "Safari 17",
+            "Mac OS X",
+            "Mac OS X 10.15",
+            "desktop",
+            7.0,
+        ),
+        ("Safari", "Safari 18", "iOS", "iOS 18", "tablet", 3.0),
+        (
+            "Firefox",
+            "Firefox 133",
+            "Windows",
+            "Windows 10",
+            "desktop",
+            5.0,
+        ),
+        ("Firefox", "Firefox 133", "Linux", "Linux", "desktop", 3.0),
+        ("Edge", "Edge 131", "Windows", "Windows 10", "desktop", 7.0),
+        (
+            "Samsung Internet",
+            "Samsung Internet 26",
+            "Android",
+            "Android 14",
+            "mobile",
+            2.0,
+        ),
+    ];
+    let agents = Weighted::new(
+        agent_table
+            .iter()
+            .map(|(b, bv, o, ov, d, w)| ([v.id(b), v.id(bv), v.id(o), v.id(ov), v.id(d)], *w))
+            .collect(),
+    );
+    let mut screens =
+        |pairs: &[(&str, f64)]| Weighted::new(pairs.iter().map(|(s, w)| (v.id(s), *w)).collect());
+    let screens_desktop = screens(&[
+        ("1200-1439", 25.0),
+        ("1440-1919", 40.0),
+        (">=1920", 30.0),
+        ("992-1199", 5.0),
+    ]);
+    let screens_mobile = screens(&[("<576", 80.0), ("576-767", 12.0), ("768-991", 8.0)]);
+    let languages = Weighted::new(
+        [
+            ("pl", 40.0),
+            ("en", 35.0),
+            ("de", 12.0),
+            ("fr", 5.0),
+            ("uk", 3.0),
+            ("es", 3.0),
+            ("it", 2.0),
+        ]
+        .iter()
+        .map(|(l, w)| (v.id(l), *w))
+        .collect(),
+    );
+    let mut src = |channel: &str, referrer: &str, utm: [Option<&str>; 5], w: f64| {
+        let utm = utm.map(|u| u.map(|s| v.id(s)));
+        ((v.id(channel), v.id(referrer), utm), w)
+    };
+    let (direct, google, bing, ddg) = (DIRECT, "google.com", "bing.com", "duckduckgo.com");
+    let (facebook, linkedin) = ("facebook.com", "linkedin.com");
+    let (news, wykop) = ("news.ycombinator.com", "wykop.pl");
+    let sources = Weighted::new(vec![
+        src("direct", direct, [None; 5], 35.0),
+        src("search", google, [None; 5], 24.0),
+        src("search", bing, [None; 5], 3.0),
+        src("search", ddg, [None; 5], 2.0),
+        src("social", facebook, [None; 5], 6.0),
+        src(
+            "social",
+            linkedin,
+            [Some("linkedin"), Some("social"), Some("launch"), None, None],
+            4.0,
+        ),
+        src("referral", news, [None; 5], 5.0),
+        src("referral", wykop, [None; 5], 3.0),
+        src(
+            "email",
+            direct,
+            [
+                Some("newsletter"),
+                Some("email"),
+                Some("november"),
+                None,
+                Some("header-link"),
+            ],
+            5.0,
+        ),
+        src(
+            "paid",
+            google,
+            [
+                Some("google"),
+                Some("cpc"),
+                Some("brand"),
+                Some("analytics"),
+                None,
+            ],
+            6.0,
+        ),
+        src(
+            "paid",
+            facebook,
+            [
+                Some("facebook"),
+                Some("paid-social"),
+                Some("retargeting"),
+                None,
+                Some("video"),
+            ],
+            2.0,
+        ),
+    ]);
+    let mut event = |name: &str, props: &[(&str, &str)], w: f64| {
+        let ids = props
+            .iter()
+            .map(|(k, val)| v.id(&format!("{name}{PROP_SEP}{k}{PROP_SEP}{val}")))
+            .collect();
+        ((v.id(name), ids), w)
+    };
+    let events = Weighted::new(vec![
+        event("signup", &[("plan", "free")], 6.0),
+        event("signup", &[("plan", "pro")], 2.0),
+        event("signup", &[("plan", "enterprise")], 0.05),
+        event("download", &[("file", "whitepaper.pdf")], 3.0),
+        event("outbound", &[("url", "github.com")], 4.0),
+    ]);
+    Model {
+        vocab: v,
+        pages,
+        countries,
+        agents,
+        screens_desktop,
+        screens_mobile,
+        languages,
+        sources,
+        events,
+        empty,
+        home,
+    }
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A uniform [0, 1) from 53 bits of `h`.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Model {
+    fn traits(&self, visitor: u64) -> Traits {
+        let h = |i: u64| unit(mix(visitor ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D)));
+        let (country, regions) = self.countries.at(h(1));
+        let region = regions[(mix(visitor ^ 7) % regions.len() as u64) as usize];
+        let a = self.agents.at(h(2));
+        let mobile = self.vocab.strings[a[4] as usize] != "desktop";
+        let screen = if mobile {
+            self.screens_mobile.at(h(3))
+        } else {
+            self.screens_desktop.at(h(3))
+        };
+        Traits {
+            country: *country,
+            region,
+            browser: a[0],
+            browser_version: a[1],
+            os: a[2],
+            os_version: a[3],
+            device: a[4],
+            screen: *screen,
+            language: *self.languages.at(h(4)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Cell {
+    c: Counters,
+    visitors: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Hour {
+    cells: HashMap<(Dim, u32), Cell>,
+}
+
+impl Hour {
+    fn add(&mut self, dim: Dim, value: u32, c: Counters, visitor: Option<u64>) {
+        let cell = self.cells.entry((dim, value)).or_default();
+        cell.c.hits += c.hits;
+        cell.c.pageviews += c.pageviews;
+        cell.c.events += c.events;
+        cell.c.visits += c.visits;
+        cell.c.bounces += c.bounces;
+        cell.c.duration += c.duration;
+        if let Some(v) = visitor {
+            cell.visitors.push(v);
+        }
+    }
+}
+
+/// Relative traffic of a UTC hour of the day (a curve peaking mid-afternoon in Europe).
+fn hour_weight(hour_of_day: u32) -> f64 {
+    let x = (f64::from(hour_of_day) - 13.0) / 24.0 * std::f64::consts::TAU;
+    0.25 + (1.0 + x.cos()) * 0.75
+}
+
+fn day_factor(day: u64) -> f64 {
+    // 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays.
+    if (day + 3) % 7 >= 5 {
+        0.75
+    } else {
+        1.07
+    }
+}
+
+/// The rows of one hour (`hour` = Unix seconds of its start).
+fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> Vec<AggRow> {
+    let day = hour / DAY_SECS;
+    let curve_total: f64 = (0..24).map(hour_weight).sum();
+    let expected = opts.pageviews_per_day as f64
+        * hour_weight(((hour % DAY_SECS) / HOUR_SECS) as u32)
+        / curve_total
+        * day_factor(day)
+        * rng.random_range(0.9..1.1);
+    let target = expected.round() as u64;
+    let pool = (opts.pageviews_per_day / 3).max(1);
+    let mut h = Hour::default();
+    let mut pageviews = 0u64;
+    let mut recorded_hits = 0u64;
+    let mut marketing_hits = 0u64;
+    let pv = Counters {
+        pageviews: 1,
+        ..Default::default()
+    };
+    let ev = Counters {
+        events: 1,
+        ..Default::default()
+    };
+    while pageviews < target {
+        let visitor = mix(opts.rng_seed ^ (day << 32) ^ rng.random_range(0..pool));
+        let t = model.traits(visitor);
+        let v = Some(visitor);
+        let (channel, referrer, utm) = model.sources.pick(rng);
+        let marketing = utm.iter().any(Option::is_some) || rng.random_bool(0.3);
+        // Pages per visit: geometric with mean 2.5, at most 30.
+        let mut n = 1u64;
+        while n < 30 && rng.random_bool(0.6) {
+            n += 1;
+        }
+        let n = n.min(target - pageviews).max(1);
+        let mut entry = 0;
+        let mut exit = 0;
+        for i in 0..n {
+            let page = if i == 0 && rng.random_bool(0.35) {
+                model.home
+            } else {
+                *model.pages.pick(rng)
+            };
+            if i == 0 {
+                entry = page;
+            }
+            exit = page;
+            h.add(Dim::Total, model.empty, pv, v);
+            h.add(Dim::Page, page, pv, v);
+            h.add(Dim::Referrer, *referrer, pv, v);
+            h.add(Dim::Source, *channel, pv, v);
+            if marketing {
+                for (j, u) in utm.iter().enumerate() {
+                    if let Some(u) = u {
+                        h.add(Dim::Utm(j as u8), *u, pv, v);
+                    }
+                }
+            }
+            h.add(Dim::Country, t.country, pv, v);
+            h.add(Dim::Region, t.region, pv, v);
+            h.add(Dim::Browser, t.browser, pv, v);
+            h.add(Dim::BrowserVersion, t.browser_version, pv, v);
+            h.add(Dim::Os, t.os, pv, v);
+            h.add(Dim::OsVersion, t.os_version, pv, v);
+            h.add(Dim::Device, t.device, pv, v);
+            h.add(Dim::Screen, t.screen, pv, v);
+            h.add(Dim::Language, t.language, pv, v);
+        }
+        pageviews += n;
+        let mut events = 0;
+        if rng.random_bool(0.12) {
+            let (name, props) = model.events.pick(rng);
+            h.add(Dim::Total, model.empty, ev, v);
+            h.add(Dim::Page, exit, ev, v);
+            h.add(Dim::Event, *name, ev, v);
+            for p in props {
+                h.add(Dim::Prop, *p, ev, v);
+            }
+            events = 1;
+        }
+        recorded_hits += n + events;
+        if marketing {
+            marketing_hits += n + events;
+        }
+        let duration = if n == 1 && events == 0 {
+            0
+        } else {
+            (n as f64 * rng.random_range(20.0..150.0)) as u64
+        };
+        let visit = Counters {
+            visits: 1,
+            bounces: u64::from(n == 1 && events == 0),
+            duration,
+            ..Default::default()
+        };
+        h.add(Dim::Total, model.empty, visit, v);
+        h.add(Dim::EntryPage, entry, visit, v);
+        h.add(Dim::ExitPage, exit, visit, v);
+        h.add(Dim::Source, *channel, visit, v);
+        h.add(Dim::Referrer, *referrer, visit, v);
+        if marketing {
+            for (j, u) in utm.iter().take(3).enumerate() {
+                if let Some(u) = u {
+                    h.add(Dim::Utm(j as u8), *u, visit, v);
+                }
+            }
+        }
+        h.add(Dim::Country, t.country, visit, v);
+        h.add(Dim::Region, t.region, visit, v);
+        h.add(Dim::Device, t.device, visit, v);
+        h.add(Dim::Browser, t.browser, visit, v);
+        h.add(Dim::Os, t.os, visit, v);
+    }
+    // Consent decisions: what was recorded, and what was not.
+    let hits = |share: f64| Counters {
+        hits: (recorded_hits as f64 * share).round() as u64,
+        ..Default::default()
+    };
+    let decisions: [(&str, Counters); 10] = [
+        (
+            "marketing",
+            Counters {
+                hits: marketing_hits,
+                ..Default::default()
+            },
+        ),
+        (
+            "analytics",
+            Counters {
+                hits: recorded_hits - marketing_hits,
+                ..Default::default()
+            },
+        ),
+        ("anonymous", hits(0.06)),
+        ("denied", hits(0.04)),
+        ("gpc", hits(0.02)),
+        ("dnt", hits(0.01)),
+        ("optout", hits(0.002)),
+        ("bot", hits(0.08)),
+        ("rate_limited", hits(0.001)),
+        ("invalid", hits(0.003)),
+    ];
+    let date = day as u16;
+    let site = &opts.site;
+    let mut rows: Vec<AggRow> = decisions
+        .iter()
+        .filter(|(_, c)| c.hits > 0)
+        .map(|(d, c)| AggRow {
+            date,
+            hour: hour as u32,
+            site: site.clone(),
+            dim: Dim::Decision.as_str().into(),
+            value: (*d).into(),
+            batch: 0,
+            hits: c.hits,
+            pageviews: 0,
+            events: 0,
+            visits: 0,
+            bounces: 0,
+            duration: 0,
+            visitors: Vec::new(),
+        })
+        .collect();
+    for ((dim, value), mut cell) in h.cells {
+        cell.visitors.sort_unstable();
+        cell.visitors.dedup();
+        rows.push(AggRow {
+            date,
+            hour: hour as u32,
+            site: site.clone(),
+            dim: dim.as_str().into(),
+            value: model.vocab.strings[value as usize].clone(),
+            batch: 0,
+            hits: cell.c.hits,
+            pageviews: cell.c.pageviews,
+            events: cell.c.events,
+            visits: cell.c.visits,
+            bounces: cell.c.bounces,
+            duration: cell.c.duration,
+            visitors: cell.visitors,
+        });
+    }
+    rows.sort_by(|a, b| (&a.dim, &a.value).cmp(&(&b.dim, &b.value)));
+    rows
+}
+
+/// The hours to generate: `days` whole UTC days ending with the day of `end_secs`,
+/// up to and including the hour of `end_secs`.
+pub fn hours(opts: &SeedOptions) -> impl Iterator<Item = u64> {
+    let last = opts.end_secs - opts.end_secs % HOUR_SECS;
+    let first_day = (opts.end_secs / DAY_SECS).saturating_sub(u64::from(opts.days.max(1)) - 1);
+    (first_day * DAY_SECS..=last).step_by(HOUR_SECS as usize)
+}
+
+/// Generates and inserts every hour; `progress(done, total)` after each.
+pub async fn seed(
+    client: &Client,
+    opts: &SeedOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<SeedReport, SinkError> {
+    let model = build_model();
+    let mut rng = StdRng::seed_from_u64(opts.rng_seed);
+    let total = hours(opts).count() as u64;
+    let mut report = SeedReport::default();
+    for hour in hours(opts) {
+        let rows = hour_rows(&model, opts, hour, &mut rng);
+        let batch = new_batch_id();
+        let mut insert = client.insert::<AggRow>("aggregates_in").await?;
+        for mut row in rows {
+            row.batch = batch;
+            report.rows += 1;
+            report.pageviews += if row.dim == "total" { row.pageviews } else { 0 };
+            insert.write(&row).await?;
+        }
+        insert.end().await?;
+        report.hours += 1;
+        progress(report.hours, total);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hour_is_consistent_and_deterministic() {
+        let model = build_model();
+        let opts = SeedOptions {
+            site: "s".into(),
+            days: 1,
+            pageviews_per_day: 24_000,
+            rng_seed: 7,
+            end_secs: 1_795_424_400,
+        };
+        let hour = 1_795_424_400 + 13 * 3_600 - 1_795_424_400 % 86_400;
+        let rows = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1));
+        let again = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1));
+        assert!(rows == again, "same seed, same rows");
+        let sum = |dim: &str, f: fn(&AggRow) -> u64| {
+            rows.iter().filter(|r| r.dim == dim).map(f).sum::<u64>()
+        };
+        let total = sum("total", |r| r.pageviews);
+        assert!(
+            (1_500..3_000).contains(&total),
+            "{total} pageviews at the peak hour"
+        );
+        for dim in [
+            "page", "country", "browser", "device", "screen", "language", "source",
+        ] {
+            assert_eq!(sum(dim, |r| r.pageviews), total, "{dim}");
+        }
+        for dim in ["entry_page", "exit_page", "country", "source"] {
+            assert_eq!(sum(dim, |r| r.visits), sum("total", |r| r.visits), "{dim}");
+        }
+        assert!(rows
+            .iter()
+            .all(|r| r.visitors.windows(2).all(|w| w[0] < w[1])));
+        assert!(rows
+            .iter()
+            .any(|r| r.dim == "prop" && r.value == "signup\u{1f}plan\u{1f}free"));
+        assert_eq!(hours(&opts).count(), 10, "today up to the hour of end_secs");
+    }
+}
