@@ -15,6 +15,7 @@
 //!   the migrations in `sql/`.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
+//! - [`loadgen`]: `veil loadgen`, the end-to-end load generator and its baselines.
 //!
 //! [`run`] wires them together; `main.rs` is only the command line.
 
@@ -31,6 +32,7 @@ pub mod aggregate;
 pub mod beacon;
 pub mod clock;
 pub mod config;
+pub mod loadgen;
 pub mod metrics;
 pub mod privacy;
 pub mod server;

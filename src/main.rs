@@ -37,6 +37,10 @@ enum Command {
     },
     /// Check the configuration and print it as veil sees it (secrets hidden).
     CheckConfig,
+    /// Send realistic beacon traffic to a running veil over loopback and report
+    /// throughput, latency, CPU and memory; optionally compare with baselines
+    /// (--baselines) and check ClickHouse for loss (--clickhouse). See benches/README.md.
+    Loadgen(Box<veil::loadgen::LoadgenArgs>),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +56,11 @@ enum GeoCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
+    let command = match cli.command {
+        // The load generator needs no veil configuration and builds its own runtime.
+        Command::Loadgen(args) => return veil::loadgen::main(*args).map_err(Into::into),
+        other => other,
+    };
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -61,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve(config).await,
             Command::Migrate => {
                 let applied = veil::sink::schema::migrate(&config.clickhouse)
@@ -75,6 +84,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Geo { command: GeoCommand::Check { ips } } => geo_check(&config, &ips),
+            Command::Loadgen(_) => Ok(()),
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
