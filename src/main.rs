@@ -86,6 +86,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         rng_seed: u64,
     },
+    /// Send realistic beacon traffic to a running veil over loopback and report
+    /// throughput, latency, CPU and memory; optionally compare with baselines
+    /// (--baselines) and check ClickHouse for loss (--clickhouse). See benches/README.md.
+    Loadgen(Box<veil::loadgen::LoadgenArgs>),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +115,11 @@ fn main() -> anyhow::Result<()> {
         println!("{}", veil::stats::auth::hash_key(key));
         return Ok(());
     }
+    let command = match cli.command {
+        // The load generator needs no veil configuration and builds its own runtime.
+        Command::Loadgen(args) => return veil::loadgen::main(*args).map_err(Into::into),
+        other => other,
+    };
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -120,7 +129,7 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve(config).await,
             Command::Migrate => {
                 let applied = veil::sink::schema::migrate(&config.clickhouse)
@@ -205,6 +214,7 @@ fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+            Command::Loadgen(_) => Ok(()),
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
