@@ -39,7 +39,7 @@ use error::ApiError;
 use params::Params;
 
 /// Longest a stats query may run in ClickHouse (`max_execution_time`, seconds).
-pub const QUERY_TIMEOUT_SECS: u64 = 10;
+pub const QUERY_TIMEOUT_SECS: u64 = 20;
 
 /// State of the query side, built once at start.
 pub struct Stats {

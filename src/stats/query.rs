@@ -279,20 +279,20 @@ pub async fn groups(
     dim: Dim,
     k: u32,
 ) -> Result<(Vec<Group>, bool), clickhouse::error::Error> {
+    // One merged state per value (its visitor count read with finalizeAggregation,
+    // so each value's sketches are merged once), then merged again per label.
     let mut sql = Sql::new(
         "SELECT label, toUInt64(count()) AS groups, sum(pv), sum(ev), sum(vi), sum(bo), sum(du), \
-         uniqCombinedArrayMerge(st) AS merged FROM (SELECT if(uv >= ? AND value != ?, value, ?) AS label, \
-         pv, ev, vi, bo, du, st FROM (SELECT value, ",
+         uniqCombinedArrayMerge(st) AS merged FROM (SELECT if(finalizeAggregation(st) >= ? AND value != ?, \
+         value, ?) AS label, pv, ev, vi, bo, du, st FROM (SELECT value, sumMerge(pageviews) AS pv, \
+         sumMerge(events) AS ev, sumMerge(visits) AS vi, sumMerge(bounces) AS bo, \
+         sumMerge(duration) AS du, uniqCombinedArrayMergeState(visitors) AS st FROM aggregates",
     );
     sql.args.extend([
         Arg::Num(u64::from(k)),
         Arg::Str(OTHER.into()),
         Arg::Str(OTHER.into()),
     ]);
-    sql.push(METRICS, []).push(
-        ", uniqCombinedArrayMergeState(visitors) AS st FROM aggregates",
-        [],
-    );
     sql.scope(s, dim);
     sql.push(
         " GROUP BY value)) GROUP BY label ORDER BY label = ? DESC, merged DESC, label LIMIT ?",
