@@ -130,20 +130,9 @@ fn opted_out(headers: &HeaderMap) -> bool {
 
 /// Headers every page carries.
 fn harden(r: &mut Response<Body>) {
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    response::harden_page(r, CSP);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 fn html(status: StatusCode, body: String) -> Response<Body> {
@@ -181,19 +170,27 @@ fn page_link(path: &str, site: &str, lang: Lang) -> String {
     )
 }
 
+/// The site a page request names, its manifest, and the language to answer in.
+fn site_manifest(
+    state: &AppState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(Manifest, Lang), Refused> {
+    let p = params(query.unwrap_or(""));
+    let site = find_site(state, p.site.as_deref())?;
+    let lang = choose_lang(
+        p.lang.as_deref(),
+        header_str(headers, header::ACCEPT_LANGUAGE),
+        site,
+    )?;
+    let m = Manifest::for_site(&state.config, &site.id)
+        .map_err(|_| Refused(StatusCode::NOT_FOUND, "unknown site"))?;
+    Ok((m, lang))
+}
+
 /// `GET /privacy?site=S[&lang=en|pl]`: the disclosure as a page.
 pub fn privacy(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Response<Body> {
-    let p = params(query.unwrap_or(""));
-    let found = find_site(state, p.site.as_deref()).and_then(|site| {
-        let lang = choose_lang(
-            p.lang.as_deref(),
-            header_str(headers, header::ACCEPT_LANGUAGE),
-            site,
-        )?;
-        let m = Manifest::for_site(&state.config, &site.id)
-            .map_err(|_| Refused(StatusCode::NOT_FOUND, "unknown site"))?;
-        Ok((m, lang))
-    });
+    let found = site_manifest(state, query, headers);
     let (m, lang) = match found {
         Ok(x) => x,
         Err(e) => return refused_text(e),
@@ -256,17 +253,7 @@ pub fn privacy_json(state: &AppState, query: Option<&str>) -> Response<Body> {
 /// `GET /optout?site=S[&lang=]`: what is collected, the current choice, and a
 /// button to object or to withdraw the objection.
 pub fn optout_page(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Response<Body> {
-    let p = params(query.unwrap_or(""));
-    let found = find_site(state, p.site.as_deref()).and_then(|site| {
-        let lang = choose_lang(
-            p.lang.as_deref(),
-            header_str(headers, header::ACCEPT_LANGUAGE),
-            site,
-        )?;
-        let m = Manifest::for_site(&state.config, &site.id)
-            .map_err(|_| Refused(StatusCode::NOT_FOUND, "unknown site"))?;
-        Ok((m, lang))
-    });
+    let found = site_manifest(state, query, headers);
     match found {
         Ok((m, lang)) => html(StatusCode::OK, optout_html(&m, lang, opted_out(headers))),
         Err(e) => refused_text(e),

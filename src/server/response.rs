@@ -60,6 +60,24 @@ pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Res
     r
 }
 
+/// Headers every HTML page veil serves carries: its content security policy,
+/// no MIME sniffing, and no referrer leaking the page's URL.
+pub fn harden_page(r: &mut Response<Body>, csp: &'static str) {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
 /// Adds the CORS headers beacons from any page need (`sendBeacon`, `fetch`).
 /// Which sites may report is decided by the site's hostnames, not by CORS.
 pub fn with_cors(mut r: Response<Body>) -> Response<Body> {
