@@ -192,7 +192,13 @@ stop_veil
 
 us_ms() { awk -v u="${1:-}" 'BEGIN { if (u == "") print "-"; else printf "%.2f ms", u / 1000 }'; }
 mib() { awk -v k="${1:-}" 'BEGIN { if (k == "") print "-"; else printf "%.0f MiB", k / 1024 }'; }
-num() { awk -v n="${1:-}" 'BEGIN { if (n == "") print "-"; else printf "%\047d", n }'; }
+num() { # 1234567 -> 1,234,567 (no locale needed)
+    awk -v n="${1:-}" 'BEGIN {
+        if (n == "") { print "-"; exit }
+        s = sprintf("%d", n); out = ""
+        while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+        print s out }'
+}
 
 row() { # row RUN FILE SELECTOR
     local f="$2" sel="$3" line
