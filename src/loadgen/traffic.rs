@@ -69,6 +69,7 @@ pub enum Block {
 /// Where visitors come from: (block, country the GeoLite2 City database gives it,
 /// the `Accept-Language` its visitors send). Every block is a large residential ISP
 /// allocation; the list repeats a country to weight it (the US has the most).
+/// 43 blocks in 13 countries; the first 43 × 65,536 visitors have distinct addresses.
 pub const BLOCKS: &[(Block, &str, &str)] = &[
     (Block::V4([73, 0]), "US", "en-US,en;q=0.9"),
     (Block::V4([73, 100]), "US", "en-US,en;q=0.9"),
