@@ -111,7 +111,9 @@ fn common_promises(e: &Example) {
         .contains(&Value::from("ip-address")));
     assert!(dims(m, Level::Analytics).contains(&"region"), "{name}");
     assert!(
-        e.pl.contains("Adres IP Twojego urządzenia służy wyłącznie do ustalenia kraju i regionu"),
+        e.pl.contains("Adres IP Twojego urządzenia służy do ustalenia kraju i regionu")
+            && e.pl
+                .contains("jako skrót z kluczem istniejącym tylko w działającym programie"),
         "{name}"
     );
     assert!(

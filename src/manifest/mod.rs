@@ -326,6 +326,9 @@ pub struct IpProcessing {
     pub geo_database: bool,
     /// The lookup happens locally; no external service is asked.
     pub geo_lookup: &'static str,
+    /// Requests per second one address may send (abuse protection), when limited:
+    /// the address is kept in memory only as a hash under a per-process key.
+    pub rate_limit_per_sec: Option<u32>,
     /// Never stored.
     pub stored: bool,
     /// Never logged.
@@ -603,6 +606,8 @@ impl Manifest {
                     used_for: ip_uses,
                     geo_database: geo,
                     geo_lookup: "local database file; no external service",
+                    rate_limit_per_sec: (config.limits.per_client_per_sec > 0)
+                        .then_some(config.limits.per_client_per_sec),
                     stored: false,
                     logged: false,
                 },

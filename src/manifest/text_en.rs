@@ -311,7 +311,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
                 }
                 d.push(Block::List(list));
                 if level == Level::Count {
-                    d.push(Block::Para(vec![t("At this level your IP address is not used at all, and the User-Agent header is only checked to leave out automated traffic (bots).")]));
+                    d.push(Block::Para(vec![t("At this level your IP address is used for nothing but the abuse protection described below, and the User-Agent header is only checked to leave out automated traffic (bots).")]));
                 }
             }
         }
@@ -326,10 +326,13 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let hash = &m.processing.visitor_hash;
     let mut list = Vec::new();
     list.push(vec![t(if m.processing.ip.geo_database {
-        "The IP address of your device is used only to find the country and region — in a local geolocation database (MaxMind GeoLite2 format), without asking any outside service — and to compute the one-day identifier described below. The address is then discarded: it is never written to the database or to any log."
+        "The IP address of your device is used to find the country and region — in a local geolocation database (MaxMind GeoLite2 format), without asking any outside service — and to compute the one-day identifier described below. The address is then discarded: it is never written to the database or to any log."
     } else {
-        "The IP address of your device is used only to compute the one-day identifier described below; no location is determined. The address is then discarded: it is never written to the database or to any log."
+        "The IP address of your device is used to compute the one-day identifier described below; no location is determined. The address is then discarded: it is never written to the database or to any log."
     })]);
+    if let Some(n) = m.processing.ip.rate_limit_per_sec {
+        list.push(vec![t(format!("To protect the service against abuse, one device may send at most {n} requests per second (short bursts are allowed). For this the address is kept, for a few minutes and in memory only, as a hash under a key that exists only in the running program; it is never stored or logged."))]);
+    }
     list.push(vec![t("The User-Agent header your browser sends is reduced to the browser name, operating system, device type and whether the request came from a robot. The header itself is then discarded and never stored.")]);
     let mut h = vec![t("To count unique visitors without cookies, veil computes a keyed BLAKE3 hash of the site name, the IP address and the User-Agent header. The key is a random salt created for each day (UTC) and kept ")];
     if hash.salt_storage == "memory" {

@@ -349,7 +349,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
                 }
                 d.push(Block::List(list));
                 if level == Level::Count {
-                    d.push(Block::Para(vec![t("Na tym poziomie w ogóle nie wykorzystujemy adresu IP, a nagłówek User-Agent sprawdzamy wyłącznie po to, by pominąć ruch automatów (botów).")]));
+                    d.push(Block::Para(vec![t("Na tym poziomie adres IP służy wyłącznie ochronie przed nadużyciami opisanej niżej, a nagłówek User-Agent sprawdzamy wyłącznie po to, by pominąć ruch automatów (botów).")]));
                 }
             }
         }
@@ -361,10 +361,13 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let hash = &m.processing.visitor_hash;
     let mut list = Vec::new();
     list.push(vec![t(if m.processing.ip.geo_database {
-        "Adres IP Twojego urządzenia służy wyłącznie do ustalenia kraju i regionu — na podstawie lokalnej bazy geolokalizacyjnej (w formacie MaxMind GeoLite2), bez odpytywania jakichkolwiek usług zewnętrznych — oraz do obliczenia jednodniowego identyfikatora opisanego niżej. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
+        "Adres IP Twojego urządzenia służy do ustalenia kraju i regionu — na podstawie lokalnej bazy geolokalizacyjnej (w formacie MaxMind GeoLite2), bez odpytywania jakichkolwiek usług zewnętrznych — oraz do obliczenia jednodniowego identyfikatora opisanego niżej. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
     } else {
-        "Adres IP Twojego urządzenia służy wyłącznie do obliczenia jednodniowego identyfikatora opisanego niżej; lokalizacji nie ustalamy. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
+        "Adres IP Twojego urządzenia służy do obliczenia jednodniowego identyfikatora opisanego niżej; lokalizacji nie ustalamy. Następnie adres jest odrzucany: nie trafia ani do bazy danych, ani do dzienników systemowych (logów)."
     })]);
+    if let Some(n) = m.processing.ip.rate_limit_per_sec {
+        list.push(vec![t(format!("Aby chronić serwis przed nadużyciami, jedno urządzenie może wysłać najwyżej {n} zapytań na sekundę (krótkie serie są dopuszczalne). W tym celu adres jest przez kilka minut przechowywany wyłącznie w pamięci, jako skrót z kluczem istniejącym tylko w działającym programie; nie jest nigdzie zapisywany ani logowany."))]);
+    }
     list.push(vec![t("Nagłówek User-Agent przesyłany przez przeglądarkę zamieniamy na nazwę przeglądarki, system operacyjny, rodzaj urządzenia oraz informację, czy zapytanie wysłał automat. Sam nagłówek jest następnie odrzucany i nigdzie go nie zapisujemy.")]);
     let mut h = vec![t("Aby policzyć unikalnych odwiedzających bez użycia plików cookies, veil oblicza skrót kryptograficzny BLAKE3 z kluczem, obejmujący nazwę serwisu, adres IP i nagłówek User-Agent. Kluczem jest losowa sól tworzona na każdą dobę (według czasu UTC) i przechowywana ")];
     if hash.salt_storage == "memory" {
