@@ -298,6 +298,40 @@ mod tests {
         fs::remove_dir_all(&d).unwrap();
     }
 
+    #[test]
+    #[ignore = "measurement: cargo test --release --lib spool_throughput -- --ignored --nocapture"]
+    fn spool_throughput() {
+        let d = dir("throughput");
+        let s = Spool::open(&d, 1 << 34).unwrap();
+        let b = batch(1, 1_000);
+        let n = 200;
+        let t0 = std::time::Instant::now();
+        for i in 0..n {
+            s.push(&Batch {
+                id: i,
+                rows: b.rows.clone(),
+            })
+            .unwrap();
+        }
+        let push = t0.elapsed();
+        let mb = s.bytes() as f64 / 1e6;
+        let t1 = std::time::Instant::now();
+        while let Some(got) = s.peek().unwrap() {
+            assert_eq!(got.rows.len(), 1_000);
+            s.pop().unwrap();
+        }
+        let replay = t1.elapsed();
+        println!(
+            "spool: {n} batches x 1000 rows, {} MB: push {:.0} batches/s ({:.0} rows/s, fsync each), read+delete {:.0} batches/s ({:.0} rows/s)",
+            mb,
+            n as f64 / push.as_secs_f64(),
+            n as f64 * 1000.0 / push.as_secs_f64(),
+            n as f64 / replay.as_secs_f64(),
+            n as f64 * 1000.0 / replay.as_secs_f64()
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
     trait IntoEq {
         fn into_eq(self) -> (u64, Vec<AggRow>);
     }
