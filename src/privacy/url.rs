@@ -159,7 +159,15 @@ fn normalise_path(path: &str, max_path: usize) -> String {
     let mut out = String::with_capacity(decoded.len() + 1);
     for seg in decoded.split('/').filter(|s| !s.is_empty()) {
         out.push('/');
-        out.push_str(seg);
+        // An encoded `?` or `#` stays encoded: a decoded one would read as a query
+        // string or a fragment that veil promises not to keep.
+        for c in seg.chars() {
+            match c {
+                '?' => out.push_str("%3F"),
+                '#' => out.push_str("%23"),
+                c => out.push(c),
+            }
+        }
     }
     if out.is_empty() {
         out.push('/');
@@ -238,6 +246,7 @@ mod tests {
         assert_eq!(parse_page("/a//b/", 512, false).path, "/a/b");
         assert_eq!(parse_page("/caf%C3%A9", 512, false).path, "/café");
         assert_eq!(parse_page("/%ZZ%", 512, false).path, "/%ZZ%");
+        assert_eq!(parse_page("/a%3Fb%23c", 512, false).path, "/a%3Fb%23c");
         assert_eq!(parse_page("/abcdef", 3, false).path, "/ab");
         assert_eq!(
             parse_page("https://user:pw@[2001:db8::1]:8080/x", 512, false).host,
