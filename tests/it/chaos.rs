@@ -220,3 +220,47 @@ async fn a_full_spool_refuses_json_hits_with_503_until_it_drains() {
     assert_eq!(stored_pageviews(&db).await, accepted as u64);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_hard_kill_loses_at_most_the_last_flush_window() {
+    let db = TestDb::new("sigkill").await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut cfg = config(&db);
+    cfg.server.listen = addr;
+    cfg.limits.per_client_per_sec = 0;
+    cfg.pipeline.flush_interval_ms = 1_000;
+    let path = std::env::temp_dir().join(format!("veil-{}.toml", db.name));
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+
+    let mut child = spawn_veil(&path);
+    wait_ready(addr).await;
+    let before = send(addr, 200, 0).await;
+    // Two flush intervals: everything sent so far is in ClickHouse.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let in_window = send(addr, 100, 1_000).await;
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = stored_pageviews(&db).await;
+    let lost = (before + in_window) as u64 - stored;
+    eprintln!(
+        "sigkill: accepted {before} + {in_window} in the last window, stored {stored}, lost {lost}"
+    );
+    assert!(
+        stored >= before as u64,
+        "a hard kill lost hits older than the flush window"
+    );
+    assert!(
+        lost <= in_window as u64,
+        "lost more than the last flush window"
+    );
+    let _ = std::fs::remove_file(&path);
+    db.drop().await;
+}
