@@ -399,6 +399,18 @@ impl CardinalityGuard {
     }
 }
 
+/// The attributes a hit and a visit share: each becomes one dimension's value.
+struct Attributes<'a> {
+    channel: Option<&'a str>,
+    referrer: Option<&'a str>,
+    utm: [Option<&'a str>; 5],
+    country: Option<crate::privacy::geo::Country>,
+    region: Option<&'a str>,
+    device: Option<crate::privacy::agent::DeviceClass>,
+    browser: Option<&'a str>,
+    os: Option<&'a str>,
+}
+
 /// A locked window shard plus the guard every value passes.
 struct Adder<'a> {
     w: parking_lot::MutexGuard<'a, Window>,
@@ -408,6 +420,50 @@ struct Adder<'a> {
 }
 
 impl Adder<'_> {
+    /// Source, referrer, campaigns, country, region, device, browser and OS.
+    fn add_attributes(
+        &mut self,
+        site: u32,
+        hour: u32,
+        a: &Attributes<'_>,
+        c: &Counters,
+        v: Option<u64>,
+    ) {
+        self.add(
+            site,
+            hour,
+            Dim::Source,
+            a.channel.unwrap_or(DIRECT_CHANNEL),
+            c,
+            v,
+        );
+        self.add(
+            site,
+            hour,
+            Dim::Referrer,
+            a.referrer.unwrap_or(DIRECT),
+            c,
+            v,
+        );
+        for (i, utm) in a.utm.iter().enumerate() {
+            if let Some(u) = utm {
+                self.add(site, hour, Dim::Utm(i as u8), u, c, v);
+            }
+        }
+        let country = a.country.as_ref().map_or(UNKNOWN, |c| c.as_str());
+        self.add(site, hour, Dim::Country, country, c, v);
+        self.add(site, hour, Dim::Region, a.region.unwrap_or(UNKNOWN), c, v);
+        if let Some(d) = a.device {
+            self.add(site, hour, Dim::Device, d.as_str(), c, v);
+        }
+        if let Some(b) = a.browser {
+            self.add(site, hour, Dim::Browser, b, c, v);
+        }
+        if let Some(o) = a.os {
+            self.add(site, hour, Dim::Os, o, c, v);
+        }
+    }
+
     fn add(
         &mut self,
         site: u32,
@@ -530,52 +586,28 @@ impl Aggregator {
         w.add(site, hour, Dim::Total, "", &c, visitor);
         w.add(site, hour, Dim::EntryPage, &v.entry, &c, visitor);
         w.add(site, hour, Dim::ExitPage, &v.exit, &c, visitor);
-        w.add(
+        w.add_attributes(
             site,
             hour,
-            Dim::Source,
-            v.channel.as_deref().unwrap_or(DIRECT_CHANNEL),
+            &Attributes {
+                channel: v.channel.as_deref(),
+                referrer: v.referrer.as_deref(),
+                utm: [
+                    v.utm[0].as_deref(),
+                    v.utm[1].as_deref(),
+                    v.utm[2].as_deref(),
+                    None,
+                    None,
+                ],
+                country: v.country,
+                region: v.region.as_deref(),
+                device: v.device,
+                browser: v.browser.as_deref(),
+                os: v.os.as_deref(),
+            },
             &c,
             visitor,
         );
-        w.add(
-            site,
-            hour,
-            Dim::Referrer,
-            v.referrer.as_deref().unwrap_or(DIRECT),
-            &c,
-            visitor,
-        );
-        for (i, utm) in v.utm.iter().enumerate() {
-            if let Some(u) = utm {
-                w.add(site, hour, Dim::Utm(i as u8), u, &c, visitor);
-            }
-        }
-        w.add(
-            site,
-            hour,
-            Dim::Country,
-            v.country.as_ref().map_or(UNKNOWN, |c| c.as_str()),
-            &c,
-            visitor,
-        );
-        w.add(
-            site,
-            hour,
-            Dim::Region,
-            v.region.as_deref().unwrap_or(UNKNOWN),
-            &c,
-            visitor,
-        );
-        if let Some(d) = v.device {
-            w.add(site, hour, Dim::Device, d.as_str(), &c, visitor);
-        }
-        if let Some(b) = &v.browser {
-            w.add(site, hour, Dim::Browser, b, &c, visitor);
-        }
-        if let Some(o) = &v.os {
-            w.add(site, hour, Dim::Os, o, &c, visitor);
-        }
     }
 
     /// Adds one anonymous hit to the window; `visit` says which visit it belongs to
@@ -631,42 +663,23 @@ impl Aggregator {
             }
             return;
         }
-        w.add(
+        w.add_attributes(
             site,
             hour,
-            Dim::Referrer,
-            hit.referrer.as_deref().unwrap_or(DIRECT),
-            &c,
-            v,
-        );
-        let channel = visit
-            .and_then(|i| i.channel.as_deref())
-            .unwrap_or(DIRECT_CHANNEL);
-        w.add(site, hour, Dim::Source, channel, &c, v);
-        for (i, utm) in hit.utm.iter().enumerate() {
-            if let Some(u) = utm {
-                w.add(site, hour, Dim::Utm(i as u8), u, &c, v);
-            }
-        }
-        w.add(
-            site,
-            hour,
-            Dim::Country,
-            hit.country.as_ref().map_or(UNKNOWN, |c| c.as_str()),
-            &c,
-            v,
-        );
-        w.add(
-            site,
-            hour,
-            Dim::Region,
-            hit.region.as_deref().unwrap_or(UNKNOWN),
+            &Attributes {
+                channel: visit.and_then(|i| i.channel.as_deref()),
+                referrer: hit.referrer.as_deref(),
+                utm: hit.utm.each_ref().map(|u| u.as_deref()),
+                country: hit.country,
+                region: hit.region.as_deref(),
+                device: hit.device,
+                browser: hit.agent.as_ref().map(|a| &*a.browser),
+                os: hit.agent.as_ref().map(|a| &*a.os),
+            },
             &c,
             v,
         );
         if let Some(agent) = &hit.agent {
-            w.add(site, hour, Dim::Browser, &agent.browser, &c, v);
-            w.add(site, hour, Dim::Os, &agent.os, &c, v);
             let mut buf = String::with_capacity(32);
             buf.push_str(&agent.browser);
             if !agent.browser_version.is_empty() {
@@ -681,9 +694,6 @@ impl Aggregator {
                 buf.push_str(&agent.os_version);
             }
             w.add(site, hour, Dim::OsVersion, &buf, &c, v);
-        }
-        if let Some(d) = hit.device {
-            w.add(site, hour, Dim::Device, d.as_str(), &c, v);
         }
         w.add(
             site,

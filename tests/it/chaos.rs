@@ -109,6 +109,26 @@ async fn a_clickhouse_outage_loses_and_duplicates_nothing() {
     db.drop().await;
 }
 
+/// A config file for a veil process of the test's own: a free loopback port, no
+/// client rate limit (the load comes from one machine), then `tweak`.
+fn process_config(
+    db: &TestDb,
+    tweak: impl FnOnce(&mut veil::config::Config),
+) -> (std::net::SocketAddr, std::path::PathBuf) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut cfg = config(db);
+    cfg.server.listen = addr;
+    cfg.limits.per_client_per_sec = 0;
+    tweak(&mut cfg);
+    let path = std::env::temp_dir().join(format!("veil-{}.toml", db.name));
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+    (addr, path)
+}
+
 fn spawn_veil(config_path: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_veil"))
         .args(["serve", "--config"])
@@ -139,16 +159,7 @@ async fn wait_ready(addr: std::net::SocketAddr) {
 #[tokio::test]
 async fn sigterm_mid_load_and_restart_lose_nothing() {
     let db = TestDb::new("sigterm").await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut cfg = config(&db);
-    cfg.server.listen = addr;
-    cfg.limits.per_client_per_sec = 0;
-    let path = std::env::temp_dir().join(format!("veil-{}.toml", db.name));
-    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+    let (addr, path) = process_config(&db, |_| {});
 
     let mut accepted = 0;
     for round in 0..2 {
@@ -224,17 +235,7 @@ async fn a_full_spool_refuses_json_hits_with_503_until_it_drains() {
 #[tokio::test]
 async fn a_hard_kill_loses_at_most_the_last_flush_window() {
     let db = TestDb::new("sigkill").await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut cfg = config(&db);
-    cfg.server.listen = addr;
-    cfg.limits.per_client_per_sec = 0;
-    cfg.pipeline.flush_interval_ms = 1_000;
-    let path = std::env::temp_dir().join(format!("veil-{}.toml", db.name));
-    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+    let (addr, path) = process_config(&db, |c| c.pipeline.flush_interval_ms = 1_000);
 
     let mut child = spawn_veil(&path);
     wait_ready(addr).await;

@@ -56,7 +56,8 @@ async fn privacy_pages_answer_for_configured_sites_and_refuse_others() {
     assert!(html.contains("<html lang=\"en\">"), "{html}");
     assert!(html.contains("<h1>Audience measurement on example.com</h1>"));
     assert!(
-        html.contains("used only to find the country and region"),
+        html.contains("used to find the country and region")
+            && html.contains("at most 20 requests per second"),
         "geo is configured"
     );
     assert!(html.contains("href=\"/optout?site=example.com&amp;lang=en\""));
