@@ -281,6 +281,15 @@ struct Window {
     cells: HashMap<CellKey, Cell>,
 }
 
+impl Cell {
+    fn add(&mut self, c: &Counters, visitor: Option<u64>) {
+        self.counters.add(c);
+        if let Some(v) = visitor {
+            self.visitors.insert(v);
+        }
+    }
+}
+
 impl Window {
     /// Adds to an existing cell; false when the window has no cell for the key yet.
     fn add_existing(
@@ -300,14 +309,32 @@ impl Window {
         };
         match self.cells.get_mut(&probe) {
             Some(cell) => {
-                cell.counters.add(c);
-                if let Some(v) = visitor {
-                    cell.visitors.insert(v);
-                }
+                cell.add(c, visitor);
                 true
             }
             None => false,
         }
+    }
+
+    /// Adds to the cell of the key, creating it (the caller usually knows it is new).
+    fn insert(
+        &mut self,
+        site: u32,
+        hour: u32,
+        dim: Dim,
+        value: &str,
+        c: &Counters,
+        visitor: Option<u64>,
+    ) {
+        self.cells
+            .entry(CellKey {
+                site,
+                hour,
+                dim,
+                value: value.into(),
+            })
+            .or_default()
+            .add(c, visitor);
     }
 
     fn add(
@@ -319,27 +346,8 @@ impl Window {
         c: &Counters,
         visitor: Option<u64>,
     ) {
-        let probe = CellKeyRef {
-            site,
-            hour,
-            dim,
-            value,
-        };
-        let cell = match self.cells.get_mut(&probe) {
-            Some(cell) => cell,
-            None => self
-                .cells
-                .entry(CellKey {
-                    site,
-                    hour,
-                    dim,
-                    value: value.into(),
-                })
-                .or_default(),
-        };
-        cell.counters.add(c);
-        if let Some(v) = visitor {
-            cell.visitors.insert(v);
+        if !self.add_existing(site, hour, dim, value, c, visitor) {
+            self.insert(site, hour, dim, value, c, visitor);
         }
     }
 }
@@ -482,7 +490,7 @@ impl Adder<'_> {
             return;
         }
         let value = self.guard.admit(site, hour, dim, value);
-        self.w.add(site, hour, dim, value, c, visitor);
+        self.w.insert(site, hour, dim, value, c, visitor);
     }
 }
 
