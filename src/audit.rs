@@ -30,9 +30,9 @@ use clickhouse::Client;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::aggregate::DataClass;
 use crate::clock::{day_of, format_day, Clock, SystemClock};
 use crate::config::Config;
+use crate::model::DataClass;
 use crate::retention;
 use crate::sink::schema;
 

@@ -255,7 +255,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             return;
         };
         while hup.recv().await.is_some() {
-            if let Some(geo) = state.privacy.geo() {
+            if let Some(geo) = state.pipeline.privacy.geo() {
                 match geo.reload() {
                     Ok(()) => tracing::info!("geo database reloaded (SIGHUP)"),
                     Err(e) => {

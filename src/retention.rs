@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use clickhouse::Client;
 use serde::Deserialize;
 
-use crate::aggregate::DataClass;
 use crate::clock::{day_of, format_day, Clock};
 use crate::config::{Config, RetentionConfig};
+use crate::model::DataClass;
 
 /// Days `batches` partitions are kept. A batch id only matters while the writer may
 /// still retry the batch (minutes); a week leaves room for a long ClickHouse outage.

@@ -1,13 +1,12 @@
 //! The pixel: `GET /p.gif?s=SITE&u=URL&r=REFERRER&w=WIDTH&e=EVENT&c=CONSENT&o=1`.
 //!
-//! Decoded by hand over the raw query (no intermediate map): this runs for every
-//! pageview. Unknown keys are ignored so that cache-busting parameters do no harm.
+//! Decoded in one pass over the raw query (no intermediate map, borrowed values
+//! where nothing needs decoding): this runs for every pageview. Unknown keys are ignored so that cache-busting parameters do no harm.
 //! Event props travel as `p.KEY=VALUE`.
 
 use std::borrow::Cow;
 
 use super::{event_name, Beacon, DecodeError};
-use crate::privacy::url::percent_decode;
 
 /// Decodes the query string of a pixel request. Without `u`, the page is taken from
 /// `referer` — the `Referer` header an `<img>` carries is the page it sits on — and
@@ -15,13 +14,9 @@ use crate::privacy::url::percent_decode;
 pub fn decode<'a>(query: &'a str, referer: Option<&'a str>) -> Result<Beacon<'a>, DecodeError> {
     let mut b = Beacon::default();
     let mut event = None;
-    for pair in query.split('&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = || percent_decode(value, true);
-        match key {
+    for (key, value) in crate::http::query::pairs(query) {
+        let value = || value.clone();
+        match &*key {
             "s" | "site" => b.site = value(),
             "u" | "url" => b.url = value(),
             "r" | "ref" => {
@@ -36,8 +31,11 @@ pub fn decode<'a>(query: &'a str, referer: Option<&'a str>) -> Result<Beacon<'a>
             "o" => b.opt_out = matches!(&*value(), "1" | "true"),
             _ => {
                 if let Some(prop) = key.strip_prefix("p.") {
-                    let prop = percent_decode(prop, true);
                     if !prop.is_empty() {
+                        let prop = match &key {
+                            Cow::Borrowed(k) => Cow::Borrowed(&k[2..]),
+                            Cow::Owned(k) => Cow::Owned(k[2..].to_string()),
+                        };
                         b.props.push((prop, value()));
                     }
                 }

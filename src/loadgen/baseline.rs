@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 
 use super::LoadgenError;
 use crate::config::ServerConfig;
-use crate::server::response::{self, Body};
+use crate::http::response::{self, Body};
 
 async fn bare_handle(req: Request<Incoming>, max_body: usize) -> Response<Body> {
     match (req.method(), req.uri().path()) {

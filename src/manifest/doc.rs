@@ -190,26 +190,7 @@ pub(crate) fn to_markdown(blocks: &[Block]) -> String {
 
 // ---- HTML ------------------------------------------------------------------------
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn html_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// [`html_escape`] into a new string.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    html_escape(s, &mut out);
-    out
-}
+pub(crate) use crate::http::escape::html_escape_into as html_escape;
 
 fn html_inlines(inlines: &[Inline], out: &mut String) {
     for i in inlines {

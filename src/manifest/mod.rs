@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::aggregate::{DataClass, Dim};
 use crate::config::{Config, SiteConfig};
+use crate::model::{DataClass, Dim};
 use crate::privacy::consent::{ConsentPolicy, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::OPT_OUT_COOKIE;

@@ -185,7 +185,7 @@ pub enum Outcome {
 }
 
 /// Why a hit was refused before consent was even looked at.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum Refusal {
     /// The site is not configured.
     #[error("unknown site")]

@@ -4,8 +4,6 @@
 //! check against the site's hostnames) and a normalised path, with the query string
 //! dropped except for the five UTM keys; a referrer becomes its host only.
 
-use std::borrow::Cow;
-
 /// The five campaign keys kept from a page's query string, in this order.
 pub const UTM_KEYS: [&str; 5] = [
     "utm_source",
@@ -60,44 +58,7 @@ fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-/// Percent-decodes `s` (and `+` as space when `plus` is set); invalid escapes and
-/// invalid UTF-8 are kept as they are / replaced, never an error.
-pub fn percent_decode(s: &str, plus: bool) -> Cow<'_, str> {
-    if !s.bytes().any(|b| b == b'%' || (plus && b == b'+')) {
-        return Cow::Borrowed(s);
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
+pub use crate::http::query::percent_decode;
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
@@ -129,10 +90,8 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
     };
     let mut utm: [Option<String>; 5] = Default::default();
     if let Some(query) = query {
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in crate::http::query::pairs(query) {
             if let Some(i) = UTM_KEYS.iter().position(|u| k.eq_ignore_ascii_case(u)) {
-                let v = percent_decode(v, true);
                 let v = v.trim();
                 if !v.is_empty() && utm[i].is_none() {
                     utm[i] = Some(truncate(v, 128).to_ascii_lowercase());

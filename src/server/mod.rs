@@ -16,9 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub mod limits;
 pub mod pages;
-pub mod response;
 pub mod routes;
 pub mod tracker;
 

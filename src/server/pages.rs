@@ -9,16 +9,15 @@
 //! ([`crate::privacy::OPT_OUT_COOKIE`]); the form posts back here and is answered
 //! with `303 See Other` to the page, which then shows the current state.
 
-use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::response::{self, Body};
 use crate::config::SiteConfig;
+use crate::http::escape::html_escape;
+use crate::http::response::{self, Body};
+use crate::http::{body, header_str, media_type, query, HttpError};
 use crate::manifest::doc::{self, Block};
 use crate::manifest::{self, encode_component, Format, Lang, Manifest, OPT_OUT_MAX_AGE_SECS};
-use crate::privacy::url::percent_decode;
 use crate::privacy::{cookie_value, OPT_OUT_COOKIE};
 use crate::AppState;
 
@@ -49,34 +48,30 @@ struct Params {
 /// `a=1&b=2` (first occurrence of a key wins; `+` is a space).
 fn params(s: &str) -> Params {
     let mut p = Params::default();
-    for pair in s.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match &*percent_decode(k, true) {
+    for (k, v) in query::pairs(s) {
+        let slot = match &*k {
             "site" => &mut p.site,
             "lang" => &mut p.lang,
             "action" => &mut p.action,
             _ => continue,
         };
         if slot.is_none() {
-            *slot = Some(percent_decode(v, true).trim().to_string());
+            *slot = Some(v.trim().to_string());
         }
     }
     p
 }
 
-/// A refusal with a short reason.
-struct Refused(StatusCode, &'static str);
-
-fn find_site<'a>(state: &'a AppState, site: Option<&str>) -> Result<&'a SiteConfig, Refused> {
+fn find_site<'a>(state: &'a AppState, site: Option<&str>) -> Result<&'a SiteConfig, HttpError> {
     let id = site
         .filter(|s| !s.is_empty())
-        .ok_or(Refused(StatusCode::BAD_REQUEST, "missing site parameter"))?;
+        .ok_or(HttpError::BadRequest("missing site parameter".into()))?;
     state
         .config
         .sites
         .iter()
         .find(|s| s.id == id)
-        .ok_or(Refused(StatusCode::NOT_FOUND, "unknown site"))
+        .ok_or(HttpError::NotFound("unknown site".into()))
 }
 
 /// `lang=` if given, else the visitor's `Accept-Language` (first of en/pl by
@@ -85,11 +80,11 @@ fn choose_lang(
     param: Option<&str>,
     accept: Option<&str>,
     site: &SiteConfig,
-) -> Result<Lang, Refused> {
+) -> Result<Lang, HttpError> {
     if let Some(p) = param.filter(|p| !p.is_empty()) {
         return p
             .parse()
-            .map_err(|_| Refused(StatusCode::BAD_REQUEST, "lang must be en or pl"));
+            .map_err(|_| HttpError::BadRequest("lang must be en or pl".into()));
     }
     Ok(accept
         .and_then(preferred_lang)
@@ -120,10 +115,6 @@ fn preferred_lang(accept: &str) -> Option<Lang> {
     best.map(|(_, l)| l)
 }
 
-fn header_str(h: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
 fn opted_out(headers: &HeaderMap) -> bool {
     cookie_value(header_str(headers, header::COOKIE), OPT_OUT_COOKIE) == Some("1")
 }
@@ -141,8 +132,9 @@ fn html(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-fn refused_text(Refused(status, reason): Refused) -> Response<Body> {
-    let mut r = response::text(status, "text/plain; charset=utf-8", format!("{reason}\n"));
+/// A refusal as plain text, with the page headers.
+fn refused_text(e: HttpError) -> Response<Body> {
+    let mut r = e.to_text();
     harden(&mut r);
     r
 }
@@ -151,7 +143,7 @@ fn document(lang: Lang, title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"robots\" content=\"noindex\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         lang.as_str(),
-        doc::escape(title),
+        html_escape(title),
     )
 }
 
@@ -175,7 +167,7 @@ fn site_manifest(
     state: &AppState,
     query: Option<&str>,
     headers: &HeaderMap,
-) -> Result<(Manifest, Lang), Refused> {
+) -> Result<(Manifest, Lang), HttpError> {
     let p = params(query.unwrap_or(""));
     let site = find_site(state, p.site.as_deref())?;
     let lang = choose_lang(
@@ -184,7 +176,7 @@ fn site_manifest(
         site,
     )?;
     let m = Manifest::for_site(&state.config, &site.id)
-        .map_err(|_| Refused(StatusCode::NOT_FOUND, "unknown site"))?;
+        .map_err(|_| HttpError::NotFound("unknown site".into()))?;
     Ok((m, lang))
 }
 
@@ -213,12 +205,12 @@ pub fn privacy(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Re
     let switch = other(lang);
     body.push_str(&format!(
         "<nav><a href=\"{}\">{}</a> · <a href=\"{}\" lang=\"{}\" hreflang=\"{}\">{}</a></nav>\n",
-        doc::escape(&page_link("/optout", &m.site, lang)),
-        doc::escape(texts.object_button),
-        doc::escape(&page_link("/privacy", &m.site, switch)),
+        html_escape(&page_link("/optout", &m.site, lang)),
+        html_escape(texts.object_button),
+        html_escape(&page_link("/privacy", &m.site, switch)),
         switch.as_str(),
         switch.as_str(),
-        doc::escape(texts.other_language),
+        html_escape(texts.other_language),
     ));
     html(StatusCode::OK, document(lang, &title, &body))
 }
@@ -228,7 +220,7 @@ pub fn privacy(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Re
 pub fn privacy_json(state: &AppState, query: Option<&str>) -> Response<Body> {
     let p = params(query.unwrap_or(""));
     let mut r = match find_site(state, p.site.as_deref()) {
-        Err(Refused(status, reason)) => response::error(status, reason),
+        Err(e) => e.to_json(),
         Ok(site) => match manifest::render(&state.config, Some(&site.id), Format::Json, Lang::En) {
             Ok(json) => response::json_body(StatusCode::OK, json),
             Err(e) => {
@@ -263,7 +255,7 @@ pub fn optout_page(state: &AppState, query: Option<&str>, headers: &HeaderMap) -
 /// The opt-out page for a manifest, language and current state.
 fn optout_html(m: &Manifest, lang: Lang, objected: bool) -> String {
     let texts = manifest::opt_out_texts(m, lang);
-    let mut body = format!("<h1>{}</h1>\n", doc::escape(&texts.title));
+    let mut body = format!("<h1>{}</h1>\n", html_escape(&texts.title));
     doc::html_blocks(&texts.summary, &mut body);
     let (class, state, action, button, button_class) = if objected {
         (
@@ -284,21 +276,21 @@ fn optout_html(m: &Manifest, lang: Lang, objected: bool) -> String {
     };
     body.push_str(&format!(
         "<p class=\"{class}\" role=\"status\">{}</p>\n<form method=\"post\" action=\"/optout\">\n<input type=\"hidden\" name=\"site\" value=\"{}\">\n<input type=\"hidden\" name=\"lang\" value=\"{}\">\n<input type=\"hidden\" name=\"action\" value=\"{action}\">\n<button type=\"submit\"{button_class}>{}</button>\n</form>\n<p><small>{}</small></p>\n",
-        doc::escape(state),
-        doc::escape(&m.site),
+        html_escape(state),
+        html_escape(&m.site),
         lang.as_str(),
-        doc::escape(button),
-        doc::escape(&texts.cookie_note),
+        html_escape(button),
+        html_escape(&texts.cookie_note),
     ));
     let switch = other(lang);
     body.push_str(&format!(
         "<nav><a href=\"{}\">{}</a> · <a href=\"{}\" lang=\"{}\" hreflang=\"{}\">{}</a></nav>\n",
-        doc::escape(&page_link("/privacy", &m.site, lang)),
-        doc::escape(texts.full_disclosure),
-        doc::escape(&page_link("/optout", &m.site, switch)),
+        html_escape(&page_link("/privacy", &m.site, lang)),
+        html_escape(texts.full_disclosure),
+        html_escape(&page_link("/optout", &m.site, switch)),
         switch.as_str(),
         switch.as_str(),
-        doc::escape(texts.other_language),
+        html_escape(texts.other_language),
     ));
     document(lang, &texts.title, &body)
 }
@@ -339,29 +331,26 @@ pub fn opt_out_cookie(object: bool, secure: bool) -> String {
 pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) -> Response<Body> {
     // A cross-site page must not be able to switch a visitor's choice.
     if header_str(headers, "sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
-        return refused_text(Refused(
-            StatusCode::FORBIDDEN,
-            "cross-site form submissions are refused",
+        return refused_text(HttpError::Forbidden(
+            "cross-site form submissions are refused".into(),
         ));
     }
-    let mime = header_str(headers, header::CONTENT_TYPE)
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim();
+    let mime = media_type(headers);
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return refused_text(Refused(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        return refused_text(HttpError::UnsupportedMediaType(
             "content type must be application/x-www-form-urlencoded",
         ));
     }
-    let body = match read_form(body, headers).await {
+    let read = body::read(body, headers, MAX_FORM_BYTES, body::READ_TIMEOUT).await;
+    let body = match read.map_err(|e| match e {
+        HttpError::TooLarge(_) => HttpError::TooLarge("form body too large"),
+        e => e,
+    }) {
         Ok(b) => b,
         Err(e) => return refused_text(e),
     };
     let Ok(text) = std::str::from_utf8(&body) else {
-        return refused_text(Refused(StatusCode::BAD_REQUEST, "form body is not UTF-8"));
+        return refused_text(HttpError::BadRequest("form body is not UTF-8".into()));
     };
     let p = params(text);
     let site = match find_site(state, p.site.as_deref()) {
@@ -372,9 +361,8 @@ pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) 
         Some("optout") => true,
         Some("undo") => false,
         _ => {
-            return refused_text(Refused(
-                StatusCode::BAD_REQUEST,
-                "action must be optout or undo",
+            return refused_text(HttpError::BadRequest(
+                "action must be optout or undo".into(),
             ))
         }
     };
@@ -389,9 +377,7 @@ pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) 
             location.push_str("&lang=");
             location.push_str(lang.as_str());
         }
-        Some(Err(_)) => {
-            return refused_text(Refused(StatusCode::BAD_REQUEST, "lang must be en or pl"))
-        }
+        Some(Err(_)) => return refused_text(HttpError::BadRequest("lang must be en or pl".into())),
         None => {}
     }
     tracing::debug!(site = %site.id, object, "opt-out choice changed");
@@ -412,24 +398,7 @@ pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) 
             r
         }
         // Both are ASCII by construction (percent-encoded id, fixed cookie).
-        _ => refused_text(Refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cannot build the answer",
-        )),
-    }
-}
-
-/// Reads at most [`MAX_FORM_BYTES`]; `413` beyond.
-async fn read_form(body: Incoming, headers: &HeaderMap) -> Result<Bytes, Refused> {
-    let too_large = Refused(StatusCode::PAYLOAD_TOO_LARGE, "form body too large");
-    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
-        return Err(too_large);
-    }
-    match Limited::new(body, MAX_FORM_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large),
-        Err(_) => Err(Refused(StatusCode::BAD_REQUEST, "body could not be read")),
+        _ => refused_text(HttpError::Internal("cannot build the answer".into())),
     }
 }
 

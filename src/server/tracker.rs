@@ -132,7 +132,7 @@ use flate2::Compression;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use super::response::Body;
+use crate::http::response::Body;
 
 /// The script, as shipped.
 pub const SCRIPT: &str = include_str!("../../assets/t.js");

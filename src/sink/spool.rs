@@ -16,8 +16,8 @@ use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
+use super::row::AggRow;
 use super::Batch;
-use crate::aggregate::AggRow;
 
 /// Errors of the spool (paths only; batches hold no personal data).
 #[derive(Debug, thiserror::Error)]
@@ -246,13 +246,9 @@ mod tests {
                     dim: "page".into(),
                     value: format!("/{i}"),
                     batch: id,
-                    hits: 0,
                     pageviews: 1,
-                    events: 0,
-                    visits: 0,
-                    bounces: 0,
-                    duration: 0,
                     visitors: vec![i as u64],
+                    ..AggRow::default()
                 })
                 .collect(),
         }

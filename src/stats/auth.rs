@@ -9,9 +9,9 @@
 
 use http::{header, HeaderMap, HeaderValue, Response};
 
-use super::error::ApiError;
 use crate::config::Config;
-use crate::server::response::Body;
+use crate::http::response::Body;
+use crate::http::HttpError;
 
 /// The stored form of a key: `blake3:` and the hex digest.
 pub fn hash_key(key: &str) -> String {
@@ -49,15 +49,15 @@ impl Keys {
     }
 
     /// `Ok` when the site is public or the request carries one of its keys.
-    pub fn check(&self, site: usize, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub fn check(&self, site: usize, headers: &HeaderMap) -> Result<(), HttpError> {
         let Some((hashes, public)) = self.sites.get(site) else {
-            return Err(ApiError::Unauthorized);
+            return Err(HttpError::Unauthorized);
         };
         if *public {
             return Ok(());
         }
         let Some(key) = bearer(headers) else {
-            return Err(ApiError::Unauthorized);
+            return Err(HttpError::Unauthorized);
         };
         let given = blake3::hash(key.as_bytes());
         let mut ok = false;
@@ -67,7 +67,7 @@ impl Keys {
         if ok {
             Ok(())
         } else {
-            Err(ApiError::Unauthorized)
+            Err(HttpError::Unauthorized)
         }
     }
 }
@@ -166,7 +166,7 @@ mod tests {
         assert!(allowed_origin(&c, &ok).is_some());
         assert!(allowed_origin(&c, &bad).is_none());
         let r = with_cors(
-            crate::server::response::empty(http::StatusCode::OK),
+            crate::http::response::empty(http::StatusCode::OK),
             allowed_origin(&c, &ok),
         );
         assert_eq!(

@@ -6,7 +6,7 @@
 
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
-use crate::server::response::{self, Body};
+use crate::http::response::{self, Body};
 use crate::AppState;
 
 const HTML: &str = include_str!("../../assets/dashboard/index.html");
@@ -43,7 +43,7 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
 }
 
 fn page<B>(state: &AppState, req: &Request<B>, site: &str) -> Response<Body> {
-    let site = crate::privacy::url::percent_decode(site, false);
+    let site = crate::http::query::percent_decode(site, false);
     let Some(cfg) = state.config.sites.iter().find(|s| s.id == site) else {
         return response::text(
             StatusCode::NOT_FOUND,
@@ -51,12 +51,8 @@ fn page<B>(state: &AppState, req: &Request<B>, site: &str) -> Response<Body> {
             "unknown site\n".into(),
         );
     };
-    let query_lang = req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|p| p.strip_prefix("lang="));
+    let query_lang = crate::http::query::first(req.uri().query().unwrap_or(""), "lang");
+    let query_lang = query_lang.as_deref();
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -96,10 +92,10 @@ pub fn language(query: Option<&str>, accept: Option<&str>, default: &str) -> &'s
         .unwrap_or("en")
 }
 
-use crate::manifest::doc::escape;
+use crate::http::escape::html_escape as escape;
 
 fn secure(mut r: Response<Body>) -> Response<Body> {
-    crate::server::response::harden_page(&mut r, CSP);
+    crate::http::response::harden_page(&mut r, CSP);
     let h = r.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

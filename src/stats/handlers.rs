@@ -36,18 +36,18 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::aggregate::{Dim, OTHER, PROP_SEP};
 use crate::config::SiteConfig;
+use crate::model::{Dim, OTHER, PROP_SEP};
 use crate::privacy::consent::Decision;
 use crate::AppState;
 
-use super::error::ApiError;
 use super::kanon::{self, Foldable};
 use super::params::{
     dimension, dimension_names, metrics_of, DateRange, Filter, Interval, MetricSet, Params,
     Pattern, Sort, DEFAULT_LIMIT, MAX_LIMIT,
 };
 use super::query::{self, Group, Metrics, Scope};
+use crate::http::HttpError;
 
 /// One authorised request for one site.
 pub struct Ctx<'a> {
@@ -124,7 +124,7 @@ fn change(cur: &Map<String, Value>, prev: &Map<String, Value>) -> Value {
 }
 
 /// The single group `aggregate` and `timeseries` may be narrowed to.
-fn group_filter(p: &Params) -> Result<Option<(Dim, String)>, ApiError> {
+fn group_filter(p: &Params) -> Result<Option<(Dim, String)>, HttpError> {
     let filters = Filter::from_params(p)?;
     match filters.as_slice() {
         [] => Ok(None),
@@ -132,7 +132,7 @@ fn group_filter(p: &Params) -> Result<Option<(Dim, String)>, ApiError> {
             dim,
             pattern: Pattern::Exact(v),
         }] => Ok(Some((*dim, v.clone()))),
-        [_] => Err(ApiError::param(
+        [_] => Err(HttpError::param(
             "filter",
             "here the filter must name one value exactly (`page:/pricing`); patterns work in breakdowns",
         )),
@@ -146,7 +146,7 @@ async fn shown_group(
     range: DateRange,
     dim: Dim,
     value: &str,
-) -> Result<Option<Metrics>, ApiError> {
+) -> Result<Option<Metrics>, HttpError> {
     let c = &ctx.state.stats.client;
     let m = query::totals(c, ctx.scope(range), dim, value).await?;
     let k = u64::from(ctx.site.k);
@@ -154,15 +154,18 @@ async fn shown_group(
     Ok((!hidden).then_some(m))
 }
 
-fn not_shown(dim: Dim, value: &str, k: u32) -> ApiError {
-    ApiError::NotFound(format!(
-        "no `{}` value `{value}` with at least {k} visitors in this range (smaller groups are only shown inside `(other)`)",
-        dim.as_str()
-    ))
+fn not_shown(dim: Dim, value: &str, k: u32) -> HttpError {
+    HttpError::NotFound(
+        format!(
+            "no `{}` value `{value}` with at least {k} visitors in this range (smaller groups are only shown inside `(other)`)",
+            dim.as_str()
+        )
+        .into(),
+    )
 }
 
 /// `GET /api/v1/aggregate`.
-pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let p = ctx.params;
     let range = p.range()?;
     let compare = p.compare()?;
@@ -267,7 +270,7 @@ fn buckets_json(buckets: &[query::Bucket], hidden: &[bool], set: MetricSet) -> V
 }
 
 /// `GET /api/v1/timeseries`.
-pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let p = ctx.params;
     let range = p.range()?;
     let interval = Interval::from_params(p, range)?;
@@ -382,11 +385,11 @@ pub fn fold_groups(rows: Vec<Group>, k: u32) -> (Vec<Group>, Option<Group>) {
 }
 
 /// `GET /api/v1/breakdown`.
-pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let p = ctx.params;
     let name = p.required("dimension")?;
     let dim = dimension(name).ok_or_else(|| {
-        ApiError::param(
+        HttpError::param(
             "dimension",
             format!(
                 "`{name}` is not a dimension; use one of {}",
@@ -402,7 +405,7 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let is_prop = matches!(dim, Dim::Prop | Dim::MarketingProp);
     let event = p.get("event");
     if event.is_some() && !is_prop {
-        return Err(ApiError::param(
+        return Err(HttpError::param(
             "event",
             "only `prop` and `marketing_prop` breakdowns can be restricted to one event",
         ));
@@ -471,7 +474,7 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 }
 
 /// `GET /api/v1/consent`.
-pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let range = ctx.params.range()?;
     let rows = query::decisions(&ctx.state.stats.client, ctx.scope(range)).await?;
     let mut decisions = Map::new();
@@ -494,12 +497,12 @@ pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 /// `GET /api/v1/realtime`: from memory only.
 pub fn realtime(ctx: &Ctx<'_>) -> Value {
     let state = ctx.state;
-    let now = state.privacy.clock().now_secs() as u32;
+    let now = state.pipeline.privacy.clock().now_secs() as u32;
     let site = ctx.idx as u32;
     let window = |minutes: u32| {
         json!({
-            "visitors": state.sessions.active_since(site, now.saturating_sub(minutes * 60)),
-            "pageviews": state.stats.realtime.pageviews(site, now, minutes),
+            "visitors": state.pipeline.sessions.active_since(site, now.saturating_sub(minutes * 60)),
+            "pageviews": state.pipeline.realtime.pageviews(site, now, minutes),
         })
     };
     json!({
@@ -510,8 +513,8 @@ pub fn realtime(ctx: &Ctx<'_>) -> Value {
 }
 
 /// `GET /api/v1/site`: what a client needs to ask good questions.
-pub async fn site(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-    let now = ctx.state.privacy.clock().now_secs();
+pub async fn site(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
+    let now = ctx.state.pipeline.privacy.clock().now_secs();
     let today = query::today(&ctx.state.stats.client, &ctx.site.timezone, now).await?;
     Ok(json!({
         "site": ctx.site.id,

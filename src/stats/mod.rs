@@ -6,7 +6,6 @@
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
-//! - [`realtime`]: per-minute pageview rings in memory for `/realtime`.
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
 //! - [`seed`]: synthetic aggregates for demos and latency measurements.
@@ -20,8 +19,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use hyper::body::Incoming;
 
 use crate::config::Config;
-use crate::privacy::AnonHit;
-use crate::server::response::{self, Body};
+use crate::http::response::{self, Body};
 use crate::AppState;
 
 pub mod auth;
@@ -32,10 +30,9 @@ pub mod kanon;
 pub mod openapi;
 pub mod params;
 pub mod query;
-pub mod realtime;
 pub mod seed;
 
-use error::ApiError;
+use crate::http::HttpError;
 use params::Params;
 
 /// Longest a stats query may run in ClickHouse (`max_execution_time`, seconds).
@@ -45,8 +42,6 @@ pub const QUERY_TIMEOUT_SECS: u64 = 20;
 pub struct Stats {
     /// ClickHouse client for reads (with the query time limit).
     pub client: clickhouse::Client,
-    /// Realtime pageview counters.
-    pub realtime: realtime::Realtime,
     /// API key hashes and public flags per site.
     pub keys: auth::Keys,
 }
@@ -57,15 +52,7 @@ impl Stats {
         Stats {
             client: crate::sink::schema::client(&config.clickhouse)
                 .with_setting("max_execution_time", QUERY_TIMEOUT_SECS.to_string()),
-            realtime: realtime::Realtime::new(config.sites.len()),
             keys: auth::Keys::new(config),
-        }
-    }
-
-    /// Counts a recorded hit for the realtime view (pageviews only).
-    pub fn record(&self, hit: &AnonHit) {
-        if hit.event.is_none() {
-            self.realtime.record(hit.site, hit.secs);
         }
     }
 }
@@ -90,30 +77,16 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
             let work = api(state, endpoint, query, req.headers());
             match tokio::time::timeout(Duration::from_secs(QUERY_TIMEOUT_SECS + 5), work).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) => error_response(&e),
-                Err(_) => error_response(&ApiError::Unavailable(
-                    "ClickHouse did not answer in time".into(),
-                )),
+                Ok(Err(e)) => e.to_json(),
+                Err(_) => HttpError::unavailable("ClickHouse did not answer in time").to_json(),
             }
         }
-        _ => error_response(&ApiError::MethodNotAllowed),
+        _ => HttpError::MethodNotAllowed.to_json(),
     };
     let mut resp = auth::with_cors(resp, origin.as_ref());
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
-}
-
-/// The JSON error answer.
-pub fn error_response(e: &ApiError) -> Response<Body> {
-    let mut r = response::error(e.status(), &e.to_string());
-    if matches!(e, ApiError::Unauthorized) {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"veil\""),
-        );
-    }
-    r
 }
 
 /// The endpoints of `/api/v1`, checked in order: endpoint, site, key, parameters.
@@ -122,7 +95,7 @@ async fn api(
     endpoint: &str,
     query: &str,
     headers: &HeaderMap,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Response<Body>, HttpError> {
     const ENDPOINTS: [&str; 6] = [
         "aggregate",
         "timeseries",
@@ -135,7 +108,7 @@ async fn api(
         return Ok(openapi::document());
     }
     if !ENDPOINTS.contains(&endpoint) {
-        return Err(ApiError::NotFound(
+        return Err(HttpError::NotFound(
             "unknown endpoint; the API is described at /api/v1/openapi.json".into(),
         ));
     }
@@ -146,7 +119,7 @@ async fn api(
         .sites
         .iter()
         .position(|s| s.id == site_id)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown site `{site_id}`")))?;
+        .ok_or_else(|| HttpError::NotFound(format!("unknown site `{site_id}`").into()))?;
     state.stats.keys.check(idx, headers)?;
     let ctx = handlers::Ctx {
         state,

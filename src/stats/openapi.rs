@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use crate::server::response::{self, Body};
+use crate::http::response::{self, Body};
 
 /// The document.
 pub const DOCUMENT: &str = include_str!("../../assets/openapi.json");

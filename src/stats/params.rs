@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 
-use crate::aggregate::Dim;
 use crate::clock::{civil_from_days, format_day};
-use crate::privacy::url::percent_decode;
+use crate::model::Dim;
 
-use super::error::ApiError;
+use crate::http::HttpError;
 
 /// Longest range one request may cover (3 years).
 pub const MAX_RANGE_DAYS: u32 = 3 * 366;
@@ -26,11 +25,8 @@ impl Params {
     /// Parses `a=1&b=2` (percent-decoding, `+` as space).
     pub fn parse(query: &str) -> Params {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            map.entry(percent_decode(k, true).into_owned())
-                .or_default()
-                .push(percent_decode(v, true).into_owned());
+        for (k, v) in crate::http::query::pairs(query) {
+            map.entry(k.into_owned()).or_default().push(v.into_owned());
         }
         Params(map)
     }
@@ -50,20 +46,20 @@ impl Params {
     }
 
     /// A required parameter.
-    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+    pub fn required(&self, name: &str) -> Result<&str, HttpError> {
         self.get(name)
-            .ok_or_else(|| ApiError::param(name, "is required"))
+            .ok_or_else(|| HttpError::param(name, "is required"))
     }
 
     /// `from` and `to` as a validated inclusive range of local dates.
-    pub fn range(&self) -> Result<DateRange, ApiError> {
-        let from = parse_date(self.required("from")?).map_err(|e| ApiError::param("from", e))?;
-        let to = parse_date(self.required("to")?).map_err(|e| ApiError::param("to", e))?;
+    pub fn range(&self) -> Result<DateRange, HttpError> {
+        let from = parse_date(self.required("from")?).map_err(|e| HttpError::param("from", e))?;
+        let to = parse_date(self.required("to")?).map_err(|e| HttpError::param("to", e))?;
         if from > to {
-            return Err(ApiError::param("to", "must not be before `from`"));
+            return Err(HttpError::param("to", "must not be before `from`"));
         }
         if to - from + 1 > MAX_RANGE_DAYS {
-            return Err(ApiError::param(
+            return Err(HttpError::param(
                 "to",
                 format!("the range may cover at most {MAX_RANGE_DAYS} days"),
             ));
@@ -72,12 +68,12 @@ impl Params {
     }
 
     /// A positive integer at most `max`, or `default`.
-    pub fn bounded(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+    pub fn bounded(&self, name: &str, default: usize, max: usize) -> Result<usize, HttpError> {
         match self.get(name) {
             None => Ok(default),
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::param(
+                _ => Err(HttpError::param(
                     name,
                     format!("must be a whole number from 1 to {max}"),
                 )),
@@ -86,11 +82,11 @@ impl Params {
     }
 
     /// Whether `compare=previous` was asked for.
-    pub fn compare(&self) -> Result<bool, ApiError> {
+    pub fn compare(&self) -> Result<bool, HttpError> {
         match self.get("compare") {
             None => Ok(false),
             Some("previous") => Ok(true),
-            Some(_) => Err(ApiError::param(
+            Some(_) => Err(HttpError::param(
                 "compare",
                 "the only comparison is `previous`",
             )),
@@ -188,13 +184,13 @@ pub enum Interval {
 
 impl Interval {
     /// Parses `interval` (default: hour for one day, day otherwise).
-    pub fn from_params(p: &Params, range: DateRange) -> Result<Interval, ApiError> {
+    pub fn from_params(p: &Params, range: DateRange) -> Result<Interval, HttpError> {
         Ok(match p.get("interval") {
             None if range.days() == 1 => Interval::Hour,
             None | Some("day") => Interval::Day,
             Some("hour") => {
                 if range.days() > 31 {
-                    return Err(ApiError::param(
+                    return Err(HttpError::param(
                         "interval",
                         "hourly buckets are available for ranges of up to 31 days",
                     ));
@@ -204,7 +200,7 @@ impl Interval {
             Some("week") => Interval::Week,
             Some("month") => Interval::Month,
             Some(_) => {
-                return Err(ApiError::param(
+                return Err(HttpError::param(
                     "interval",
                     "must be one of hour, day, week, month",
                 ))
@@ -300,7 +296,7 @@ pub enum Sort {
 
 impl Sort {
     /// Parses `sort`, checking the dimension has that metric; defaults to its main one.
-    pub fn from_params(p: &Params, m: MetricSet) -> Result<Sort, ApiError> {
+    pub fn from_params(p: &Params, m: MetricSet) -> Result<Sort, HttpError> {
         let sort = match p.get("sort") {
             None if m.pageviews => Sort::Pageviews,
             None if m.visits => Sort::Visits,
@@ -310,7 +306,7 @@ impl Sort {
             Some("visits") => Sort::Visits,
             Some("events") => Sort::Events,
             Some(_) => {
-                return Err(ApiError::param(
+                return Err(HttpError::param(
                     "sort",
                     "must be one of pageviews, visitors, visits, events",
                 ))
@@ -323,7 +319,7 @@ impl Sort {
             Sort::Visitors => true,
         };
         if !has {
-            return Err(ApiError::param(
+            return Err(HttpError::param(
                 "sort",
                 format!("this dimension has no `{}` metric", sort.as_str()),
             ));
@@ -379,19 +375,19 @@ impl Pattern {
 
 impl Filter {
     /// Parses every `filter` parameter.
-    pub fn from_params(p: &Params) -> Result<Vec<Filter>, ApiError> {
+    pub fn from_params(p: &Params) -> Result<Vec<Filter>, HttpError> {
         p.all("filter").iter().map(|f| Filter::parse(f)).collect()
     }
 
-    fn parse(s: &str) -> Result<Filter, ApiError> {
+    fn parse(s: &str) -> Result<Filter, HttpError> {
         let (dim, pat) = s.split_once(':').ok_or_else(|| {
-            ApiError::param(
+            HttpError::param(
                 "filter",
                 "must look like `dimension:value` (e.g. `page:/blog*`)",
             )
         })?;
         let dim = dimension(dim).ok_or_else(|| {
-            ApiError::param(
+            HttpError::param(
                 "filter",
                 format!(
                     "`{dim}` is not a dimension; use one of {}",
@@ -404,7 +400,7 @@ impl Filter {
         let ends = rest.ends_with('*');
         let core = rest.strip_suffix('*').unwrap_or(rest).to_string();
         if core.is_empty() {
-            return Err(ApiError::param("filter", "the value to match is empty"));
+            return Err(HttpError::param("filter", "the value to match is empty"));
         }
         let pattern = match (starts, ends) {
             (false, false) => Pattern::Exact(core),
@@ -416,8 +412,8 @@ impl Filter {
     }
 
     /// The message of the `400` for a filter on another dimension than the one asked.
-    pub fn cross_dimension(asked: &str, filtered: Dim) -> ApiError {
-        ApiError::param(
+    pub fn cross_dimension(asked: &str, filtered: Dim) -> HttpError {
+        HttpError::param(
             "filter",
             format!(
                 "a `{f}` filter cannot be applied to `{asked}`: veil stores one-dimensional hourly aggregates, not per-visitor rows, so {asked} × {f} cannot be combined",

@@ -11,8 +11,8 @@ use clickhouse::query::Query;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use crate::aggregate::{Dim, OTHER};
 use crate::clock::format_day;
+use crate::model::{Dim, OTHER};
 
 use super::params::{DateRange, Interval};
 

@@ -17,8 +17,9 @@ use clickhouse::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::aggregate::{new_batch_id, AggRow, Counters, Dim, DIRECT, PROP_SEP};
 use crate::clock::{DAY_SECS, HOUR_SECS};
+use crate::model::{Counters, Dim, DIRECT, PROP_SEP};
+use crate::sink::row::{new_batch_id, AggRow};
 use crate::sink::SinkError;
 
 /// What to generate.
@@ -570,45 +571,32 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         ("rate_limited", hits(0.001)),
         ("invalid", hits(0.003)),
     ];
-    let date = day as u16;
     let site = &opts.site;
     let mut rows: Vec<AggRow> = decisions
         .iter()
         .filter(|(_, c)| c.hits > 0)
-        .map(|(d, c)| AggRow {
-            date,
-            hour: hour as u32,
-            site: site.clone(),
-            dim: Dim::Decision.as_str().into(),
-            value: (*d).into(),
-            batch: 0,
-            hits: c.hits,
-            pageviews: 0,
-            events: 0,
-            visits: 0,
-            bounces: 0,
-            duration: 0,
-            visitors: Vec::new(),
+        .map(|(d, c)| {
+            AggRow::new(
+                hour as u32,
+                site.clone(),
+                Dim::Decision,
+                (*d).into(),
+                c,
+                Vec::new(),
+            )
         })
         .collect();
     for ((dim, value), mut cell) in h.cells {
         cell.visitors.sort_unstable();
         cell.visitors.dedup();
-        rows.push(AggRow {
-            date,
-            hour: hour as u32,
-            site: site.clone(),
-            dim: dim.as_str().into(),
-            value: model.vocab.strings[value as usize].clone(),
-            batch: 0,
-            hits: cell.c.hits,
-            pageviews: cell.c.pageviews,
-            events: cell.c.events,
-            visits: cell.c.visits,
-            bounces: cell.c.bounces,
-            duration: cell.c.duration,
-            visitors: cell.visitors,
-        });
+        rows.push(AggRow::new(
+            hour as u32,
+            site.clone(),
+            dim,
+            model.vocab.strings[value as usize].clone(),
+            &cell.c,
+            cell.visitors,
+        ));
     }
     rows.sort_by(|a, b| (&a.dim, &a.value).cmp(&(&b.dim, &b.value)));
     rows

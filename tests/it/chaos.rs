@@ -83,7 +83,13 @@ async fn a_clickhouse_outage_loses_and_duplicates_nothing() {
         ready.text()
     );
     assert!(ready.text().contains("\"degraded\""), "{}", ready.text());
-    let spooled = veil.running.state.spool.as_ref().map_or(0, |s| s.len());
+    let spooled = veil
+        .running
+        .state
+        .pipeline
+        .spool
+        .as_ref()
+        .map_or(0, |s| s.len());
     assert!(spooled > 0, "batches went to the spool");
     ch.resume();
     accepted += send(a, 200, 50_000).await;
@@ -92,6 +98,7 @@ async fn a_clickhouse_outage_loses_and_duplicates_nothing() {
     while veil
         .running
         .state
+        .pipeline
         .spool
         .as_ref()
         .is_some_and(|s| !s.is_empty())

@@ -4,10 +4,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use veil::aggregate::{AggRow, DataClass, Dim};
 use veil::clock::{day_of, format_day, Clock, SystemClock, DAY_SECS};
 use veil::config::{Config, RetentionConfig};
+use veil::model::{DataClass, Dim};
 use veil::retention::{self, BATCHES_RETENTION_DAYS};
+use veil::sink::row::AggRow;
 
 use crate::harness::*;
 

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use veil::aggregate::AggRow;
 use veil::config::{Config, SiteConfig};
+use veil::sink::row::AggRow;
 use veil::stats::auth::hash_key;
 use veil::stats::params::days_from_civil;
 

@@ -87,7 +87,7 @@ async fn withdrawing_consent_drops_the_live_visit() {
         "",
     )
     .await;
-    assert_eq!(veil.running.state.sessions.live(), 1);
+    assert_eq!(veil.running.state.pipeline.sessions.live(), 1);
     let r = collect(
         a,
         r#"{"site":"example.com","url":"/c","consent":[]}"#,
@@ -98,7 +98,7 @@ async fn withdrawing_consent_drops_the_live_visit() {
     .await;
     assert_eq!(r.status, 202);
     assert_eq!(
-        veil.running.state.sessions.live(),
+        veil.running.state.pipeline.sessions.live(),
         0,
         "withdrawal takes effect at once"
     );

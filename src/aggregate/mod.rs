@@ -1,4 +1,4 @@
-//! Hourly rollups in memory.
+//! The in-memory flush window: hourly rollups of anonymous hits.
 //!
 //! Every [`AnonHit`] updates a handful of cells keyed by (site, hour, dimension,
 //! value): counters plus the set of visitor hashes seen in the current flush window.
@@ -8,404 +8,24 @@
 //!
 //! The window is sharded (a hit locks one shard, chosen by its visitor hash) so
 //! request threads do not contend on one lock; lookups of existing cells do not
-//! allocate.
+//! allocate. [`window`] holds the cells, [`guard`] the cardinality bound.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+mod guard;
+mod window;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hashbrown::{Equivalent, HashMap, HashSet};
+use hashbrown::HashMap;
 use parking_lot::Mutex;
-use serde::Serialize;
 
-use crate::clock::DAY_SECS;
-use crate::privacy::consent::{DataGroup, Decision, Level};
-use crate::privacy::url::UTM_KEYS;
+use crate::model::{Counters, Dim, DIRECT, DIRECT_CHANNEL, PROP_SEP, UNKNOWN};
+use crate::privacy::consent::{Decision, Level};
 use crate::privacy::AnonHit;
 use crate::session::{ClosedVisit, VisitInfo};
+use crate::sink::row::AggRow;
 
-/// The dimensions veil aggregates by. `Total` has one empty value: the site's totals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dim {
-    /// Site totals.
-    Total,
-    /// Page path.
-    Page,
-    /// First page of a visit (visit metrics).
-    EntryPage,
-    /// Last page of a visit (visit metrics).
-    ExitPage,
-    /// Traffic source channel of the visit (search, social, email, paid, referral, direct).
-    Source,
-    /// Referrer host (`(direct)` when none).
-    Referrer,
-    /// `utm_source` … `utm_content`.
-    Utm(u8),
-    /// ISO country code.
-    Country,
-    /// Region.
-    Region,
-    /// Browser name.
-    Browser,
-    /// Browser name + major version.
-    BrowserVersion,
-    /// OS name.
-    Os,
-    /// OS name + version.
-    OsVersion,
-    /// Device class.
-    Device,
-    /// Screen-width bucket.
-    Screen,
-    /// Primary language.
-    Language,
-    /// Custom event name.
-    Event,
-    /// Custom event prop: `event\u{1f}key\u{1f}value`.
-    Prop,
-    /// A prop the site marks as marketing data (same value format).
-    MarketingProp,
-    /// Consent decision counters (`hits`).
-    Decision,
-}
-
-impl Dim {
-    /// The value of the `dim` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dim::Total => "total",
-            Dim::Page => "page",
-            Dim::EntryPage => "entry_page",
-            Dim::ExitPage => "exit_page",
-            Dim::Source => "source",
-            Dim::Referrer => "referrer",
-            Dim::Utm(i) => UTM_KEYS.get(usize::from(i)).copied().unwrap_or("utm"),
-            Dim::Country => "country",
-            Dim::Region => "region",
-            Dim::Browser => "browser",
-            Dim::BrowserVersion => "browser_version",
-            Dim::Os => "os",
-            Dim::OsVersion => "os_version",
-            Dim::Device => "device",
-            Dim::Screen => "screen",
-            Dim::Language => "language",
-            Dim::Event => "event",
-            Dim::Prop => "prop",
-            Dim::MarketingProp => "marketing_prop",
-            Dim::Decision => "decision",
-        }
-    }
-}
-
-/// The classes of stored data, each with its own retention and consent category.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DataClass {
-    /// Audience statistics.
-    Audience,
-    /// Campaign data (UTM, marketing props): needs marketing consent.
-    Marketing,
-    /// Consent decision counters.
-    Consent,
-}
-
-impl DataClass {
-    /// Every class.
-    pub const ALL: [DataClass; 3] = [
-        DataClass::Audience,
-        DataClass::Marketing,
-        DataClass::Consent,
-    ];
-
-    /// The `dim` values of this class.
-    pub fn dims(self) -> Vec<&'static str> {
-        Dim::ALL
-            .iter()
-            .filter(|d| d.class() == self)
-            .map(|d| d.as_str())
-            .collect()
-    }
-
-    /// Configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataClass::Audience => "audience",
-            DataClass::Marketing => "marketing",
-            DataClass::Consent => "consent",
-        }
-    }
-}
-
-impl Dim {
-    /// Every dimension.
-    pub const ALL: [Dim; 24] = [
-        Dim::Total,
-        Dim::Page,
-        Dim::EntryPage,
-        Dim::ExitPage,
-        Dim::Source,
-        Dim::Referrer,
-        Dim::Utm(0),
-        Dim::Utm(1),
-        Dim::Utm(2),
-        Dim::Utm(3),
-        Dim::Utm(4),
-        Dim::Country,
-        Dim::Region,
-        Dim::Browser,
-        Dim::BrowserVersion,
-        Dim::Os,
-        Dim::OsVersion,
-        Dim::Device,
-        Dim::Screen,
-        Dim::Language,
-        Dim::Event,
-        Dim::Prop,
-        Dim::MarketingProp,
-        Dim::Decision,
-    ];
-
-    /// Whether the dimension's values come from visitors' input (pages, referrers,
-    /// campaigns, events) and so need a cardinality bound.
-    pub fn is_open_ended(self) -> bool {
-        !matches!(
-            self,
-            Dim::Total
-                | Dim::Source
-                | Dim::Country
-                | Dim::Browser
-                | Dim::Os
-                | Dim::Device
-                | Dim::Screen
-                | Dim::Language
-                | Dim::Decision
-        )
-    }
-
-    /// The data group a site may tie to a consent category of its own
-    /// (`consent.requires`); `None` for what every collecting level stores.
-    pub fn group(self) -> Option<DataGroup> {
-        Some(match self {
-            Dim::Referrer | Dim::Source => DataGroup::Referrers,
-            Dim::Utm(_) => DataGroup::Campaigns,
-            Dim::Country | Dim::Region => DataGroup::Geo,
-            Dim::Browser | Dim::BrowserVersion | Dim::Os | Dim::OsVersion | Dim::Device => {
-                DataGroup::Agent
-            }
-            Dim::Screen => DataGroup::Screen,
-            Dim::Language => DataGroup::Language,
-            Dim::Event | Dim::Prop | Dim::MarketingProp => DataGroup::Events,
-            Dim::EntryPage | Dim::ExitPage => DataGroup::Visits,
-            Dim::Total | Dim::Page | Dim::Decision => return None,
-        })
-    }
-
-    /// The data class (retention, consent category) of the dimension.
-    pub fn class(self) -> DataClass {
-        match self {
-            Dim::Utm(_) | Dim::MarketingProp => DataClass::Marketing,
-            Dim::Decision => DataClass::Consent,
-            _ => DataClass::Audience,
-        }
-    }
-}
-
-/// Separator inside `prop` values; stripped from names, keys and values.
-pub const PROP_SEP: char = '\u{1f}';
-/// Value used when a dimension is unknown for a hit.
-pub const UNKNOWN: &str = "(unknown)";
-/// Referrer value for direct traffic.
-pub const DIRECT: &str = "(direct)";
-/// Source channel of direct traffic.
-pub const DIRECT_CHANNEL: &str = "direct";
-
-/// Additive counters of one cell.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Hits counted (the `decision` dimension uses this).
-    pub hits: u64,
-    /// Pageviews.
-    pub pageviews: u64,
-    /// Custom events.
-    pub events: u64,
-    /// Visits (sessions) started.
-    pub visits: u64,
-    /// Visits with one pageview and no engagement.
-    pub bounces: u64,
-    /// Total visit duration in seconds.
-    pub duration: u64,
-}
-
-impl Counters {
-    fn add(&mut self, o: &Counters) {
-        self.hits += o.hits;
-        self.pageviews += o.pageviews;
-        self.events += o.events;
-        self.visits += o.visits;
-        self.bounces += o.bounces;
-        self.duration += o.duration;
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct CellKey {
-    site: u32,
-    hour: u32,
-    dim: Dim,
-    value: Box<str>,
-}
-
-#[derive(Hash)]
-struct CellKeyRef<'a> {
-    site: u32,
-    hour: u32,
-    dim: Dim,
-    value: &'a str,
-}
-
-impl Equivalent<CellKey> for CellKeyRef<'_> {
-    fn equivalent(&self, key: &CellKey) -> bool {
-        self.site == key.site
-            && self.hour == key.hour
-            && self.dim == key.dim
-            && *self.value == *key.value
-    }
-}
-
-#[derive(Default, Debug)]
-struct Cell {
-    counters: Counters,
-    visitors: HashSet<u64>,
-}
-
-#[derive(Default)]
-struct Window {
-    cells: HashMap<CellKey, Cell>,
-}
-
-impl Cell {
-    fn add(&mut self, c: &Counters, visitor: Option<u64>) {
-        self.counters.add(c);
-        if let Some(v) = visitor {
-            self.visitors.insert(v);
-        }
-    }
-}
-
-impl Window {
-    /// Adds to an existing cell; false when the window has no cell for the key yet.
-    fn add_existing(
-        &mut self,
-        site: u32,
-        hour: u32,
-        dim: Dim,
-        value: &str,
-        c: &Counters,
-        visitor: Option<u64>,
-    ) -> bool {
-        let probe = CellKeyRef {
-            site,
-            hour,
-            dim,
-            value,
-        };
-        match self.cells.get_mut(&probe) {
-            Some(cell) => {
-                cell.add(c, visitor);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Adds to the cell of the key, creating it (the caller usually knows it is new).
-    fn insert(
-        &mut self,
-        site: u32,
-        hour: u32,
-        dim: Dim,
-        value: &str,
-        c: &Counters,
-        visitor: Option<u64>,
-    ) {
-        self.cells
-            .entry(CellKey {
-                site,
-                hour,
-                dim,
-                value: value.into(),
-            })
-            .or_default()
-            .add(c, visitor);
-    }
-
-    fn add(
-        &mut self,
-        site: u32,
-        hour: u32,
-        dim: Dim,
-        value: &str,
-        c: &Counters,
-        visitor: Option<u64>,
-    ) {
-        if !self.add_existing(site, hour, dim, value, c, visitor) {
-            self.insert(site, hour, dim, value, c, visitor);
-        }
-    }
-}
-
-/// Hashes of the values seen per (site, hour, dimension).
-type SeenValues = HashMap<(u32, u32, Dim), HashSet<u64>>;
-
-/// Bounds the distinct values of each open-ended dimension per site and hour:
-/// past `max` new values are folded into `(other)`, so a crawler inventing URLs
-/// cannot blow up memory or the table.
-struct CardinalityGuard {
-    max: usize,
-    hasher: hashbrown::DefaultHashBuilder,
-    shards: Box<[Mutex<SeenValues>]>,
-    folded: std::sync::atomic::AtomicU64,
-}
-
-/// The value shown for folded groups.
-pub const OTHER: &str = "(other)";
-
-impl CardinalityGuard {
-    fn new(max: usize, shards: usize) -> Self {
-        CardinalityGuard {
-            max,
-            hasher: hashbrown::DefaultHashBuilder::default(),
-            shards: (0..shards.max(1))
-                .map(|_| Mutex::new(HashMap::new()))
-                .collect(),
-            folded: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// `value`, or `(other)` when the dimension is full for this site and hour.
-    fn admit<'v>(&self, site: u32, hour: u32, dim: Dim, value: &'v str) -> &'v str {
-        if self.max == 0 || !dim.is_open_ended() {
-            return value;
-        }
-        let vh = self.hasher.hash_one(value);
-        let shard = &self.shards
-            [(self.hasher.hash_one((site, hour, dim)) % self.shards.len() as u64) as usize];
-        let mut map = shard.lock();
-        let set = map.entry((site, hour, dim)).or_default();
-        if set.len() < self.max || set.contains(&vh) {
-            set.insert(vh);
-            value
-        } else {
-            self.folded.fetch_add(1, Ordering::Relaxed);
-            OTHER
-        }
-    }
-
-    /// Forgets hours older than `oldest_hour`.
-    fn prune(&self, oldest_hour: u32) {
-        for shard in self.shards.iter() {
-            shard.lock().retain(|(_, hour, _), _| *hour >= oldest_hour);
-        }
-    }
-}
+use guard::CardinalityGuard;
+use window::{Cell, CellKey, Window};
 
 /// The attributes a hit and a visit share: each becomes one dimension's value.
 struct Attributes<'a> {
@@ -492,37 +112,6 @@ impl Adder<'_> {
         let value = self.guard.admit(site, hour, dim, value);
         self.w.insert(site, hour, dim, value, c, visitor);
     }
-}
-
-/// One row of `aggregates_in`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clickhouse::Row)]
-pub struct AggRow {
-    /// Day number (ClickHouse `Date`).
-    pub date: u16,
-    /// Start of the hour (ClickHouse `DateTime`).
-    pub hour: u32,
-    /// Site id.
-    pub site: String,
-    /// Dimension name.
-    pub dim: String,
-    /// Dimension value.
-    pub value: String,
-    /// Id of the batch this row travels in (idempotent retries).
-    pub batch: u64,
-    /// Counter.
-    pub hits: u64,
-    /// Counter.
-    pub pageviews: u64,
-    /// Counter.
-    pub events: u64,
-    /// Counter.
-    pub visits: u64,
-    /// Counter.
-    pub bounces: u64,
-    /// Counter.
-    pub duration: u64,
-    /// Distinct visitor hashes of the window (folded into a sketch by ClickHouse).
-    pub visitors: Vec<u64>,
 }
 
 /// The sharded in-memory window.
@@ -754,21 +343,14 @@ impl Aggregator {
             .map(|(k, cell)| {
                 let mut visitors: Vec<u64> = cell.visitors.into_iter().collect();
                 visitors.sort_unstable();
-                AggRow {
-                    date: (u64::from(k.hour) / DAY_SECS) as u16,
-                    hour: k.hour,
-                    site: self.sites.get(k.site as usize).cloned().unwrap_or_default(),
-                    dim: k.dim.as_str().to_string(),
-                    value: k.value.into(),
-                    batch: 0,
-                    hits: cell.counters.hits,
-                    pageviews: cell.counters.pageviews,
-                    events: cell.counters.events,
-                    visits: cell.counters.visits,
-                    bounces: cell.counters.bounces,
-                    duration: cell.counters.duration,
+                AggRow::new(
+                    k.hour,
+                    self.sites.get(k.site as usize).cloned().unwrap_or_default(),
+                    k.dim,
+                    k.value.into(),
+                    &cell.counters,
                     visitors,
-                }
+                )
             })
             .collect();
         rows.sort_by(|a, b| {
@@ -787,17 +369,10 @@ fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A stable 64-bit id for a batch: random, so two veil processes never collide.
-pub fn new_batch_id() -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    rand::random::<u64>().hash(&mut h);
-    h.finish().max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::privacy::consent::Decision;
+    use crate::model::{DataClass, OTHER};
 
     fn hit(visitor: u64, path: &str) -> AnonHit {
         AnonHit {

@@ -1,0 +1,192 @@
+//! The pipeline: one decoded beacon's whole path into the window, and the closing
+//! of visits. Routes decode a wire format and call [`Pipeline::ingest`]; the
+//! benches call the same function, so what is measured is what runs.
+//!
+//! ```text
+//! Beacon ─▶ spool bound ─▶ rate limits ─▶ privacy boundary ─▶ sessions ─▶ realtime ─▶ window
+//!                                            (AnonHit)          (visit)
+//! ```
+//!
+//! - [`rate_limit`]: per client and per site (governor), before any work is done.
+//! - the privacy boundary ([`crate::privacy`]) decides consent and turns the
+//!   request into an [`crate::privacy::AnonHit`], which holds nothing identifying.
+//! - sessions ([`crate::session`]) attach the hit to its live visit.
+//! - [`realtime`]: per-minute pageview rings for `/realtime`.
+//! - the window ([`crate::aggregate`]) adds the hit to its hourly cells.
+//!
+//! [`Pipeline::close_visits`] runs before each flush: visits that timed out (or
+//! whose salt day ended) are added to the window as finished visits.
+
+use std::sync::Arc;
+
+use crate::aggregate::Aggregator;
+use crate::beacon::Beacon;
+use crate::clock::Clock;
+use crate::http::HttpError;
+use crate::metrics::Metrics;
+use crate::privacy::consent::Decision;
+use crate::privacy::salt::SaltKeeper;
+use crate::privacy::{Outcome, Privacy, Refusal, Transport};
+use crate::session::Sessions;
+use crate::sink::spool::Spool;
+
+pub mod rate_limit;
+pub mod realtime;
+
+use rate_limit::RateLimits;
+use realtime::Realtime;
+
+/// Why a beacon was not ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// The privacy boundary refused it (unknown site, hostname not allowed).
+    Refused(Refusal),
+    /// The client or the site is over its rate.
+    RateLimited,
+    /// ClickHouse is down and the spool is full: refused rather than lost.
+    SpoolFull,
+}
+
+impl From<Rejected> for HttpError {
+    fn from(r: Rejected) -> HttpError {
+        match r {
+            Rejected::SpoolFull => HttpError::Unavailable {
+                reason: "storage unavailable; retry later".into(),
+                retry_after: Some(30),
+            },
+            Rejected::RateLimited => HttpError::TooManyRequests {
+                reason: "rate limit exceeded",
+                retry_after: 1,
+            },
+            Rejected::Refused(e) => HttpError::BadRequest(e.to_string().into()),
+        }
+    }
+}
+
+/// The stages a beacon passes, owned together.
+pub struct Pipeline {
+    /// The privacy boundary.
+    pub privacy: Privacy,
+    /// Rate limits at the gate.
+    pub limits: RateLimits,
+    /// Live visits.
+    pub sessions: Arc<Sessions>,
+    /// Realtime pageview counters (read by the stats API).
+    pub realtime: Realtime,
+    /// The in-memory window.
+    pub aggregator: Arc<Aggregator>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Disk spool (when configured): its bound is the pipeline's first gate.
+    pub spool: Option<Arc<Spool>>,
+    salts: Arc<SaltKeeper>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Pipeline {
+    /// Assembles the stages.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        privacy: Privacy,
+        limits: RateLimits,
+        sessions: Arc<Sessions>,
+        aggregator: Arc<Aggregator>,
+        metrics: Arc<Metrics>,
+        spool: Option<Arc<Spool>>,
+        salts: Arc<SaltKeeper>,
+        clock: Arc<dyn Clock>,
+    ) -> Pipeline {
+        let sites = privacy.sites().len();
+        Pipeline {
+            privacy,
+            limits,
+            sessions,
+            realtime: Realtime::new(sites),
+            aggregator,
+            metrics,
+            spool,
+            salts,
+            clock,
+        }
+    }
+
+    /// Whether hits must be refused: ClickHouse is down and the spool is full.
+    pub fn spool_full(&self) -> bool {
+        self.spool.as_ref().is_some_and(|s| s.is_full())
+    }
+
+    /// Runs one decoded beacon through every stage into the window.
+    pub fn ingest(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<(), Rejected> {
+        let m = &self.metrics;
+        if self.spool_full() {
+            // Memory and disk are both at their bound: refuse rather than lose.
+            Metrics::inc(&m.rejected_spool_full);
+            return Err(Rejected::SpoolFull);
+        }
+        if let Some(site) = self.privacy.site_index(beacon.site.trim()) {
+            if !self.limits.allow(site, self.privacy.client_ip(t)) {
+                Metrics::inc(&m.rate_limited);
+                let hour = self.privacy.current_hour();
+                self.aggregator
+                    .count_decision(site, hour, Decision::RateLimited);
+                return Err(Rejected::RateLimited);
+            }
+        }
+        match self.privacy.process(beacon, t) {
+            Ok(Outcome::Record(hit)) => {
+                Metrics::inc(&m.beacons_accepted);
+                Metrics::inc(&m.beacons_recorded);
+                let channel = hit.channel.map(|c| c.as_str());
+                let (visit, closed) = self.sessions.touch(&hit, hit.secs, channel);
+                if hit.event.is_none() {
+                    self.realtime.record(hit.site, hit.secs);
+                }
+                self.aggregator.record(&hit, visit.as_ref());
+                for c in &closed {
+                    self.aggregator.record_visit(c);
+                }
+                Ok(())
+            }
+            Ok(Outcome::CountOnly {
+                site,
+                hour,
+                decision,
+                forget,
+            }) => {
+                Metrics::inc(&m.beacons_accepted);
+                Metrics::inc(&m.beacons_count_only);
+                self.aggregator.count_decision(site, hour, decision);
+                if let Some(visitor) = forget {
+                    self.sessions.forget(visitor);
+                }
+                Ok(())
+            }
+            Err(Refusal::UnknownSite) => {
+                Metrics::inc(&m.rejected_unknown_site);
+                Err(Rejected::Refused(Refusal::UnknownSite))
+            }
+            Err(Refusal::HostNotAllowed { site, hour }) => {
+                Metrics::inc(&m.rejected_host);
+                self.aggregator
+                    .count_decision(site, hour, Decision::Invalid);
+                Err(Rejected::Refused(Refusal::HostNotAllowed { site, hour }))
+            }
+        }
+    }
+
+    /// Closes visits into the window: those that timed out or whose salt day is
+    /// gone, or every live visit when `last` (shutdown). Also lets the rate
+    /// limiter forget quiet clients, which keeps its map bounded.
+    pub fn close_visits(&self, last: bool) {
+        let closed = if last {
+            self.sessions.close_all()
+        } else {
+            let now = self.clock.now_secs() as u32;
+            self.sessions.sweep(now, |day| self.salts.holds_day(day))
+        };
+        for visit in &closed {
+            self.aggregator.record_visit(visit);
+        }
+        self.limits.retain_recent();
+    }
+}
