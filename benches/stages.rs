@@ -227,7 +227,7 @@ fn agent(c: &mut Criterion) {
 
 fn visitor_hash(c: &mut Criterion) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let salts = match SaltKeeper::new(clock, 3_600, None) {
+    let salts = match SaltKeeper::new(clock, 3_600, None, &["UTC"]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("visitor hash skipped: {e}");
@@ -243,6 +243,7 @@ fn visitor_hash(c: &mut Criterion) {
         b.iter(|| {
             let hit = h.next_item();
             black_box(salts.visitor_hash(
+                0,
                 black_box(&sites[hit.site]),
                 black_box(hit.ip),
                 black_box(hit.user_agent),
@@ -307,7 +308,7 @@ fn privacy(geo: Option<Arc<GeoDb>>) -> Option<(Privacy, Config)> {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let salts = Arc::new(SaltKeeper::new(clock.clone(), 3_600, None).ok()?);
+    let salts = Arc::new(SaltKeeper::new(clock.clone(), 3_600, None, &["UTC"]).ok()?);
     let p = Privacy::new(&config, geo, salts, clock).ok()?;
     Some((p, config))
 }

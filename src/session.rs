@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::clock::DAY_SECS;
 use crate::privacy::agent::DeviceClass;
 use crate::privacy::consent::Level;
 use crate::privacy::geo::Country;
@@ -90,6 +89,8 @@ impl Interner {
 #[derive(Clone, Debug)]
 struct Visit {
     site: u32,
+    /// Start of the local hour of the first hit: the cells the visit counts in.
+    hour: u32,
     start: u32,
     last: u32,
     entry: u32,
@@ -257,6 +258,7 @@ impl Sessions {
         let path_id = self.interner.id(Some(&hit.path));
         let visit = Visit {
             site: hit.site,
+            hour: hit.hour,
             start: now,
             last: now,
             entry: path_id,
@@ -300,9 +302,9 @@ impl Sessions {
         removed
     }
 
-    /// Closes visits idle for the timeout, and visits from a day whose salt is gone
-    /// (`holds_day`), so no visit outlives its salt.
-    pub fn sweep(&self, now: u32, holds_day: impl Fn(u32) -> bool) -> Vec<ClosedVisit> {
+    /// Closes visits idle for the timeout, and visits whose salt is gone
+    /// (`holds_salt(site, start)` is false), so no visit outlives its salt.
+    pub fn sweep(&self, now: u32, holds_salt: impl Fn(u32, u32) -> bool) -> Vec<ClosedVisit> {
         let mut closed = Vec::new();
         for shard in self.shards.iter() {
             let mut s = shard.lock();
@@ -310,7 +312,7 @@ impl Sessions {
             let mut ended = Vec::new();
             s.retain(|k, v| {
                 let keep = now.saturating_sub(v.last) < self.timeout_secs
-                    && holds_day((u64::from(v.start) / DAY_SECS) as u32);
+                    && holds_salt(v.site, v.start);
                 if !keep {
                     ended.push((*k, v.clone()));
                 }
@@ -325,7 +327,7 @@ impl Sessions {
 
     /// Closes every visit (shutdown).
     pub fn close_all(&self) -> Vec<ClosedVisit> {
-        self.sweep(0, |_| false)
+        self.sweep(0, |_, _| false)
     }
 
     /// Closes the least recently active eighth of the fullest shard.
@@ -359,7 +361,7 @@ impl Sessions {
     fn close(&self, visitor: u64, v: Visit) -> ClosedVisit {
         ClosedVisit {
             site: v.site,
-            hour: v.start - v.start % 3_600,
+            hour: v.hour,
             visitor,
             entry: self.interner.get(v.entry).unwrap_or_else(|| Arc::from("/")),
             exit: self.interner.get(v.exit).unwrap_or_else(|| Arc::from("/")),
@@ -409,7 +411,7 @@ mod tests {
         assert_eq!(info.unwrap().channel.as_deref(), Some("search"));
         s.touch(&hit(8, "/c", None), 100, None);
         assert_eq!(s.live(), 2);
-        let mut closed = s.sweep(100 + 1800 + 60, |_| true);
+        let mut closed = s.sweep(100 + 1800 + 60, |_, _| true);
         closed.sort_by_key(|c| c.visitor);
         assert_eq!(closed.len(), 2);
         assert_eq!((&*closed[0].entry, &*closed[0].exit), ("/a", "/b"));
@@ -461,8 +463,8 @@ mod tests {
     fn visits_do_not_outlive_their_salt() {
         let s = Sessions::new(2, 1800, 100);
         s.touch(&hit(1, "/", None), 10, None);
-        assert_eq!(s.sweep(20, |_| true).len(), 0);
-        assert_eq!(s.sweep(20, |_| false).len(), 1);
+        assert_eq!(s.sweep(20, |_, _| true).len(), 0);
+        assert_eq!(s.sweep(20, |_, _| false).len(), 1);
     }
 
     #[test]

@@ -124,10 +124,12 @@ pub async fn start_on(
     sink::schema::check_version(&client).await?;
 
     let geo = open_geo(&config)?;
+    let zones: Vec<&str> = config.sites.iter().map(|s| s.timezone.as_str()).collect();
     let salts = Arc::new(SaltKeeper::new(
         clock.clone(),
         config.salt.grace_secs,
         config.salt.state_file.clone(),
+        &zones,
     )?);
     let spool = open_spool(&config)?;
     let metrics = Arc::new(Metrics::default());
@@ -263,7 +265,6 @@ pub fn build_pipeline(
         aggregator,
         metrics,
         spool,
-        salts,
         clock,
     ))
 }

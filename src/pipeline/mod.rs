@@ -25,7 +25,6 @@ use crate::clock::Clock;
 use crate::http::HttpError;
 use crate::metrics::Metrics;
 use crate::privacy::consent::Decision;
-use crate::privacy::salt::SaltKeeper;
 use crate::privacy::{Outcome, Privacy, Refusal, Transport};
 use crate::session::Sessions;
 use crate::sink::spool::Spool;
@@ -79,13 +78,11 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Disk spool (when configured): its bound is the pipeline's first gate.
     pub spool: Option<Arc<Spool>>,
-    salts: Arc<SaltKeeper>,
     clock: Arc<dyn Clock>,
 }
 
 impl Pipeline {
     /// Assembles the stages.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         privacy: Privacy,
         limits: RateLimits,
@@ -93,7 +90,6 @@ impl Pipeline {
         aggregator: Arc<Aggregator>,
         metrics: Arc<Metrics>,
         spool: Option<Arc<Spool>>,
-        salts: Arc<SaltKeeper>,
         clock: Arc<dyn Clock>,
     ) -> Pipeline {
         let sites = privacy.sites().len();
@@ -105,7 +101,6 @@ impl Pipeline {
             aggregator,
             metrics,
             spool,
-            salts,
             clock,
         }
     }
@@ -126,7 +121,7 @@ impl Pipeline {
         if let Some(site) = self.privacy.site_index(beacon.site.trim()) {
             if !self.limits.allow(site, self.privacy.client_ip(t)) {
                 Metrics::inc(&m.rate_limited);
-                let hour = self.privacy.current_hour();
+                let hour = self.privacy.current_hour(site);
                 self.aggregator
                     .count_decision(site, hour, Decision::RateLimited);
                 return Err(Rejected::RateLimited);
@@ -182,7 +177,8 @@ impl Pipeline {
             self.sessions.close_all()
         } else {
             let now = self.clock.now_secs() as u32;
-            self.sessions.sweep(now, |day| self.salts.holds_day(day))
+            self.sessions
+                .sweep(now, |site, start| self.privacy.holds_visit_salt(site, start))
         };
         for visit in &closed {
             self.aggregator.record_visit(visit);

@@ -48,6 +48,8 @@ pub struct Site {
     pub marketing_props: Vec<String>,
     /// Fragment routes (`#/route`) are pages.
     pub hash_routing: bool,
+    /// Index of the site's time zone in the salt keeper: its days, hours and salt.
+    pub zone: usize,
 }
 
 impl Site {
@@ -90,7 +92,8 @@ pub struct Transport<'a> {
 pub struct AnonHit {
     /// Index of the site in the configuration.
     pub site: u32,
-    /// Start of the UTC hour (Unix seconds).
+    /// Start of the site's local hour (Unix seconds; the UTC hour in whole-hour
+    /// zones).
     pub hour: u32,
     /// Time of the hit (Unix seconds), for visit durations.
     pub secs: u32,
@@ -132,12 +135,25 @@ pub struct AnonHit {
 }
 
 impl AnonHit {
-    /// A hit of `site` at `secs` with only the fields every level has; the
-    /// boundary fills in the rest as the level allows.
+    /// A hit of a UTC site at `secs` (tests and tools); see [`AnonHit::at`].
     pub fn new(site: u32, secs: u64, level: Level, decision: Decision, path: Box<str>) -> AnonHit {
+        AnonHit::at(site, secs, hour_of(secs), level, decision, path)
+    }
+
+    /// A hit of `site` at `secs` in the local hour starting at `hour`, with only
+    /// the fields every level has; the boundary fills in the rest as the level
+    /// allows.
+    pub fn at(
+        site: u32,
+        secs: u64,
+        hour: u32,
+        level: Level,
+        decision: Decision,
+        path: Box<str>,
+    ) -> AnonHit {
         AnonHit {
             site,
-            hour: hour_of(secs),
+            hour,
             secs: secs as u32,
             level,
             decision,
@@ -232,6 +248,7 @@ impl Privacy {
                 consent: ConsentPolicy::from(&s.consent),
                 marketing_props: s.marketing_props.clone(),
                 hash_routing: s.hash_routing,
+                zone: salts.zone_index(&s.timezone).unwrap_or(0),
             })
             .collect();
         let site_index = sites
@@ -288,9 +305,22 @@ impl Privacy {
             .map(|i| self.sites[i as usize].id.as_str())
     }
 
-    /// The current UTC hour.
-    pub fn current_hour(&self) -> u32 {
-        hour_of(self.clock.now_secs())
+    /// The time zone of a site (its day, its hours, its salt).
+    pub fn zone(&self, site: u32) -> &crate::clock::zone::Zone {
+        let zone = self.sites.get(site as usize).map_or(0, |s| s.zone);
+        &self.salts.zones()[zone]
+    }
+
+    /// The start of the site's current local hour.
+    pub fn current_hour(&self, site: u32) -> u32 {
+        self.zone(site).hour_of(self.clock.now_secs())
+    }
+
+    /// Whether the salt a visit of `site` that started at `start` was hashed
+    /// under is still in memory (visits never outlive their salt).
+    pub fn holds_visit_salt(&self, site: u32, start: u32) -> bool {
+        let zone = self.sites.get(site as usize).map_or(0, |s| s.zone);
+        self.salts.holds_time(zone, u64::from(start))
     }
 
     /// The visitor's address as veil believes it (trusted proxies applied); only
@@ -312,7 +342,7 @@ impl Privacy {
             .ok_or(Refusal::UnknownSite)?;
         let site = &self.sites[site_idx as usize];
         let now = self.clock.now_secs();
-        let hour = hour_of(now);
+        let hour = self.salts.zones()[site.zone].hour_of(now);
         let page = url::parse_page(&beacon.url, self.limits.max_path, site.hash_routing);
         if !site.allows_host(&page.host) {
             return Err(Refusal::HostNotAllowed {
@@ -348,7 +378,7 @@ impl Privacy {
                 site: site_idx,
                 hour,
                 decision,
-                forget: Some(self.salts.visitor_hash(&site.id, ip, t.user_agent)),
+                forget: Some(self.salts.visitor_hash(site.zone, &site.id, ip, t.user_agent)),
             });
         }
 
@@ -378,7 +408,7 @@ impl Privacy {
         let mut hit = AnonHit {
             event,
             withheld,
-            ..AnonHit::new(site_idx, now, level, decision, page.path.into_boxed_str())
+            ..AnonHit::at(site_idx, now, hour, level, decision, page.path.into_boxed_str())
         };
         if level == Level::Count {
             return Ok(Outcome::Record(Box::new(hit)));
@@ -394,7 +424,7 @@ impl Privacy {
             hit.region = loc.region.map(String::into_boxed_str);
         }
         if allowed(DataGroup::Visits) {
-            hit.visitor = Some(self.salts.visitor_hash(&site.id, ip, t.user_agent));
+            hit.visitor = Some(self.salts.visitor_hash(site.zone, &site.id, ip, t.user_agent));
         }
         if allowed(DataGroup::Agent) {
             hit.device = Some(agent.device_with_width(beacon.width));

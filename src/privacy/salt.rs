@@ -1,11 +1,17 @@
-//! Daily salts of the visitor hash.
+//! Daily salts of the visitor hash, one per site time zone.
 //!
-//! A salt is 32 random bytes that exists only for its UTC day plus a grace period.
-//! One task ([`run_rotation`]) rotates it at 00:00 UTC and wipes yesterday's after the
-//! grace, so once it is gone no one — not veil, not a database reader — can
-//! recompute a hash of that day, and the same visitor on two days gets two unrelated
-//! hashes. The salt is never written to ClickHouse or a log; the optional state file
-//! (mode 0600) only lets a restart keep today's hashes stable.
+//! A salt is 32 random bytes that exists only for its local day (the site's day)
+//! plus a grace period. One task ([`run_rotation`]) rotates each zone's salt at its
+//! local midnight and wipes yesterday's after the grace, so once it is gone no one
+//! — not veil, not a database reader — can recompute a hash of that day, and the
+//! same visitor on two days gets two unrelated hashes. Sites in the same zone share
+//! a salt; the hash includes the site id, so their hashes are unrelated anyway. The
+//! salt is never written to ClickHouse or a log; the optional state file (mode
+//! 0600) only lets a restart keep today's hashes stable.
+//!
+//! A day is `[local midnight, next local midnight)` ([`crate::clock::zone`]): 23 or
+//! 25 hours on daylight-saving days, and offset by 30 or 45 minutes from UTC hours
+//! in zones such as Asia/Kolkata or Asia/Kathmandu.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -17,7 +23,8 @@ use parking_lot::RwLock;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{day_of, Clock, DAY_SECS};
+use crate::clock::zone::{UnknownZone, Zone};
+use crate::clock::{Clock, DAY_SECS};
 
 /// Errors reading or writing the salt state file (never contains a salt).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,9 @@ pub enum SaltError {
         /// Why.
         source: std::io::Error,
     },
+    /// A site's time zone is not in the time zone database.
+    #[error(transparent)]
+    Zone(UnknownZone),
 }
 
 /// One day's key, wiped from memory when dropped.
@@ -49,27 +59,37 @@ impl Drop for DaySalt {
     }
 }
 
+/// One zone's salts: today's, and yesterday's during the grace period.
 struct State {
     current: DaySalt,
     previous: Option<DaySalt>,
 }
 
-/// The salts in memory: today's, and yesterday's during the grace period.
+/// The salts in memory, per time zone.
 pub struct SaltKeeper {
     clock: Arc<dyn Clock>,
     grace_secs: u64,
     state_file: Option<PathBuf>,
-    state: RwLock<State>,
+    zones: Vec<Arc<Zone>>,
+    states: Vec<RwLock<State>>,
 }
 
+/// One zone's entry in the state file.
 #[derive(Serialize, Deserialize)]
-struct StateFile {
+struct ZoneFile {
     current_day: u32,
     current: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     previous_day: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     previous: Option<String>,
+}
+
+/// The state file: zone name → salts. (A file of the single-UTC-salt format of
+/// schema v1 does not parse and is replaced: today's hashes change once at upgrade.)
+#[derive(Serialize, Deserialize, Default)]
+struct StateFile {
+    zones: std::collections::BTreeMap<String, ZoneFile>,
 }
 
 fn random_key() -> [u8; 32] {
@@ -93,81 +113,117 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
     Some(key)
 }
 
+/// A zone's salts at start: today's and (within the grace) yesterday's from the
+/// state file when still valid, else a fresh salt for today.
+fn restore(zone: &Zone, now: u64, grace_secs: u64, saved: Option<&ZoneFile>) -> State {
+    let today = zone.day_of(now);
+    let in_grace = now < zone.day_start(today) + grace_secs;
+    let fresh = || DaySalt {
+        day: today,
+        key: random_key(),
+    };
+    match saved {
+        Some(f) if f.current_day == today => {
+            let previous = match (f.previous_day, f.previous.as_deref().and_then(unhex)) {
+                (Some(day), Some(key)) if day + 1 == today && in_grace => {
+                    Some(DaySalt { day, key })
+                }
+                _ => None,
+            };
+            match unhex(&f.current) {
+                Some(key) => State {
+                    current: DaySalt { day: today, key },
+                    previous,
+                },
+                None => State {
+                    current: fresh(),
+                    previous: None,
+                },
+            }
+        }
+        Some(f) if f.current_day + 1 == today && in_grace => State {
+            current: fresh(),
+            previous: unhex(&f.current).map(|key| DaySalt {
+                day: f.current_day,
+                key,
+            }),
+        },
+        _ => State {
+            current: fresh(),
+            previous: None,
+        },
+    }
+}
+
 impl SaltKeeper {
-    /// Creates today's salt, or takes it (and yesterday's, within grace) from the
-    /// state file when one is configured and still valid.
+    /// Creates today's salt of every zone in `zones` (IANA names; duplicates
+    /// share one salt), or takes it (and yesterday's, within grace) from the state
+    /// file when one is configured and still valid.
     pub fn new(
         clock: Arc<dyn Clock>,
         grace_secs: u64,
         state_file: Option<PathBuf>,
+        zones: &[&str],
     ) -> Result<SaltKeeper, SaltError> {
         let now = clock.now_secs();
-        let today = day_of(now);
-        let in_grace = now % DAY_SECS < grace_secs;
-        let loaded = state_file.as_deref().and_then(read_state_file);
-        let (current, previous) = match loaded {
-            Some(f) if f.current_day == today => {
-                let previous = match (f.previous_day, f.previous.as_deref().and_then(unhex)) {
-                    (Some(day), Some(key)) if day + 1 == today && in_grace => {
-                        Some(DaySalt { day, key })
-                    }
-                    _ => None,
-                };
-                match unhex(&f.current) {
-                    Some(key) => (DaySalt { day: today, key }, previous),
-                    None => (
-                        DaySalt {
-                            day: today,
-                            key: random_key(),
-                        },
-                        None,
-                    ),
-                }
-            }
-            Some(f) if f.current_day + 1 == today && in_grace => (
-                DaySalt {
-                    day: today,
-                    key: random_key(),
-                },
-                unhex(&f.current).map(|key| DaySalt {
-                    day: f.current_day,
-                    key,
-                }),
-            ),
-            _ => (
-                DaySalt {
-                    day: today,
-                    key: random_key(),
-                },
-                None,
-            ),
-        };
+        let saved = state_file
+            .as_deref()
+            .and_then(read_state_file)
+            .unwrap_or_default();
+        let mut names: Vec<&str> = zones.to_vec();
+        if names.is_empty() {
+            names.push("UTC");
+        }
+        names.sort_unstable();
+        names.dedup();
+        let zones: Vec<Arc<Zone>> = names
+            .iter()
+            .map(|n| Zone::new(n).map(Arc::new))
+            .collect::<Result<_, _>>()
+            .map_err(SaltError::Zone)?;
+        let states = zones
+            .iter()
+            .map(|z| RwLock::new(restore(z, now, grace_secs, saved.zones.get(z.name()))))
+            .collect();
         let keeper = SaltKeeper {
             clock,
             grace_secs,
             state_file,
-            state: RwLock::new(State { current, previous }),
+            zones,
+            states,
         };
         keeper.persist()?;
         Ok(keeper)
     }
 
-    /// The visitor hash of (site, IP, User-Agent) under today's salt: a keyed BLAKE3
-    /// over length-prefixed fields (so `("ab","c")` and `("a","bc")` differ), cut to
-    /// 64 bits, which is plenty for counting and too short to be worth reversing.
-    pub fn visitor_hash(&self, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
-        let state = self.state.read();
+    /// The index of a zone name, for [`SaltKeeper::visitor_hash`] and friends.
+    pub fn zone_index(&self, name: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z.name() == name)
+    }
+
+    /// The zones, by index.
+    pub fn zones(&self) -> &[Arc<Zone>] {
+        &self.zones
+    }
+
+    /// The visitor hash of (site, IP, User-Agent) under today's salt of zone
+    /// `zone`: a keyed BLAKE3 over length-prefixed fields (so `("ab","c")` and
+    /// `("a","bc")` differ), cut to 64 bits, which is plenty for counting and too
+    /// short to be worth reversing.
+    pub fn visitor_hash(&self, zone: usize, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
+        let state = self.states[zone % self.states.len()].read();
         visitor_hash_with(&state.current.key, site, ip, user_agent)
     }
 
-    /// Rotates and wipes as the clock says: a new salt when the day changed, and
-    /// yesterday's dropped once the grace has passed. Returns whether anything changed.
+    /// Rotates and wipes as the clock says: a new salt in every zone whose day
+    /// changed, and yesterday's dropped once the grace has passed. Returns whether
+    /// anything changed.
     pub fn tick(&self) -> Result<bool, SaltError> {
         let now = self.clock.now_secs();
-        let today = day_of(now);
         let mut changed = false;
-        {
-            let mut state = self.state.write();
+        for (zone, state) in self.zones.iter().zip(&self.states) {
+            let today = zone.day_of(now);
+            let mut state = state.write();
             if state.current.day != today {
                 let fresh = DaySalt {
                     day: today,
@@ -180,7 +236,7 @@ impl SaltKeeper {
             let expired = state
                 .previous
                 .as_ref()
-                .is_some_and(|p| now >= u64::from(p.day + 1) * DAY_SECS + self.grace_secs);
+                .is_some_and(|p| now >= zone.day_start(p.day + 1) + self.grace_secs);
             if expired {
                 state.previous = None;
                 changed = true;
@@ -192,30 +248,52 @@ impl SaltKeeper {
         Ok(changed)
     }
 
-    /// Seconds until the next rotation or wipe is due.
+    /// Seconds until the next rotation or wipe is due in any zone.
     pub fn secs_until_next_event(&self) -> u64 {
         let now = self.clock.now_secs();
-        let next_midnight = (now / DAY_SECS + 1) * DAY_SECS;
-        let state = self.state.read();
-        let wipe = state
-            .previous
-            .as_ref()
-            .map(|p| u64::from(p.day + 1) * DAY_SECS + self.grace_secs);
-        let due = wipe.map_or(next_midnight, |w| w.min(next_midnight));
-        due.saturating_sub(now)
+        self.zones
+            .iter()
+            .zip(&self.states)
+            .map(|(zone, state)| {
+                let next_midnight = zone.day_start(zone.day_of(now) + 1);
+                let wipe = state
+                    .read()
+                    .previous
+                    .as_ref()
+                    .map(|p| zone.day_start(p.day + 1) + self.grace_secs);
+                wipe.map_or(next_midnight, |w| w.min(next_midnight))
+            })
+            .min()
+            .unwrap_or(now + DAY_SECS)
+            .saturating_sub(now)
     }
 
-    /// Days whose salt is held in memory right now (today first).
-    pub fn days_in_memory(&self) -> Vec<u32> {
-        let state = self.state.read();
-        std::iter::once(state.current.day)
-            .chain(state.previous.as_ref().map(|p| p.day))
+    /// The local days whose salts are in memory, per zone name (for logs and tests).
+    pub fn days_in_memory(&self) -> Vec<(String, Vec<u32>)> {
+        self.zones
+            .iter()
+            .zip(&self.states)
+            .map(|(z, s)| {
+                let s = s.read();
+                let days = std::iter::once(s.current.day)
+                    .chain(s.previous.as_ref().map(|p| p.day))
+                    .collect();
+                (z.name().to_string(), days)
+            })
             .collect()
     }
 
-    /// Whether a salt for `day` is still held (tests and the audit check this).
-    pub fn holds_day(&self, day: u32) -> bool {
-        self.days_in_memory().contains(&day)
+    /// Whether the salt of zone `zone`'s local day `day` is still in memory.
+    pub fn holds_day(&self, zone: usize, day: u32) -> bool {
+        let s = self.states[zone % self.states.len()].read();
+        s.current.day == day || s.previous.as_ref().is_some_and(|p| p.day == day)
+    }
+
+    /// Whether the salt under which a visit that started at `start` (Unix
+    /// seconds) was hashed is still in memory.
+    pub fn holds_time(&self, zone: usize, start: u64) -> bool {
+        let day = self.zones[zone % self.zones.len()].day_of(start);
+        self.holds_day(zone, day)
     }
 
     /// The state file, if configured.
@@ -227,15 +305,19 @@ impl SaltKeeper {
         let Some(path) = &self.state_file else {
             return Ok(());
         };
-        let body = {
-            let state = self.state.read();
-            StateFile {
-                current_day: state.current.day,
-                current: hex(&state.current.key),
-                previous_day: state.previous.as_ref().map(|p| p.day),
-                previous: state.previous.as_ref().map(|p| hex(&p.key)),
-            }
-        };
+        let mut body = StateFile::default();
+        for (zone, state) in self.zones.iter().zip(&self.states) {
+            let state = state.read();
+            body.zones.insert(
+                zone.name().to_string(),
+                ZoneFile {
+                    current_day: state.current.day,
+                    current: hex(&state.current.key),
+                    previous_day: state.previous.as_ref().map(|p| p.day),
+                    previous: state.previous.as_ref().map(|p| hex(&p.key)),
+                },
+            );
+        }
         write_state_file(path, &body).map_err(|source| SaltError::Write {
             path: path.clone(),
             source,
@@ -243,6 +325,7 @@ impl SaltKeeper {
     }
 }
 
+/// The keyed hash, without any state: the bench and tests use it directly.
 fn visitor_hash_with(key: &[u8; 32], site: &str, ip: IpAddr, user_agent: &str) -> u64 {
     let mut h = blake3::Hasher::new_keyed(key);
     h.update(&(site.len() as u32).to_le_bytes());
@@ -310,7 +393,7 @@ mod tests {
     const MIDNIGHT: u64 = 20_780 * DAY_SECS; // 2026-11-23T00:00:00Z
 
     fn keeper(clock: &Arc<ManualClock>, file: Option<PathBuf>) -> SaltKeeper {
-        SaltKeeper::new(clock.clone(), 3_600, file).unwrap()
+        SaltKeeper::new(clock.clone(), 3_600, file, &["UTC"]).unwrap()
     }
 
     #[test]
@@ -318,11 +401,11 @@ mod tests {
         let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 10) * 1000));
         let k = keeper(&clock, None);
         let ip: IpAddr = "81.2.69.142".parse().unwrap();
-        let before = k.visitor_hash("example.com", ip, "UA");
-        assert_eq!(before, k.visitor_hash("example.com", ip, "UA"));
+        let before = k.visitor_hash(0, "example.com", ip, "UA");
+        assert_eq!(before, k.visitor_hash(0, "example.com", ip, "UA"));
         clock.advance_ms(20_000);
         assert!(k.tick().unwrap());
-        let after = k.visitor_hash("example.com", ip, "UA");
+        let after = k.visitor_hash(0, "example.com", ip, "UA");
         assert_ne!(before, after);
     }
 
@@ -349,7 +432,7 @@ mod tests {
         let file = dir.join("salt.json");
         let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 60) * 1000));
         let k = keeper(&clock, Some(file.clone()));
-        let yesterday = day_of(MIDNIGHT - 60);
+        let yesterday = crate::clock::day_of(MIDNIGHT - 60);
         let old_text = std::fs::read_to_string(&file).unwrap();
         #[cfg(unix)]
         {
@@ -361,14 +444,14 @@ mod tests {
 
         clock.set_ms((MIDNIGHT + 5) * 1000);
         k.tick().unwrap();
-        assert!(k.holds_day(yesterday), "kept during grace");
+        assert!(k.holds_day(0, yesterday), "kept during grace");
         clock.set_ms((MIDNIGHT + 3_600) * 1000);
         k.tick().unwrap();
-        assert!(!k.holds_day(yesterday), "wiped after grace");
-        assert_eq!(k.days_in_memory(), vec![yesterday + 1]);
+        assert!(!k.holds_day(0, yesterday), "wiped after grace");
+        assert_eq!(k.days_in_memory(), vec![("UTC".to_string(), vec![yesterday + 1])]);
         let new_text = std::fs::read_to_string(&file).unwrap();
         assert!(
-            !new_text.contains(&old.current),
+            !new_text.contains(&old.zones["UTC"].current),
             "old salt left in the file"
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -381,11 +464,11 @@ mod tests {
         let file = dir.join("salt.json");
         let clock = Arc::new(ManualClock::at_ms((MIDNIGHT + 7_200) * 1000));
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let a = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
-        let b = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
+        let a = keeper(&clock, Some(file.clone())).visitor_hash(0, "s", ip, "u");
+        let b = keeper(&clock, Some(file.clone())).visitor_hash(0, "s", ip, "u");
         assert_eq!(a, b);
         clock.advance_ms(DAY_SECS * 1000);
-        let c = keeper(&clock, Some(file.clone())).visitor_hash("s", ip, "u");
+        let c = keeper(&clock, Some(file.clone())).visitor_hash(0, "s", ip, "u");
         assert_ne!(
             a, c,
             "a state file from yesterday must not give today's salt"
@@ -401,5 +484,23 @@ mod tests {
         clock.set_ms((MIDNIGHT + 100) * 1000);
         k.tick().unwrap();
         assert_eq!(k.secs_until_next_event(), 3_500);
+    }
+
+    #[test]
+    fn each_zone_rotates_at_its_own_midnight_and_zones_share_nothing() {
+        // 2026-11-23 00:00 in Warsaw is 2026-11-22 23:00 UTC.
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 3_700) * 1000));
+        let k = SaltKeeper::new(clock.clone(), 3_600, None, &["UTC", "Europe/Warsaw", "UTC"]).unwrap();
+        assert_eq!(k.zones().len(), 2, "one salt per distinct zone");
+        let (utc, waw) = (k.zone_index("UTC").unwrap(), k.zone_index("Europe/Warsaw").unwrap());
+        let ip: IpAddr = "81.2.69.142".parse().unwrap();
+        let (u0, w0) = (k.visitor_hash(utc, "s", ip, "u"), k.visitor_hash(waw, "s", ip, "u"));
+        assert_ne!(u0, w0);
+        clock.set_ms((MIDNIGHT - 3_500) * 1000);
+        assert!(k.tick().unwrap());
+        assert_eq!(k.visitor_hash(utc, "s", ip, "u"), u0, "UTC day goes on");
+        assert_ne!(k.visitor_hash(waw, "s", ip, "u"), w0, "Warsaw's day changed");
+        assert_eq!(k.secs_until_next_event(), 3_500, "next: UTC midnight");
+        assert!(k.holds_time(waw, MIDNIGHT - 3_700), "yesterday's Warsaw salt kept in grace");
     }
 }

@@ -44,7 +44,7 @@ async fn a_visitor_across_midnight_counts_as_two_unlinkable_visitors() {
     clock.set_ms((midnight + 3_600) * 1000);
     salts.tick().unwrap();
     assert!(
-        !salts.holds_day((midnight / DAY_SECS - 1) as u32),
+        !salts.holds_day(0, (midnight / DAY_SECS - 1) as u32),
         "yesterday's salt is gone after the grace"
     );
     veil.stop().await;

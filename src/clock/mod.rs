@@ -4,6 +4,8 @@
 //! "now". Production reads the system clock; tests use [`ManualClock`] so they can
 //! cross midnight without waiting for it.
 
+pub mod zone;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
