@@ -27,12 +27,12 @@ use veil::aggregate::Aggregator;
 use veil::beacon::{self, Beacon};
 use veil::clock::{Clock, SystemClock};
 use veil::config::Config;
-use veil::loadgen::traffic::{self, Hit, Traffic, TrafficConfig, Wire};
 use veil::privacy::agent::AgentParser;
 use veil::privacy::consent::{Categories, ConsentConfig, ConsentPolicy, Preset, Signals};
 use veil::privacy::geo::GeoDb;
 use veil::privacy::salt::SaltKeeper;
 use veil::privacy::{url, AnonHit, Outcome, Privacy, Transport};
+use veil_bench::traffic::{self, Hit, Traffic, TrafficConfig, Wire};
 
 /// Distinct inputs per benchmark: enough to defeat branch predictors and caches of
 /// single values, small enough to build in milliseconds.

@@ -20,7 +20,6 @@
 //! - [`stats`]: the stats API (`/api/v1`) and dashboard (`/dashboard/{site}`).
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
-//! - [`loadgen`]: `veil loadgen`, the end-to-end load generator and its baselines.
 //!
 //! [`run`] wires them together; `main.rs` is only the command line.
 
@@ -38,7 +37,6 @@ pub mod audit;
 pub mod beacon;
 pub mod clock;
 pub mod config;
-pub mod loadgen;
 pub mod manifest;
 pub mod metrics;
 pub mod privacy;

@@ -9,7 +9,6 @@
 //! - [`realtime`]: per-minute pageview rings in memory for `/realtime`.
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
-//! - [`seed`]: synthetic aggregates for demos and latency measurements.
 //!
 //! Everything shown goes through [`kanon`], so no small group of visitors is ever
 //! singled out.
@@ -33,7 +32,6 @@ pub mod openapi;
 pub mod params;
 pub mod query;
 pub mod realtime;
-pub mod seed;
 
 use error::ApiError;
 use params::Params;
