@@ -1,7 +1,7 @@
 //! Per-stage cost of veil's ingestion path, on realistic inputs.
 //!
 //! `cargo bench --bench stages` (a few minutes); `cargo bench --bench stages -- geo`
-//! runs one group. The inputs come from the same traffic model as `veil loadgen`
+//! runs one group. The inputs come from the same traffic model as `veil-bench loadgen`
 //! (real User-Agents from `benches/data/user_agents.txt`, visitor addresses from
 //! GeoLite2-resolving ISP blocks, Zipf pages, referrers, UTM tags, consent mixes), so
 //! the per-stage numbers add up to what the end-to-end benchmark sees.
