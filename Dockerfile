@@ -13,12 +13,13 @@
 # renaming, which a single-file bind mount would never show to veil.
 # /var/lib/veil is writable by veil, e.g. for VEIL_SALT__STATE_FILE=/var/lib/veil/salt
 # on a volume (keeps today's salt across restarts; unset = memory only).
-# The build needs Cargo.lock in the repository (--locked).
+# The build needs Cargo.lock in the repository (--locked). Only the veil binary is
+# built: the workspace's tools/ (veil-bench) is not part of the image.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked
+RUN cargo build --release --locked -p veil --bin veil
 
 FROM debian:bookworm-slim
 RUN apt-get update \

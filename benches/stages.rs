@@ -1,7 +1,7 @@
 //! Per-stage cost of veil's ingestion path, on realistic inputs.
 //!
 //! `cargo bench --bench stages` (a few minutes); `cargo bench --bench stages -- geo`
-//! runs one group. The inputs come from the same traffic model as `veil loadgen`
+//! runs one group. The inputs come from the same traffic model as `veil-bench loadgen`
 //! (real User-Agents from `benches/data/user_agents.txt`, visitor addresses from
 //! GeoLite2-resolving ISP blocks, Zipf pages, referrers, UTM tags, consent mixes), so
 //! the per-stage numbers add up to what the end-to-end benchmark sees.
@@ -27,12 +27,12 @@ use veil::aggregate::Aggregator;
 use veil::beacon::{self, Beacon};
 use veil::clock::{Clock, SystemClock};
 use veil::config::Config;
-use veil::loadgen::traffic::{self, Hit, Traffic, TrafficConfig, Wire};
 use veil::privacy::agent::AgentParser;
 use veil::privacy::consent::{Categories, ConsentConfig, ConsentPolicy, Preset, Signals};
 use veil::privacy::geo::GeoDb;
 use veil::privacy::salt::SaltKeeper;
 use veil::privacy::{url, AnonHit, Outcome, Privacy, Transport};
+use veil_bench::traffic::{self, Hit, Traffic, TrafficConfig, Wire};
 
 /// Distinct inputs per benchmark: enough to defeat branch predictors and caches of
 /// single values, small enough to build in milliseconds.

@@ -2,7 +2,7 @@
 # veil's end-to-end benchmark on this machine, from nothing: installs what is
 # missing (nginx-light, ClickHouse, the GeoLite2 City files), builds veil in
 # release mode, migrates a fresh database in the private ClickHouse, starts
-# `veil serve` pinned to one CPU and runs `veil loadgen` pinned to another:
+# `veil serve` pinned to one CPU and runs `veil-bench loadgen` pinned to another:
 #
 #   1. keep-alive, closed loop: veil, then a bare hyper server and nginx
 #      empty_gif on the same CPU (the ceilings veil is compared with);
@@ -55,11 +55,14 @@ ensure_cargo
 ensure_geo_db
 clickhouse_start
 
-say "cargo build --release"
-cargo build --release
+say "cargo build --release -p veil -p veil-bench"
+cargo build --release -p veil -p veil-bench
 bin="${CARGO_TARGET_DIR:-target}/release/veil"
+bench_bin="${CARGO_TARGET_DIR:-target}/release/veil-bench"
 [[ -x "$bin" ]] || die "cargo build succeeded but $bin is missing"
+[[ -x "$bench_bin" ]] || die "cargo build succeeded but $bench_bin is missing"
 bin="$(cd "$(dirname "$bin")" && pwd)/veil"
+bench_bin="$(cd "$(dirname "$bench_bin")" && pwd)/veil-bench"
 
 out="$VEIL_BENCH_OUT"
 mkdir -p "$out"
@@ -148,7 +151,7 @@ lg() {
     shift
     say "loadgen: $name"
     set +e
-    taskset -c "$VEIL_BENCH_CLIENT_CPU" "$bin" loadgen --target "$target" --server-pid "$veil_pid" \
+    taskset -c "$VEIL_BENCH_CLIENT_CPU" "$bench_bin" loadgen --target "$target" --server-pid "$veil_pid" \
         --clickhouse "$VEIL_CH_URL" --database "$db" --server-cpu "$VEIL_BENCH_SERVER_CPU" \
         --connections "$VEIL_BENCH_CONNECTIONS" --summary "$out/$name.summary" "$@" 2>&1 | tee "$out/$name.txt"
     rc=${PIPESTATUS[0]}

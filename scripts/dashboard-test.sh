@@ -2,13 +2,15 @@
 # Headless Chromium test of the dashboard (tests/dashboard/, run with `node --test`).
 #
 # Installs what is missing (Debian `chromium` and `nodejs`/`npm`, the npm packages
-# from tests/dashboard/package-lock.json), builds veil, and runs the test against
+# from tests/dashboard/package-lock.json), builds veil and veil-bench (which seeds
+# the data), and runs the test against
 # the ClickHouse at $VEIL_TEST_CLICKHOUSE_URL (scripts/test.sh starts one; run
 # alone, this script starts the private one itself). Screenshots are written to
 # target/dashboard-artifacts/.
 #
 # Environment:
 #   VEIL_BIN                  veil binary to test (default: cargo build, debug)
+#   VEIL_BENCH_BIN            veil-bench binary that seeds (default: cargo build, debug)
 #   VEIL_TEST_CLICKHOUSE_URL  ClickHouse HTTP URL (default: the private server)
 #   CHROMIUM                  browser binary (default /usr/bin/chromium)
 set -euo pipefail
@@ -30,12 +32,18 @@ if [[ -z "${VEIL_TEST_CLICKHOUSE_URL:-}" ]]; then
     trap '[[ "${VEIL_CH_STARTED:-0}" == 1 ]] && clickhouse_stop' EXIT
     export VEIL_TEST_CLICKHOUSE_URL="$VEIL_CH_URL"
 fi
-if [[ -z "${VEIL_BIN:-}" ]]; then
+if [[ -z "${VEIL_BIN:-}" || -z "${VEIL_BENCH_BIN:-}" ]]; then
     ensure_cargo
+fi
+if [[ -z "${VEIL_BIN:-}" ]]; then
     cargo build --bin veil >&2
     VEIL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/veil"
 fi
-export VEIL_BIN CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ -z "${VEIL_BENCH_BIN:-}" ]]; then
+    cargo build -p veil-bench --bin veil-bench >&2
+    VEIL_BENCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/veil-bench"
+fi
+export VEIL_BIN VEIL_BENCH_BIN CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 mkdir -p target/dashboard-artifacts
 
 cd tests/dashboard

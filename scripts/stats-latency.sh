@@ -6,7 +6,8 @@
 #   e.g. scripts/stats-latency.sh http://127.0.0.1:8080 example.com "$KEY" 50
 #
 # Seed a database first, e.g. 30 days × 1 M pageviews a day:
-#   veil -c veil.toml seed --site example.com --days 30 --pageviews-per-day 1000000
+#   veil-bench seed -c veil.toml --site example.com --days 30 --pageviews-per-day 1000000
+# (cargo build --release -p veil-bench; the binary is target/release/veil-bench)
 set -euo pipefail
 base="${1:?usage: stats-latency.sh BASE_URL SITE [KEY] [N]}"
 site="${2:?site id}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # veil's test command (CI runs it through .ci/run). Installs what is missing,
 # starts the private ClickHouse (or reuses the one already running on the same
-# ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test, and
-# `veil audit` of a deployment fed through `veil serve`.
+# ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test (all of
+# the workspace: veil and the veil-bench tools), and `veil audit` of a deployment
+# fed through `veil serve`.
 # Stops at the first failure with a non-zero exit. ClickHouse is stopped at
 # the end only if this script started it.
 #
@@ -99,12 +100,12 @@ export VEIL_TEST_GEO_DIR="$VEIL_GEO_DIR"
 say "VEIL_TEST_CLICKHOUSE_URL=$VEIL_TEST_CLICKHOUSE_URL VEIL_TEST_GEO_DIR=$VEIL_TEST_GEO_DIR"
 
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
-step "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 
 run_tests() {
-    cargo test --all-targets 2>&1 | tee "$test_log"
+    cargo test --workspace --all-targets 2>&1 | tee "$test_log"
 }
-step "cargo test --all-targets" run_tests
+step "cargo test --workspace --all-targets" run_tests
 step "browser tests (headless Chromium)" bash scripts/browser-test.sh
 
 # audit_deployment — `veil audit` on a real deployment: a fresh database

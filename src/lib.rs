@@ -44,7 +44,6 @@ pub mod beacon;
 pub mod clock;
 pub mod config;
 pub mod http;
-pub mod loadgen;
 pub mod manifest;
 pub mod metrics;
 pub mod model;

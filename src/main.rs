@@ -67,29 +67,6 @@ enum Command {
     /// Read a stats API key from standard input and print the hash to put in a
     /// site's `api_keys` (the key itself is never stored).
     HashKey,
-    /// Write synthetic but realistic aggregates for a site (demos, dashboard tests,
-    /// latency measurements). Creates the database and tables if needed.
-    Seed {
-        /// Site id the rows are written for.
-        #[arg(long)]
-        site: String,
-        /// Days of data, ending today (up to the current hour).
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Average pageviews per day.
-        #[arg(long, default_value_t = 100_000)]
-        pageviews_per_day: u64,
-        /// Database to write to (default: `clickhouse.database`).
-        #[arg(long)]
-        database: Option<String>,
-        /// Seed of the generator (same seed, same data).
-        #[arg(long, default_value_t = 1)]
-        rng_seed: u64,
-    },
-    /// Send realistic beacon traffic to a running veil over loopback and report
-    /// throughput, latency, CPU and memory; optionally compare with baselines
-    /// (--baselines) and check ClickHouse for loss (--clickhouse). See benches/README.md.
-    Loadgen(Box<veil::loadgen::LoadgenArgs>),
 }
 
 #[derive(Subcommand)]
@@ -115,11 +92,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", veil::stats::auth::hash_key(key));
         return Ok(());
     }
-    let command = match cli.command {
-        // The load generator needs no veil configuration and builds its own runtime.
-        Command::Loadgen(args) => return veil::loadgen::main(*args).map_err(Into::into),
-        other => other,
-    };
+    let command = cli.command;
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -179,42 +152,6 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::HashKey => Ok(()),
-            Command::Seed {
-                site,
-                days,
-                pageviews_per_day,
-                database,
-                rng_seed,
-            } => {
-                let mut ch = config.clickhouse.clone();
-                if let Some(db) = database {
-                    ch.database = db;
-                }
-                veil::sink::schema::migrate(&ch)
-                    .await
-                    .context("migration failed")?;
-                let opts = veil::stats::seed::SeedOptions {
-                    site,
-                    days,
-                    pageviews_per_day,
-                    rng_seed,
-                    end_secs: veil::clock::Clock::now_secs(&SystemClock),
-                };
-                let client = veil::sink::schema::client(&ch);
-                let report = veil::stats::seed::seed(&client, &opts, |done, total| {
-                    if done % 24 == 0 || done == total {
-                        eprintln!("seeded {done}/{total} hours");
-                    }
-                })
-                .await
-                .context("seeding failed")?;
-                println!(
-                    "seeded {} hours, {} rows, {} pageviews into {}",
-                    report.hours, report.rows, report.pageviews, ch.database
-                );
-                Ok(())
-            }
-            Command::Loadgen(_) => Ok(()),
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {

@@ -8,7 +8,6 @@
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
-//! - [`seed`]: synthetic aggregates for demos and latency measurements.
 //!
 //! Everything shown goes through [`kanon`], so no small group of visitors is ever
 //! singled out.
@@ -30,7 +29,6 @@ pub mod kanon;
 pub mod openapi;
 pub mod params;
 pub mod query;
-pub mod seed;
 
 use crate::http::HttpError;
 use params::Params;

@@ -1,13 +1,14 @@
 // The dashboard in a real headless Chromium against a real veil and ClickHouse.
 //
-// Seeds two weeks of data with `veil seed`, sends a few live beacons, opens
+// Seeds two weeks of data with `veil-bench seed`, sends a few live beacons, opens
 // /dashboard/example.com, enters the API key, and checks that the panels show the
 // numbers ClickHouse holds, that clicking a page opens that page's own view, that
 // the Polish UI and a phone-sized layout work, and that the strict CSP is never
 // violated. Saves screenshots to target/dashboard-artifacts/.
 //
-// Environment: VEIL_BIN (the veil binary), VEIL_TEST_CLICKHOUSE_URL
-// (default http://127.0.0.1:18123), CHROMIUM (default /usr/bin/chromium).
+// Environment: VEIL_BIN (the veil binary), VEIL_BENCH_BIN (the veil-bench binary,
+// which seeds), VEIL_TEST_CLICKHOUSE_URL (default http://127.0.0.1:18123), CHROMIUM
+// (default /usr/bin/chromium).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const artifacts = path.join(repo, 'target', 'dashboard-artifacts');
 const VEIL_BIN = process.env.VEIL_BIN || path.join(repo, 'target', 'debug', 'veil');
+const VEIL_BENCH_BIN = process.env.VEIL_BENCH_BIN || path.join(repo, 'target', 'debug', 'veil-bench');
 const CH = process.env.VEIL_TEST_CLICKHOUSE_URL || 'http://127.0.0.1:18123';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SITE = 'example.com';
@@ -101,7 +103,7 @@ test('the dashboard shows the seeded numbers, opens a page view, and keeps to it
     '[[sites]]', `id = "${SITE}"`, `timezone = "${TZ}"`, `api_keys = ["${hash}"]`,
     'consent = { preset = "eu-exempt-audience" }', '',
   ].join('\n'));
-  execFileSync(VEIL_BIN, ['-c', config, 'seed', '--site', SITE, '--days', '14', '--pageviews-per-day', '20000', '--rng-seed', '7'],
+  execFileSync(VEIL_BENCH_BIN, ['seed', '-c', config, '--site', SITE, '--days', '14', '--pageviews-per-day', '20000', '--rng-seed', '7'],
     { stdio: ['ignore', 'ignore', 'inherit'] });
 
   let base;

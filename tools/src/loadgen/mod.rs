@@ -1,7 +1,7 @@
-//! `veil loadgen`: an end-to-end load generator for veil, with baselines.
+//! `veil-bench loadgen`: an end-to-end load generator for veil, with baselines.
 //!
 //! Operators size veil with it and developers see what a change costs. It sends a
-//! realistic beacon mix ([`traffic`]) over loopback to a running veil, measures
+//! realistic beacon mix ([`crate::traffic`]) over loopback to a running veil, measures
 //! throughput and latency ([`client`], [`histogram`]) and the server's CPU time and
 //! peak memory ([`procstat`]), checks that ClickHouse stored exactly what veil
 //! accepted ([`check`]), and with `--baselines` runs the same load against a no-work
@@ -25,11 +25,10 @@ pub mod check;
 pub mod client;
 pub mod histogram;
 pub mod procstat;
-pub mod traffic;
 
+use crate::traffic::{Traffic, TrafficConfig};
 use client::{group, ConnMode, Ledger, LoadSpec, RunResult};
 use procstat::Tree;
-use traffic::{Traffic, TrafficConfig};
 
 /// Why a load run could not be done, or what it found wrong.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +56,7 @@ pub enum LoadgenError {
     Loss(String),
 }
 
+/// Parses a duration flag: `20`, `20s`, `500ms` or `2m`.
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
@@ -74,33 +74,6 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is not a duration"));
     }
     Ok(Duration::from_secs_f64(v * scale))
-}
-
-/// `veil loadgen`: run load (default) or serve the bare baseline.
-#[derive(clap::Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct LoadgenArgs {
-    /// Internal helper processes.
-    #[command(subcommand)]
-    pub command: Option<LoadgenCommand>,
-    /// The load to send.
-    #[command(flatten)]
-    pub load: LoadArgs,
-}
-
-/// Helper processes of `veil loadgen`.
-#[derive(clap::Subcommand, Debug)]
-pub enum LoadgenCommand {
-    /// The no-work hyper server that `--baselines` starts: veil's HTTP settings and
-    /// answers without any beacon processing. Prints `listening on ADDR`.
-    BareServer {
-        /// Address to listen on (port 0 = any free port).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
-        /// Runtime worker threads (veil's `server.worker_threads`; 0 = one per core).
-        #[arg(long, default_value_t = 1)]
-        worker_threads: usize,
-    },
 }
 
 /// What to send, how, and what to check afterwards.
@@ -218,17 +191,6 @@ pub struct LoadArgs {
     pub quiet: bool,
 }
 
-/// Entry point of `veil loadgen`.
-pub fn main(args: LoadgenArgs) -> Result<(), LoadgenError> {
-    match args.command {
-        Some(LoadgenCommand::BareServer {
-            listen,
-            worker_threads,
-        }) => baseline::bare_server_main(listen, worker_threads),
-        None => run_load(args.load),
-    }
-}
-
 /// Parses `http://HOST:PORT[/...]`; only loopback hosts are accepted.
 pub fn parse_target(target: &str) -> Result<(SocketAddr, String), LoadgenError> {
     let rest = target.strip_prefix("http://").ok_or_else(|| {
@@ -252,7 +214,7 @@ pub fn parse_target(target: &str) -> Result<(SocketAddr, String), LoadgenError> 
     };
     if !ip.is_loopback() {
         return Err(LoadgenError::Usage(format!(
-            "--target `{target}`: veil loadgen only sends to loopback addresses (127.0.0.0/8, ::1)"
+            "--target `{target}`: veil-bench loadgen only sends to loopback addresses (127.0.0.0/8, ::1)"
         )));
     }
     Ok((SocketAddr::new(ip, port), authority.to_string()))
@@ -552,7 +514,8 @@ fn comparison(table: &[Row], a: &LoadArgs, spec: &LoadSpec, pinned_note: Option<
     s
 }
 
-fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
+/// Runs the load described by `a` (and the baselines and loss check it asks for).
+pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
     let (addr, host) = parse_target(&a.target)?;
     if a.sites.is_empty() || a.sites.iter().any(String::is_empty) {
         return Err(LoadgenError::Usage(
@@ -610,7 +573,7 @@ fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
     let ch = a
         .clickhouse
         .as_ref()
-        .map(|url| crate::config::ClickHouseConfig {
+        .map(|url| veil::config::ClickHouseConfig {
             url: url.clone(),
             database: a.database.clone(),
             user: a.clickhouse_user.clone(),
@@ -638,7 +601,7 @@ fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
             server: a.server_pid.map(|pid| Tree { pid }),
         };
         println!(
-            "veil loadgen: {} site(s), {} visitors, {} pages (Zipf s={}), {:.0} % JSON, {:.0} % events, {:.0} % bot visitors; generator on CPUs {}",
+            "veil-bench loadgen: {} site(s), {} visitors, {} pages (Zipf s={}), {:.0} % JSON, {:.0} % events, {:.0} % bot visitors; generator on CPUs {}",
             a.sites.len(),
             group(a.visitors),
             group(a.pages as u64),

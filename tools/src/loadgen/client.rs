@@ -35,8 +35,8 @@ use tokio::sync::Semaphore;
 
 use super::histogram::Histogram;
 use super::procstat::{self, Tree};
-use super::traffic::{Hit, Traffic, Wire};
-use crate::privacy::consent::Decision;
+use crate::traffic::{Hit, Traffic, Wire};
+use veil::privacy::consent::Decision;
 
 /// Keep-alive or one connection per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::client::{Ledger, SiteLedger};
 use super::LoadgenError;
-use crate::config::ClickHouseConfig;
-use crate::privacy::consent::Decision;
+use veil::config::ClickHouseConfig;
+use veil::privacy::consent::Decision;
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
 struct TotalRow {
@@ -33,7 +33,7 @@ struct DecisionRow {
 
 /// Stored counters of the given sites, as a ledger (site order as given).
 pub async fn stored(cfg: &ClickHouseConfig, sites: &[String]) -> Result<Ledger, LoadgenError> {
-    let client = crate::sink::schema::client(cfg);
+    let client = veil::sink::schema::client(cfg);
     let totals = client
         .query(
             "SELECT site, sumMerge(pageviews) AS pageviews, sumMerge(events) AS events \

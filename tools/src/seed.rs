@@ -1,8 +1,8 @@
-//! `veil seed`: realistic synthetic aggregates written straight into
+//! `veil-bench seed`: realistic synthetic aggregates written straight into
 //! `aggregates_in`, for demos, the dashboard test and latency measurements at
 //! volume (30 days × 1 M pageviews a day take minutes, not a month of traffic).
 //!
-//! The generator builds the same cells [`crate::aggregate::Aggregator`] writes:
+//! The generator builds the same cells [`veil::aggregate::Aggregator`] writes:
 //! per hour, visits of visitors from a daily pool (so a visitor's hash is stable
 //! within a day and unrelated across days, as with daily salts), a daily traffic
 //! curve and quieter weekends, Zipf-distributed pages, weighted sources,
@@ -17,10 +17,10 @@ use clickhouse::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::clock::{DAY_SECS, HOUR_SECS};
-use crate::model::{Counters, Dim, DIRECT, PROP_SEP};
-use crate::sink::row::{new_batch_id, AggRow};
-use crate::sink::SinkError;
+use veil::clock::{DAY_SECS, HOUR_SECS};
+use veil::model::{Counters, Dim, DIRECT, PROP_SEP};
+use veil::sink::row::{new_batch_id, AggRow};
+use veil::sink::SinkError;
 
 /// What to generate.
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! The yardsticks veil's throughput is compared with, each run as its own process
 //! pinned to the server CPU:
 //!
-//! - **bare hyper**: this binary's `veil loadgen bare-server`, the same hyper 1
+//! - **bare hyper**: this binary's `veil-bench bare-server`, the same hyper 1
 //!   HTTP/1.1 server settings and tokio runtime shape as `veil serve` (one task per
 //!   connection, header read timeout, keep-alive, connection semaphore, graceful
 //!   shutdown) answering `GET /p.gif` with veil's own 43-byte GIF response and
@@ -28,8 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::LoadgenError;
-use crate::config::ServerConfig;
-use crate::http::response::{self, Body};
+use veil::config::ServerConfig;
+use veil::http::response::{self, Body};
 
 async fn bare_handle(req: Request<Incoming>, max_body: usize) -> Response<Body> {
     match (req.method(), req.uri().path()) {
@@ -89,7 +89,7 @@ pub async fn serve_bare(listener: TcpListener, shutdown: impl Future<Output = ()
     }
 }
 
-/// `veil loadgen bare-server`: binds, prints `listening on ADDR` on stdout, serves
+/// `veil-bench bare-server`: binds, prints `listening on ADDR` on stdout, serves
 /// until SIGTERM / Ctrl-C, on a runtime shaped like `veil serve`'s.
 pub fn bare_server_main(listen: SocketAddr, worker_threads: usize) -> Result<(), LoadgenError> {
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -197,22 +197,16 @@ fn free_port() -> Result<u16, LoadgenError> {
 }
 
 impl ServerProcess {
-    /// Starts `veil loadgen bare-server` (this executable) pinned to `cpu`.
+    /// Starts `veil-bench bare-server` (this executable) pinned to `cpu`.
     pub fn bare(cpu: Option<&str>, worker_threads: usize) -> Result<ServerProcess, LoadgenError> {
         let exe = std::env::current_exe()
             .map_err(|e| LoadgenError::Io("cannot find this executable".into(), e))?;
         let (mut cmd, pinned) = pinned(&exe, cpu);
-        cmd.args([
-            "loadgen",
-            "bare-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--worker-threads",
-        ])
-        .arg(worker_threads.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        cmd.args(["bare-server", "--listen", "127.0.0.1:0", "--worker-threads"])
+            .arg(worker_threads.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd
             .spawn()
             .map_err(|e| LoadgenError::Io("cannot start the bare hyper server".into(), e))?;
@@ -256,7 +250,7 @@ impl ServerProcess {
             .map_err(|e| LoadgenError::Io(format!("cannot create {}", dir.display()), e))?;
         let d = dir.display();
         let conf = format!(
-            "# Written by veil loadgen: nginx's empty_gif as a baseline.\n\
+            "# Written by veil-bench loadgen: nginx's empty_gif as a baseline.\n\
              worker_processes 1;\n\
              daemon off;\n\
              pid {d}/nginx.pid;\n\

@@ -22,13 +22,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::privacy::consent::Decision;
+use veil::privacy::consent::Decision;
 
 /// The User-Agent corpus shared with the agent parser's tests and the criterion
-/// benches: `tag<TAB>UA` lines, tags `browser`, `bot` and `library`.
+/// benches: `tag<TAB>UA` lines, tags `browser`, `bot` and `library`. It stays in
+/// veil's `benches/data/` because veil's own agent tests read it too.
 pub const UA_CORPUS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/benches/data/user_agents.txt"
+    "/../benches/data/user_agents.txt"
 ));
 
 /// One corpus line.
@@ -750,9 +751,9 @@ mod tests {
             let b = match (&h.wire, &h.body) {
                 (Wire::Pixel, None) => {
                     let q = h.target.strip_prefix("/p.gif?").unwrap();
-                    crate::beacon::pixel::decode(q, None).unwrap()
+                    veil::beacon::pixel::decode(q, None).unwrap()
                 }
-                (Wire::Json, Some(body)) => crate::beacon::json::decode(body).unwrap(),
+                (Wire::Json, Some(body)) => veil::beacon::json::decode(body).unwrap(),
                 other => panic!("inconsistent hit {other:?}"),
             };
             assert_eq!(b.site, t.config().sites[h.site]);
@@ -782,7 +783,7 @@ mod tests {
             eprintln!("no GeoLite2 City files in {}: skipped", dir.display());
             return;
         }
-        let db = crate::privacy::geo::GeoDb::open(&paths).unwrap();
+        let db = veil::privacy::geo::GeoDb::open(&paths).unwrap();
         let mut wrong = Vec::new();
         let n = BLOCKS.len() as u64 * 200;
         for v in 0..n {
