@@ -1,7 +1,8 @@
 //! The English disclosure and opt-out page texts.
 
 use super::doc::{b, code, link, t, Block, Inline};
-use super::{DataClass, DimGroup, LegalBasis, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS};
+use super::{DimGroup, LegalBasis, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS};
+use crate::model::DataClass;
 use crate::privacy::consent::Level;
 
 fn level_name(level: Level) -> &'static str {

@@ -1,0 +1,175 @@
+//! Retention checks: whether the retention job keeps up, i.e. nothing is stored
+//! longer than the limits the configuration (and the disclosure) promise.
+
+use clickhouse::Client;
+use serde::Deserialize;
+
+use super::{AuditError, Check, Status};
+use crate::model::DataClass;
+use crate::clock::format_day;
+use crate::config::Config;
+use crate::retention;
+
+#[derive(Deserialize, clickhouse::Row)]
+struct Count {
+    n: u64,
+}
+
+pub(super) async fn pending_deletions(client: &Client) -> Result<u64, AuditError> {
+    Ok(client
+        .query(
+            "SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() \
+             AND table = 'aggregates' AND is_done = 0",
+        )
+        .fetch_one::<Count>()
+        .await?
+        .n)
+}
+
+pub(super) async fn partition_check(
+    client: &Client,
+    config: &Config,
+    today: u32,
+) -> Result<Check, AuditError> {
+    let limit = retention::partition_days(config);
+    let oldest_allowed = today.saturating_sub(limit + 1);
+    let parts = retention::partitions(client).await?;
+    let aggregates: Vec<_> = parts.iter().filter(|p| p.table == "aggregates").collect();
+    let batches_allowed = today.saturating_sub(retention::BATCHES_RETENTION_DAYS + 1);
+    let old_batches = parts
+        .iter()
+        .filter(|p| p.table == "batches" && p.day < batches_allowed)
+        .count();
+    let name = "retention partitions";
+    let Some(oldest) = aggregates.iter().map(|p| p.day).min() else {
+        return Ok(Check::new(Status::Ok, name, "no aggregates stored yet"));
+    };
+    let expired = aggregates.iter().filter(|p| p.day < oldest_allowed).count();
+    if expired > 0 {
+        return Ok(Check::new(
+            Status::Fail,
+            name,
+            format!(
+                "{expired} aggregates partition(s) older than the longest limit of {limit} days + 1 (oldest {}): run `veil retention`",
+                format_day(oldest)
+            ),
+        ));
+    }
+    if old_batches > 0 {
+        return Ok(Check::new(
+            Status::Warn,
+            name,
+            format!(
+                "{old_batches} batches partition(s) older than {} days + 1: run `veil retention`",
+                retention::BATCHES_RETENTION_DAYS
+            ),
+        ));
+    }
+    Ok(Check::new(
+        Status::Ok,
+        name,
+        format!(
+            "oldest aggregates partition {} is within the longest limit ({limit} days)",
+            format_day(oldest)
+        ),
+    ))
+}
+
+pub(super) async fn site_check(
+    client: &Client,
+    config: &Config,
+    site: &crate::config::SiteConfig,
+    today: u32,
+    has_aggregates: bool,
+    pending: u64,
+) -> Result<Check, AuditError> {
+    let r = &site.retention;
+    let c = &site.consent;
+    let mut consent = format!("consent preset {}", c.preset.as_str());
+    let overrides: Vec<String> = [
+        c.default.map(|l| format!("default={}", l.as_str())),
+        c.gpc.map(|l| format!("gpc={}", l.as_str())),
+        c.dnt.map(|l| format!("dnt={}", l.as_str())),
+        c.cookie.as_ref().map(|n| format!("cookie={n}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !overrides.is_empty() {
+        consent.push_str(&format!(" ({})", overrides.join(", ")));
+    }
+    let mut status = Status::Ok;
+    let mut notes = vec![
+        format!("k={}", site.k),
+        consent,
+        format!(
+            "retention audience {}d, marketing {}d, consent {}d",
+            r.audience_days, r.marketing_days, r.consent_days
+        ),
+    ];
+    if site.k == 0 {
+        status = Status::Warn;
+        notes.push("k = 0: small groups are shown as they are, not folded into (other)".into());
+    }
+    if has_aggregates {
+        let longest = retention::partition_days(config);
+        for class in DataClass::ALL {
+            let days = retention::class_days(r, class);
+            if days >= longest {
+                continue; // partitions; checked above
+            }
+            let before = today.saturating_sub(days + 1);
+            let dims = class.dims();
+            let sql = format!(
+                "SELECT count() AS n FROM aggregates WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
+                vec!["?"; dims.len()].join(", ")
+            );
+            let mut q = client.query(&sql).bind(site.id.as_str());
+            for d in &dims {
+                q = q.bind(*d);
+            }
+            let n = q.bind(format_day(before)).fetch_one::<Count>().await?.n;
+            if n == 0 {
+                continue;
+            }
+            if pending > 0 {
+                status = status.max(Status::Warn);
+                notes.push(format!(
+                    "{n} {} row(s) older than {days} days + 1 while deletions are still running",
+                    class.as_str()
+                ));
+            } else {
+                status = Status::Fail;
+                notes.push(format!(
+                    "{n} {} row(s) older than {days} days + 1: run `veil retention`",
+                    class.as_str()
+                ));
+            }
+        }
+    }
+    Ok(Check::new(
+        status,
+        format!("site {}", site.id),
+        notes.join(", "),
+    ))
+}
+
+pub(super) fn retention_job_check(config: &Config) -> Check {
+    let j = &config.retention;
+    if j.enabled {
+        Check::new(
+            Status::Ok,
+            "retention job",
+            format!(
+                "runs inside `veil serve` every {}s",
+                j.interval_secs.max(retention::MIN_INTERVAL.as_secs())
+            ),
+        )
+    } else {
+        Check::new(
+            Status::Warn,
+            "retention job",
+            "retention.enabled = false: run `veil retention` regularly (cron) or enable it",
+        )
+    }
+}

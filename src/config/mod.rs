@@ -1,0 +1,228 @@
+//! `veil.toml` + `VEIL_*` environment overrides → a validated [`Config`].
+//!
+//! Every key has a default except the sites. An environment variable
+//! `VEIL_SECTION__KEY` overrides `section.key` (`VEIL_CLICKHOUSE__URL`,
+//! `VEIL_GEO__PATHS=a.mmdb,b.mmdb`); its value is read as the type the key has, so a
+//! password of digits stays a string. Every error names the key (or the variable)
+//! it is about, so a bad deployment fails at start with a message an operator can act on.
+//!
+//! This file holds [`Config`] and its entry points ([`Config::load`],
+//! [`Config::from_toml_str`]); the sections are in `sections.rs` (process-wide)
+//! and `site.rs` (per site), the checks types cannot express in `validate.rs`, and
+//! the environment overlay in `env.rs`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod env;
+mod sections;
+mod site;
+mod validate;
+
+pub use self::sections::{
+    ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, RetentionJobConfig, SaltConfig,
+    ServerConfig, SpoolConfig,
+};
+pub use self::site::{RetentionConfig, SiteConfig};
+
+use self::env::apply_env;
+
+/// A configuration problem, always naming the key or variable it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A key has a wrong type, an unknown name or an invalid value.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// Dotted path of the key (`server.listen`, `sites[0].hostnames`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Where aggregates go.
+    pub clickhouse: ClickHouseConfig,
+    /// IP → country/region database.
+    pub geo: GeoConfig,
+    /// Daily salts of the visitor hash.
+    pub salt: SaltConfig,
+    /// In-memory aggregation and batching.
+    pub pipeline: PipelineConfig,
+    /// Bounds on what one beacon may carry.
+    pub limits: LimitsConfig,
+    /// The background job that enforces each site's retention.
+    pub retention: RetentionJobConfig,
+    /// Disk spool for aggregate batches while ClickHouse is unavailable.
+    pub spool: SpoolConfig,
+    /// The sites veil collects for; hits for any other site are refused.
+    pub sites: Vec<SiteConfig>,
+}
+
+impl Config {
+    /// Reads `path` (if given), applies `VEIL_*` overrides from `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_str(&text, path.unwrap_or(Path::new("<none>")), env)
+    }
+
+    /// Parses TOML text, applies overrides and validates; `origin` names the source
+    /// in messages.
+    pub fn from_toml_str(
+        text: &str,
+        origin: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        apply_env(&mut table, env)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                ConfigError::key(key, e.into_inner().message().to_string())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[[sites]]\nid = \"example.com\"\n";
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_str(
+            text,
+            Path::new("test.toml"),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        assert_eq!(c.sites[0].k, 5);
+        assert_eq!(c.pipeline.flush_interval_ms, 10_000);
+    }
+
+    #[test]
+    fn env_overrides_are_typed_by_the_key() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("VEIL_CLICKHOUSE__PASSWORD", "1234"),
+                ("VEIL_SERVER__MAX_CONNECTIONS", "7"),
+                ("VEIL_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("VEIL_SALT__STATE_FILE", "/tmp/salt"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.clickhouse.password, "1234");
+        assert_eq!(c.server.max_connections, 7);
+        assert_eq!(c.trusted_proxies().unwrap().len(), 2);
+        assert_eq!(c.salt.state_file, Some(PathBuf::from("/tmp/salt")));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load(&format!("{MINIMAL}[server]\nlisten = \"nope\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("server.listen"), "{e}");
+        let e = load(&format!("{MINIMAL}[server]\nlisen = 1\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_SERVER__MAX_CONNECTIONS", "many")]).unwrap_err();
+        assert!(
+            e.to_string().contains("VEIL_SERVER__MAX_CONNECTIONS"),
+            "{e}"
+        );
+        let e = load(MINIMAL, &[("VEIL_SERVER__NOPE", "1")]).unwrap_err();
+        assert!(e.to_string().contains("server.nope"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_PIPELINE__BATCH_ROWS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("pipeline.batch_rows"), "{e}");
+        let e = load("", &[]).unwrap_err();
+        assert!(e.to_string().contains("`sites`"), "{e}");
+        let e = load(&format!("{MINIMAL}[[sites]]\nid = \"example.com\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[1].id"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_SERVER__TRUSTED_PROXIES", "0.0.0.0/0")]).unwrap_err();
+        assert!(e.to_string().contains("trusted_proxies[0]"), "{e}");
+        let e = load(MINIMAL, &[("VEIL_GEO__PATHS", "/nonexistent.mmdb")]).unwrap_err();
+        assert!(e.to_string().contains("geo.paths[0]"), "{e}");
+        let e = load(
+            "[[sites]]\nid = \"a\"\nconsent = { preset = \"lax\" }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sites[0].consent.preset"), "{e}");
+        let e = load(&format!("{MINIMAL}timezone = \"Not a zone\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].timezone"), "{e}");
+        let e = load(&format!("{MINIMAL}timezone = \"../../etc/passwd\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].timezone"), "{e}");
+        let e = load(&format!("{MINIMAL}api_keys = [\"secret\"]\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("sites[0].api_keys[0]"), "{e}");
+        let e = load(
+            MINIMAL,
+            &[("VEIL_SERVER__CORS_ORIGINS", "https://a.example/x")],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("server.cors_origins[0]"), "{e}");
+    }
+
+    #[test]
+    fn stats_keys_have_defaults_and_accept_valid_values() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.sites[0].timezone, "UTC");
+        assert!(c.sites[0].api_keys.is_empty() && !c.sites[0].public_dashboard);
+        let hash = format!("blake3:{}", "ab".repeat(32));
+        let c = load(
+            &format!("{MINIMAL}timezone = \"Europe/Warsaw\"\napi_keys = [\"{hash}\"]\npublic_dashboard = true\n"),
+            &[("VEIL_SERVER__CORS_ORIGINS", "https://intranet.example.com,http://localhost:3000")],
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].timezone, "Europe/Warsaw");
+        assert_eq!(c.server.cors_origins.len(), 2);
+    }
+}

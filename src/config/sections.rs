@@ -1,0 +1,250 @@
+//! The process-wide sections of `veil.toml` (server, ClickHouse, geo, salt,
+//! pipeline, limits, spool, retention job), each with the defaults a minimal
+//! configuration runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// HTTP server settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Largest accepted request body (bytes); larger bodies get `413`.
+    pub max_body_bytes: usize,
+    /// Time a client has to send its request headers (ms): slow clients cannot hold
+    /// connections open.
+    pub header_read_timeout_ms: u64,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Worker threads of the runtime; 0 = one per core.
+    pub worker_threads: usize,
+    /// Origins (`https://intranet.example.com`) whose pages may call the stats API
+    /// from a browser (CORS). Empty = only the dashboard veil serves itself.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 10_000,
+            max_body_bytes: 16 * 1024,
+            header_read_timeout_ms: 5_000,
+            trusted_proxies: Vec::new(),
+            worker_threads: 0,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// ClickHouse connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP interface URL.
+    pub url: String,
+    /// Database holding veil's tables (created by `veil migrate`).
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "veil".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+/// Geo database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoConfig {
+    /// MMDB files: one combined file, or an IPv4 and an IPv6 file. Empty = no geo.
+    #[serde(deserialize_with = "paths_or_list")]
+    pub paths: Vec<PathBuf>,
+    /// How often to look for a changed file (s); 0 = only on SIGHUP.
+    pub reload_poll_secs: u64,
+}
+
+impl Default for GeoConfig {
+    fn default() -> Self {
+        GeoConfig {
+            paths: Vec::new(),
+            reload_poll_secs: 60,
+        }
+    }
+}
+
+/// Daily salts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SaltConfig {
+    /// Seconds after midnight UTC that yesterday's salt is kept (late beacons,
+    /// visits crossing midnight) before it is wiped.
+    pub grace_secs: u64,
+    /// Optional file (mode 0600) so a restart keeps today's salt; empty = memory only.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for SaltConfig {
+    fn default() -> Self {
+        SaltConfig {
+            grace_secs: 3_600,
+            state_file: None,
+        }
+    }
+}
+
+/// Aggregation and the ClickHouse writer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How often the in-memory window is written (ms): also the most a hard kill loses.
+    pub flush_interval_ms: u64,
+    /// Most rows in one insert.
+    pub batch_rows: usize,
+    /// Batches waiting for ClickHouse before the flusher waits too.
+    pub queue_batches: usize,
+    /// Shards of the aggregation window (fewer lock collisions).
+    pub shards: usize,
+    /// Parsed User-Agents kept in memory (by hash, never the string).
+    pub ua_cache_entries: usize,
+    /// A visit ends after this long without a hit (s).
+    pub visit_timeout_secs: u32,
+    /// Most live visits held in memory; past it the least recently active are
+    /// closed early (and counted).
+    pub max_live_visits: usize,
+    /// Longest wait between insert retries (ms).
+    pub retry_max_backoff_ms: u64,
+    /// Time SIGTERM gives in-flight requests and the final flush (ms).
+    pub shutdown_deadline_ms: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            flush_interval_ms: 10_000,
+            batch_rows: 50_000,
+            queue_batches: 64,
+            shards: 16,
+            ua_cache_entries: 65_536,
+            visit_timeout_secs: 1_800,
+            max_live_visits: 2_000_000,
+            retry_max_backoff_ms: 30_000,
+            shutdown_deadline_ms: 30_000,
+        }
+    }
+}
+
+/// Bounds on event names and props.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Props kept per event; more are dropped.
+    pub max_props: usize,
+    /// Longest event name (bytes); longer names are cut.
+    pub max_event_name: usize,
+    /// Longest prop key (bytes).
+    pub max_prop_key: usize,
+    /// Longest prop value (bytes).
+    pub max_prop_value: usize,
+    /// Longest page path kept (bytes).
+    pub max_path: usize,
+    /// Distinct values kept per open-ended dimension (page, referrer, UTM, event,
+    /// prop, region, versions) per site and hour; more fold into `(other)`. 0 = no bound.
+    pub max_values_per_dim: usize,
+    /// Hits per second one client (address) may send; 0 = no limit.
+    pub per_client_per_sec: u32,
+    /// Burst a client may send at once.
+    pub per_client_burst: u32,
+    /// Hits per second one site may receive; 0 = no limit.
+    pub per_site_per_sec: u32,
+    /// Burst a site may receive at once.
+    pub per_site_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_props: 10,
+            max_event_name: 64,
+            max_prop_key: 64,
+            max_prop_value: 256,
+            max_path: 512,
+            max_values_per_dim: 5_000,
+            per_client_per_sec: 20,
+            per_client_burst: 100,
+            per_site_per_sec: 0,
+            per_site_burst: 0,
+        }
+    }
+}
+
+/// The disk spool.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Directory of spooled batches; empty = no spool (retry in memory only).
+    pub dir: PathBuf,
+    /// Most bytes on disk; when reached, JSON hits get `503` until it drains.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: PathBuf::from("spool"),
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+/// The retention job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionJobConfig {
+    /// Run the job inside `veil serve`.
+    pub enabled: bool,
+    /// How often it runs (s).
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionJobConfig {
+    fn default() -> Self {
+        RetentionJobConfig {
+            enabled: true,
+            interval_secs: 3_600,
+        }
+    }
+}
+
+fn paths_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}

@@ -1,0 +1,106 @@
+//! One `[[sites]]` entry: what veil collects for a site, its consent policy and
+//! how long each class of its data is kept.
+
+use serde::{Deserialize, Serialize};
+
+use crate::privacy::consent::ConsentConfig;
+
+/// One site.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Identifier sent by the beacon (`s=` / `site`), usually the main domain.
+    pub id: String,
+    /// Hostnames whose pages may report to this site (a leading `*.` allows
+    /// subdomains). Empty = only the id itself.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// Consent policy.
+    #[serde(default)]
+    pub consent: ConsentConfig,
+    /// Groups with fewer unique visitors are folded into "(other)" by the stats API
+    /// (0 disables).
+    #[serde(default = "default_k")]
+    pub k: u32,
+    /// Days each class of stored data is kept for this site.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// Count fragment routes (`/app#/settings`) as pages, for single-page apps that
+    /// route by fragment.
+    #[serde(default)]
+    pub hash_routing: bool,
+    /// Event prop keys that are marketing data: stored only at the marketing level.
+    #[serde(default)]
+    pub marketing_props: Vec<String>,
+    /// Umami website id this site answers to on `POST /api/send` (drop-in for
+    /// Umami's script).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umami_website_id: Option<String>,
+    /// Who is responsible for the data (named in the generated disclosure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    /// Where visitors can ask about their data (named in the disclosure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Default language of the opt-out page and disclosure (`en` or `pl`); the
+    /// visitor's `Accept-Language` is preferred when it names one of them.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// IANA time zone (`Europe/Warsaw`) the stats API and dashboard use for days,
+    /// weeks and months: a marketer's "today" is local, storage is UTC hours.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Hashed read-only keys of the stats API for this site (`blake3:HEX`, printed
+    /// by `veil hash-key`); the keys themselves are never stored.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The dashboard and its API calls work without a key (a public statistics page).
+    #[serde(default)]
+    pub public_dashboard: bool,
+}
+
+fn default_k() -> u32 {
+    5
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// Retention in days per class of stored data. ClickHouse 18.16 has no TTL, so a
+/// daily job drops expired day partitions (and deletes a site's rows of a class whose
+/// limit is shorter than the longest one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Audience statistics: pageviews, visitors, visits, pages, referrers, geo,
+    /// browser/OS/device, screen, language, events.
+    pub audience_days: u32,
+    /// Campaign data: UTM dimensions and marketing props.
+    pub marketing_days: u32,
+    /// Consent decision counters (what was and was not collected).
+    pub consent_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            audience_days: 730,
+            marketing_days: 365,
+            consent_days: 1095,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The longest limit: partitions older than this hold nothing any class keeps.
+    pub fn max_days(&self) -> u32 {
+        self.audience_days
+            .max(self.marketing_days)
+            .max(self.consent_days)
+    }
+}

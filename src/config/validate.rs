@@ -1,0 +1,212 @@
+//! Validation of a parsed [`Config`]: what types cannot express (ranges, unique
+//! sites, CIDRs, readable geo files, time zones), so a bad deployment fails at start.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use super::{Config, ConfigError};
+
+/// Whether `tz` looks like an IANA zone name (`UTC`, `Europe/Warsaw`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+2`) and, where the system has a zone
+/// database, names one of its zones. ClickHouse resolves the name itself.
+fn valid_timezone(tz: &str) -> bool {
+    let shaped = !tz.is_empty()
+        && tz.len() <= 64
+        && tz.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+        });
+    if !shaped {
+        return false;
+    }
+    let zoneinfo = Path::new("/usr/share/zoneinfo");
+    tz == "UTC" || !zoneinfo.is_dir() || zoneinfo.join(tz).is_file()
+}
+
+/// Whether `key` is a stored API key hash: `blake3:` and 64 hex digits.
+fn valid_key_hash(key: &str) -> bool {
+    key.strip_prefix("blake3:")
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl Config {
+    /// Checks what types cannot: values in range, unique sites, parseable CIDRs.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("server.max_connections", self.server.max_connections as u64),
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            (
+                "server.header_read_timeout_ms",
+                self.server.header_read_timeout_ms,
+            ),
+            (
+                "pipeline.flush_interval_ms",
+                self.pipeline.flush_interval_ms,
+            ),
+            ("pipeline.batch_rows", self.pipeline.batch_rows as u64),
+            ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
+            ("pipeline.shards", self.pipeline.shards as u64),
+            (
+                "pipeline.retry_max_backoff_ms",
+                self.pipeline.retry_max_backoff_ms,
+            ),
+            ("limits.max_path", self.limits.max_path as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
+        self.trusted_proxies()?;
+        let url = &self.clickhouse.url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::key(
+                "clickhouse.url",
+                format!("`{url}` is not an http:// or https:// URL"),
+            ));
+        }
+        if self.clickhouse.database.is_empty()
+            || !self
+                .clickhouse
+                .database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ConfigError::key(
+                "clickhouse.database",
+                "must be a non-empty name of letters, digits and `_`",
+            ));
+        }
+        if self.geo.paths.len() > 2 {
+            return Err(ConfigError::key(
+                "geo.paths",
+                "give one combined MMDB file, or one IPv4 and one IPv6 file",
+            ));
+        }
+        for (i, p) in self.geo.paths.iter().enumerate() {
+            if !p.is_file() {
+                return Err(ConfigError::key(
+                    format!("geo.paths[{i}]"),
+                    format!("{} is not a readable file", p.display()),
+                ));
+            }
+        }
+        for (i, origin) in self.server.cors_origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', ' ', '*'])) {
+                return Err(ConfigError::key(
+                    format!("server.cors_origins[{i}]"),
+                    format!("`{origin}` is not an origin like `https://intranet.example.com` (scheme and host, no path)"),
+                ));
+            }
+        }
+        if self.sites.is_empty() {
+            return Err(ConfigError::key(
+                "sites",
+                "at least one [[sites]] entry is needed; hits for unknown sites are refused",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, site) in self.sites.iter().enumerate() {
+            if site.id.is_empty() || site.id.len() > 128 {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].id"),
+                    "must be 1 to 128 characters",
+                ));
+            }
+            if !seen.insert(site.id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].id"),
+                    format!("`{}` is configured twice", site.id),
+                ));
+            }
+            if site.language != "en" && site.language != "pl" {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].language"),
+                    format!("`{}` is not supported; use `en` or `pl`", site.language),
+                ));
+            }
+            if let Err((key, message)) = site.consent.validate() {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].consent.{key}"),
+                    message,
+                ));
+            }
+            if !valid_timezone(&site.timezone) {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].timezone"),
+                    format!(
+                        "`{}` is not a known IANA time zone (like `UTC` or `Europe/Warsaw`)",
+                        site.timezone
+                    ),
+                ));
+            }
+            for (j, key) in site.api_keys.iter().enumerate() {
+                if !valid_key_hash(key) {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].api_keys[{j}]"),
+                        "must be a key hash `blake3:<64 hex digits>` as printed by `veil hash-key`, never the key itself",
+                    ));
+                }
+            }
+            let r = &site.retention;
+            for (name, days) in [
+                ("audience_days", r.audience_days),
+                ("marketing_days", r.marketing_days),
+                ("consent_days", r.consent_days),
+            ] {
+                if days == 0 {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].retention.{name}"),
+                        "must be at least 1 day",
+                    ));
+                }
+            }
+            for (j, h) in site.hostnames.iter().enumerate() {
+                let bare = h.strip_prefix("*.").unwrap_or(h);
+                if bare.is_empty() || bare.contains(['/', ':', ' ']) {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].hostnames[{j}]"),
+                        format!("`{h}` is not a hostname (no scheme, port or path)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The parsed trusted-proxy networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let net = s
+                    .parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::key(
+                            format!("server.trusted_proxies[{i}]"),
+                            format!("`{s}` is not an IP address or CIDR"),
+                        )
+                    })?;
+                if net.prefix_len() == 0 {
+                    return Err(ConfigError::key(
+                        format!("server.trusted_proxies[{i}]"),
+                        "trusting every address lets any client forge its IP",
+                    ));
+                }
+                Ok(net)
+            })
+            .collect()
+    }
+}
