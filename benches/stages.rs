@@ -23,7 +23,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use veil::aggregate::Aggregator;
+use veil::aggregate::{Aggregator, WindowSite};
 use veil::beacon::{self, Beacon};
 use veil::clock::{Clock, SystemClock};
 use veil::config::Config;
@@ -32,6 +32,7 @@ use veil::privacy::consent::{Categories, ConsentConfig, ConsentPolicy, Preset, S
 use veil::privacy::geo::GeoDb;
 use veil::privacy::salt::SaltKeeper;
 use veil::privacy::{url, AnonHit, Outcome, Privacy, Transport};
+use veil::startup::build_pipeline;
 use veil_bench::traffic::{self, Hit, Traffic, TrafficConfig, Wire};
 
 /// Distinct inputs per benchmark: enough to defeat branch predictors and caches of
@@ -294,7 +295,10 @@ fn owned(b: &Beacon<'_>) -> Beacon<'static> {
 
 /// veil's privacy boundary as `veil serve` builds it for the benchmark sites.
 fn privacy(geo: Option<Arc<GeoDb>>) -> Option<(Privacy, Config)> {
-    let mut toml = String::from("[server]\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    // No rate limits: the bench replays a few thousand clients at full speed.
+    let mut toml = String::from(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[limits]\nper_client_per_sec = 0\nper_site_per_sec = 0\n",
+    );
     for s in TrafficConfig::default().sites {
         toml.push_str(&format!(
             "[[sites]]\nid = \"{s}\"\nhostnames = [\"{s}.example\"]\nconsent = {{ preset = \"eu-strict\" }}\n"
@@ -353,7 +357,7 @@ fn aggregate(c: &mut Criterion) {
     };
     let hits = hits(SAMPLE * 4);
     let anon = anon_hits(&p, &hits);
-    let site_ids: Vec<String> = config.sites.iter().map(|s| s.id.clone()).collect();
+    let site_ids: Vec<WindowSite> = config.sites.iter().map(|s| WindowSite::utc(&s.id)).collect();
     let mut g = c.benchmark_group("aggregate");
     g.throughput(Throughput::Elements(1));
     // A window in steady state: the same cells and visitor sets are hit again.
@@ -391,73 +395,51 @@ fn aggregate(c: &mut Criterion) {
     g.finish();
 }
 
+/// The whole path after decoding, as the routes run it: [`Pipeline::ingest`]
+/// (rate limits, privacy, visit, realtime, window), built by the same start-up
+/// step as `veil serve`.
 fn pipeline(c: &mut Criterion) {
-    let Some((p, config)) = privacy(bench_geo()) else {
+    let Some((_, config)) = privacy(None) else {
         return;
     };
-    let site_ids: Vec<String> = config.sites.iter().map(|s| s.id.clone()).collect();
-    let agg = Aggregator::new(
-        config.pipeline.shards,
-        site_ids,
-        config.limits.max_values_per_dim,
-    );
-    let sessions = veil::session::Sessions::new(
-        config.pipeline.shards,
-        config.pipeline.visit_timeout_secs,
-        config.pipeline.max_live_visits,
-    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let Ok(salts) = SaltKeeper::new(clock.clone(), 3_600, None, &["UTC"]) else {
+        return;
+    };
+    let metrics = Arc::new(veil::metrics::Metrics::default());
+    let built = build_pipeline(&config, bench_geo(), Arc::new(salts), None, metrics, clock);
+    let Ok(pipeline) = built else {
+        return;
+    };
     let hits = hits(SAMPLE);
     let pixel: Vec<&Hit> = hits.iter().filter(|h| h.wire == Wire::Pixel).collect();
     let json: Vec<&Hit> = hits.iter().filter(|h| h.wire == Wire::Json).collect();
-    let one = |b: &Beacon<'_>, h: &Hit| match p.process(b, &transport(h)) {
-        Ok(Outcome::Record(a)) => {
-            // The same steps as the request path: visit, then aggregates.
-            let channel = a.channel.map(|c| c.as_str());
-            let (visit, closed) = sessions.touch(&a, a.secs, channel);
-            agg.record(&a, visit.as_ref());
-            for c in &closed {
-                agg.record_visit(c);
-            }
-        }
-        Ok(Outcome::CountOnly {
-            site,
-            hour,
-            decision,
-            forget,
-        }) => {
-            agg.count_decision(site, hour, decision);
-            if let Some(v) = forget {
-                sessions.forget(v);
-            }
-        }
-        Err(_) => {}
-    };
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(1));
     let mut px = Cycle::new(&pixel);
-    g.bench_function("pixel hit (decode + privacy + visit + aggregate)", |b| {
+    g.bench_function("pixel hit (decode + Pipeline::ingest)", |b| {
         b.iter(|| {
             let h = px.next_item();
             if let Some(q) = h.target.strip_prefix("/p.gif?") {
                 if let Ok(beacon) = beacon::pixel::decode(black_box(q), None) {
-                    one(&beacon, h);
+                    let _ = black_box(pipeline.ingest(&beacon, &transport(h)));
                 }
             }
         })
     });
     let mut js = Cycle::new(&json);
-    g.bench_function("json hit (decode + privacy + visit + aggregate)", |b| {
+    g.bench_function("json hit (decode + Pipeline::ingest)", |b| {
         b.iter(|| {
             let h = js.next_item();
             if let Some(body) = &h.body {
                 if let Ok(beacon) = beacon::json::decode(black_box(body)) {
-                    one(&beacon, h);
+                    let _ = black_box(pipeline.ingest(&beacon, &transport(h)));
                 }
             }
         })
     });
     g.finish();
-    black_box(agg.cells());
+    black_box(pipeline.aggregator.cells());
 }
 
 fn config() -> Criterion {

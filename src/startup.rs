@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregate::Aggregator;
+use crate::aggregate::{Aggregator, WindowSite};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -161,7 +161,7 @@ pub async fn start_on(
     let (abandon_tx, abandon) = watch::channel(false);
     let writer = tokio::spawn(
         sink::Writer {
-            client: client.clone(),
+            target: sink::Target::new(client.clone(), clock.clone(), config.salt.grace_secs),
             metrics: metrics.clone(),
             spool,
             max_backoff: Duration::from_millis(p.retry_max_backoff_ms),
@@ -248,9 +248,17 @@ pub fn build_pipeline(
 ) -> Result<Pipeline, StartError> {
     let privacy = Privacy::new(config, geo, salts.clone(), clock.clone())?;
     let p = &config.pipeline;
+    let window_sites = privacy
+        .sites()
+        .iter()
+        .map(|s| WindowSite {
+            id: s.id.clone(),
+            zone: salts.zones()[s.zone].clone(),
+        })
+        .collect();
     let aggregator = Arc::new(Aggregator::new(
         p.shards,
-        privacy.sites().iter().map(|s| s.id.clone()).collect(),
+        window_sites,
         config.limits.max_values_per_dim,
     ));
     let sessions = Arc::new(Sessions::new(

@@ -14,10 +14,12 @@ mod guard;
 mod window;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use parking_lot::Mutex;
 
+use crate::clock::zone::Zone;
 use crate::model::{Counters, Dim, DIRECT, DIRECT_CHANNEL, PROP_SEP, UNKNOWN};
 use crate::privacy::consent::{Decision, Level};
 use crate::privacy::AnonHit;
@@ -114,11 +116,31 @@ impl Adder<'_> {
     }
 }
 
+/// A site as the window knows it: the id its rows carry and the zone that says
+/// which local day each hour belongs to.
+#[derive(Clone, Debug)]
+pub struct WindowSite {
+    /// Site id.
+    pub id: String,
+    /// The site's time zone.
+    pub zone: Arc<Zone>,
+}
+
+impl WindowSite {
+    /// A site on UTC (tests and tools).
+    pub fn utc(id: &str) -> WindowSite {
+        WindowSite {
+            id: id.to_string(),
+            zone: Arc::new(Zone::new("UTC").expect("UTC is always known")),
+        }
+    }
+}
+
 /// The sharded in-memory window.
 pub struct Aggregator {
     shards: Box<[Mutex<Window>]>,
     guard: CardinalityGuard,
-    sites: Vec<String>,
+    sites: Vec<WindowSite>,
     next: AtomicUsize,
 }
 
@@ -126,7 +148,7 @@ impl Aggregator {
     /// An empty window with `shards` shards for the given site ids (by index);
     /// open-ended dimensions keep at most `max_values` distinct values per site and
     /// hour (0 = unbounded).
-    pub fn new(shards: usize, sites: Vec<String>, max_values: usize) -> Aggregator {
+    pub fn new(shards: usize, sites: Vec<WindowSite>, max_values: usize) -> Aggregator {
         Aggregator {
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new(Window::default()))
@@ -343,9 +365,11 @@ impl Aggregator {
             .map(|(k, cell)| {
                 let mut visitors: Vec<u64> = cell.visitors.into_iter().collect();
                 visitors.sort_unstable();
+                let site = &self.sites[(k.site as usize).min(self.sites.len() - 1)];
                 AggRow::new(
+                    &site.zone,
                     k.hour,
-                    self.sites.get(k.site as usize).cloned().unwrap_or_default(),
+                    site.id.clone(),
                     k.dim,
                     k.value.into(),
                     &cell.counters,
@@ -389,7 +413,7 @@ mod tests {
 
     #[test]
     fn pageviews_and_visitors_roll_up_per_dimension() {
-        let a = Aggregator::new(4, vec!["s".into()], 100);
+        let a = Aggregator::new(4, vec![WindowSite::utc("s")], 100);
         a.record(&hit(1, "/a"), None);
         a.record(&hit(1, "/a"), None);
         a.record(&hit(2, "/b"), None);
@@ -426,7 +450,7 @@ mod tests {
 
     #[test]
     fn open_ended_dimensions_are_bounded_per_site_and_hour() {
-        let a = Aggregator::new(2, vec!["s".into()], 3);
+        let a = Aggregator::new(2, vec![WindowSite::utc("s")], 3);
         for i in 0..10 {
             a.record(&hit(i, &format!("/p{i}")), None);
         }
@@ -450,7 +474,7 @@ mod tests {
 
     #[test]
     fn anonymous_count_has_no_visitors_or_dimensions() {
-        let a = Aggregator::new(2, vec!["s".into()], 100);
+        let a = Aggregator::new(2, vec![WindowSite::utc("s")], 100);
         let mut h = hit(9, "/x");
         h.level = Level::Count;
         h.visitor = None;

@@ -7,9 +7,11 @@
 //! - [`retry`]: one attempt at storing a batch exactly once (ask `batches`
 //!   before a retry: an insert can land after the client gave up) and the backoff.
 //! - [`error_code`]: ClickHouse's exception codes, named: retry or refuse.
-//! - [`row`]: the row written (`aggregates_in`).
+//! - [`close`]: day close — a finished day's sketches become plain counters.
+//! - [`row`]: the rows written (`aggregates_in`, and `daily`/`hourly`).
 //! - [`schema`]: the client, the migrations in `sql/`, the schema version check.
 
+pub mod close;
 pub mod error_code;
 pub mod flusher;
 pub mod retry;
@@ -19,7 +21,7 @@ pub mod spool;
 pub mod writer;
 
 pub use flusher::{flush_once, run_flusher};
-pub use retry::{batch_stored, write_batch, Written};
+pub use retry::{batch_stored, write_batch, Target, Written};
 pub use writer::Writer;
 
 use row::AggRow;

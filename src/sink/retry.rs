@@ -7,15 +7,19 @@
 //! inserting again; that is what makes retries idempotent on ClickHouse 18.16,
 //! which deduplicates inserts only in `Replicated` tables.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clickhouse::Client;
+use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use super::close::{late_days, Zones};
 use super::error_code::is_retryable;
 use super::row::AggRow;
 use super::Batch;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// Outcome of storing one batch.
@@ -29,16 +33,78 @@ pub enum Written {
     Dropped,
 }
 
-/// Inserts the rows of a batch into `aggregates_in`.
-async fn insert_once(client: &Client, batch: &Batch) -> Result<(), clickhouse::error::Error> {
+/// Where batches go: the client, and what deciding "late" needs.
+pub struct Target {
+    /// Client for veil's database.
+    pub client: Client,
+    /// The clock (which days have ended).
+    pub clock: Arc<dyn Clock>,
+    /// The salt grace: rows of a day that ended less than this ago cannot be late.
+    pub grace_secs: u64,
+    zones: Mutex<Zones>,
+}
+
+impl Target {
+    /// A target for `client`.
+    pub fn new(client: Client, clock: Arc<dyn Clock>, grace_secs: u64) -> Target {
+        Target {
+            client,
+            clock,
+            grace_secs,
+            zones: Mutex::new(Zones::default()),
+        }
+    }
+}
+
+/// Longest an insert may take to start and to end (what the day close's settle
+/// time must exceed).
+pub const INSERT_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(60));
+
+async fn write_rows<R: clickhouse::Row + serde::Serialize>(
+    client: &Client,
+    table: &str,
+    rows: impl Iterator<Item = R>,
+) -> Result<(), clickhouse::error::Error>
+where
+    for<'a> R: clickhouse::RowWrite<Value<'a> = R>,
+{
     let mut insert = client
-        .insert::<AggRow>("aggregates_in")
+        .insert::<R>(table)
         .await?
-        .with_timeouts(Some(Duration::from_secs(30)), Some(Duration::from_secs(60)));
-    for row in &batch.rows {
-        insert.write(row).await?;
+        .with_timeouts(Some(INSERT_TIMEOUTS.0), Some(INSERT_TIMEOUTS.1));
+    for row in rows {
+        insert.write(&row).await?;
     }
     insert.end().await
+}
+
+/// Inserts the rows of a batch: rows of an open day into `aggregates_in`, rows of
+/// a day whose close has begun into `daily` and `hourly` as the batch's own part
+/// (see [`super::close`]). Late rows go first, so a batch recorded in `batches`
+/// is complete.
+async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::error::Error> {
+    let late = {
+        let now = target.clock.now_secs();
+        let mut zones = std::mem::take(&mut *target.zones.lock());
+        let found = late_days(&target.client, &batch.rows, now, target.grace_secs, &mut zones).await;
+        *target.zones.lock() = zones;
+        found.map_err(|e| match e {
+            super::SinkError::ClickHouse(e) => e,
+            other => clickhouse::error::Error::Custom(other.to_string()),
+        })?
+    };
+    let is_late = |r: &AggRow| late.iter().any(|(s, d)| *s == r.site && *d == r.date);
+    if !late.is_empty() {
+        let rows: Vec<&AggRow> = batch.rows.iter().filter(|r| is_late(r)).collect();
+        tracing::info!(rows = rows.len(), "late rows for a closed day: added as counters");
+        write_rows(&target.client, "daily", rows.iter().map(|r| r.late().0)).await?;
+        write_rows(&target.client, "hourly", rows.iter().map(|r| r.late().1)).await?;
+    }
+    let open: Vec<&AggRow> = batch.rows.iter().filter(|r| !is_late(r)).collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    write_rows(&target.client, "aggregates_in", open.into_iter().cloned()).await
 }
 
 #[derive(Deserialize, clickhouse::Row)]
@@ -60,16 +126,16 @@ pub async fn batch_stored(client: &Client, id: u64) -> Result<bool, clickhouse::
 /// batch already landed; then inserts. Counts what happened. `Err` is a transient
 /// failure worth another attempt; a malformed batch is `Ok(Written::Dropped)`.
 pub async fn attempt(
-    client: &Client,
+    target: &Target,
     batch: &Batch,
     check_first: bool,
     metrics: &Metrics,
 ) -> Result<Written, clickhouse::error::Error> {
-    if check_first && batch_stored(client, batch.id).await? {
+    if check_first && batch_stored(&target.client, batch.id).await? {
         Metrics::inc(&metrics.batches_already_stored);
         return Ok(Written::AlreadyStored);
     }
-    match insert_once(client, batch).await {
+    match insert_once(target, batch).await {
         Ok(()) => {
             Metrics::inc(&metrics.batches_inserted);
             metrics.rows_inserted.fetch_add(
@@ -126,7 +192,7 @@ impl Backoff {
 /// Stores one batch, retrying with backoff until it is stored, refused as
 /// malformed, or `abandon` turns true (shutdown deadline).
 pub async fn write_batch(
-    client: &Client,
+    target: &Target,
     batch: &Batch,
     metrics: &Metrics,
     max_backoff: Duration,
@@ -135,7 +201,7 @@ pub async fn write_batch(
     let mut backoff = Backoff::new(Duration::from_millis(100), max_backoff);
     let mut attempted = false;
     loop {
-        match attempt(client, batch, attempted, metrics).await {
+        match attempt(target, batch, attempted, metrics).await {
             Ok(w) => return w,
             Err(e) => tracing::warn!(error = %e, "store failed; will retry"),
         }

@@ -1,8 +1,8 @@
 //! The row the sink writes: one (site, hour, dimension, value) cell of a flush
 //! window, with its counters and the window's distinct visitor hashes, which
-//! ClickHouse folds into a sketch (`aggregates_in` → `aggregates`).
+//! ClickHouse folds into a sketch (`aggregates_in` → `open_aggregates`).
 
-use crate::clock::DAY_SECS;
+use crate::clock::zone::Zone;
 use crate::model::counters::counter_row;
 use crate::model::{Counters, Dim};
 
@@ -10,9 +10,12 @@ counter_row! {
     /// One row of `aggregates_in`.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct AggRow {
-        /// Day number (ClickHouse `Date`).
+        /// The site's local date (day number, ClickHouse `Date`): the salt day.
         pub date: u16,
-        /// Start of the hour (ClickHouse `DateTime`).
+        /// The site's time zone (IANA name): with `date`, the partition the
+        /// sketch lands in and the day close that finalises it.
+        pub zone: String,
+        /// Start of the site's local hour (ClickHouse `DateTime`).
         pub hour: u32,
         /// Site id.
         pub site: String,
@@ -29,8 +32,10 @@ counter_row! {
 }
 
 impl AggRow {
-    /// The row of one cell (batch id 0 until the flusher assigns one).
+    /// The row of one cell of a site in `zone` (batch id 0 until the flusher
+    /// assigns one); its date is the local day the hour belongs to.
     pub fn new(
+        zone: &Zone,
         hour: u32,
         site: String,
         dim: Dim,
@@ -39,7 +44,8 @@ impl AggRow {
         visitors: Vec<u64>,
     ) -> AggRow {
         let mut row = AggRow {
-            date: (u64::from(hour) / DAY_SECS) as u16,
+            date: zone.day_of(u64::from(hour)) as u16,
+            zone: zone.name().to_string(),
             hour,
             site,
             dim: dim.as_str().to_string(),
@@ -58,4 +64,78 @@ pub fn new_batch_id() -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     rand::random::<u64>().hash(&mut h);
     h.finish().max(1)
+}
+
+counter_row! {
+    /// One row of `daily`: a closed day's final counters of one value (part 0), or a
+    /// late batch's addition to it (part = batch id).
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct DailyRow {
+        /// Local date.
+        pub date: u16,
+        /// Site id.
+        pub site: String,
+        /// Dimension name.
+        pub dim: String,
+        /// Dimension value.
+        pub value: String,
+        /// 0 = the day close; otherwise the late batch's id.
+        pub part: u64,
+    } then {
+        /// Unique visitors (a count: no hash is stored).
+        pub visitors: u64,
+    }
+}
+
+counter_row! {
+    /// One row of `hourly`: as [`DailyRow`], per local hour.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct HourlyRow {
+        /// Local date.
+        pub date: u16,
+        /// Start of the local hour.
+        pub hour: u32,
+        /// Site id.
+        pub site: String,
+        /// Dimension name.
+        pub dim: String,
+        /// Dimension value.
+        pub value: String,
+        /// 0 = the day close; otherwise the late batch's id.
+        pub part: u64,
+    } then {
+        /// Unique visitors in the hour (a count).
+        pub visitors: u64,
+    }
+}
+
+impl AggRow {
+    /// This window row as a late addition to a closed day: its counters, and its
+    /// distinct visitors as a count, under the batch's id.
+    pub fn late(&self) -> (DailyRow, HourlyRow) {
+        let c = self.counters();
+        let visitors = self.visitors.len() as u64;
+        let mut daily = DailyRow {
+            date: self.date,
+            site: self.site.clone(),
+            dim: self.dim.clone(),
+            value: self.value.clone(),
+            part: self.batch,
+            visitors,
+            ..DailyRow::default()
+        };
+        daily.set_counters(&c);
+        let mut hourly = HourlyRow {
+            date: self.date,
+            hour: self.hour,
+            site: self.site.clone(),
+            dim: self.dim.clone(),
+            value: self.value.clone(),
+            part: self.batch,
+            visitors,
+            ..HourlyRow::default()
+        };
+        hourly.set_counters(&c);
+        (daily, hourly)
+    }
 }

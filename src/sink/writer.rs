@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhouse::Client;
 use tokio::sync::{mpsc, watch};
 
-use super::retry::{attempt, write_batch, Backoff, Written};
+use super::retry::{attempt, write_batch, Backoff, Target, Written};
 use super::spool::Spool;
 use super::Batch;
 use crate::metrics::Metrics;
@@ -17,8 +16,8 @@ const DIRECT_ATTEMPTS: u32 = 3;
 
 /// The single task that owns ClickHouse writes.
 pub struct Writer {
-    /// Client for veil's database.
-    pub client: Client,
+    /// Where batches go.
+    pub target: Target,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Disk spool for outages (None = retry in memory until the shutdown deadline).
@@ -65,7 +64,7 @@ impl Writer {
     async fn accept(&self, batch: Batch, abandon: &mut watch::Receiver<bool>) {
         let Some(spool) = &self.spool else {
             write_batch(
-                &self.client,
+                &self.target,
                 &batch,
                 &self.metrics,
                 self.max_backoff,
@@ -77,7 +76,7 @@ impl Writer {
         if spool.is_empty() {
             let mut delay = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
             for n in 1..=DIRECT_ATTEMPTS {
-                match attempt(&self.client, &batch, n > 1, &self.metrics).await {
+                match attempt(&self.target, &batch, n > 1, &self.metrics).await {
                     Ok(_) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, attempt = n, "insert failed");
@@ -101,7 +100,7 @@ impl Writer {
                 // No room on disk: keep retrying in memory (bounded by the queue).
                 tracing::error!(error = %e, "cannot spool; retrying in memory");
                 write_batch(
-                    &self.client,
+                    &self.target,
                     &batch,
                     &self.metrics,
                     self.max_backoff,
@@ -128,7 +127,7 @@ impl Writer {
                 }
             };
             // A spooled batch may have landed in an attempt that timed out.
-            match attempt(&self.client, &batch, true, &self.metrics).await {
+            match attempt(&self.target, &batch, true, &self.metrics).await {
                 Ok(Written::Dropped) => {
                     tracing::error!("ClickHouse refused a spooled batch; moved to rejected/");
                     spool.reject_first();

@@ -86,7 +86,16 @@ fn main() -> anyhow::Result<()> {
             if let Some(db) = database {
                 ch.database = db;
             }
+            let tz = config
+                .sites
+                .iter()
+                .find(|s| s.id == site)
+                .map_or("UTC", |s| s.timezone.as_str());
+            let zone = std::sync::Arc::new(
+                veil::clock::zone::Zone::new(tz).context("the site's time zone is unknown")?,
+            );
             let opts = veil_bench::seed::SeedOptions {
+                zone,
                 site,
                 days,
                 pageviews_per_day,

@@ -17,7 +17,8 @@ use clickhouse::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use veil::clock::{DAY_SECS, HOUR_SECS};
+use veil::clock::zone::Zone;
+use veil::clock::HOUR_SECS;
 use veil::model::{Counters, Dim, DIRECT, PROP_SEP};
 use veil::sink::row::{new_batch_id, AggRow};
 use veil::sink::SinkError;
@@ -35,6 +36,9 @@ pub struct SeedOptions {
     pub rng_seed: u64,
     /// Unix time of the last hour generated (usually now).
     pub end_secs: u64,
+    /// The site's time zone: days and hours are the site's local ones, as in
+    /// production.
+    pub zone: std::sync::Arc<Zone>,
 }
 
 /// What was written.
@@ -431,10 +435,11 @@ fn day_factor(day: u64) -> f64 {
 
 /// The rows of one hour (`hour` = Unix seconds of its start).
 fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> Vec<AggRow> {
-    let day = hour / DAY_SECS;
+    let day = u64::from(opts.zone.day_of(hour));
+    let hour_of_day = (hour.saturating_sub(opts.zone.day_start(day as u32)) / HOUR_SECS).min(23);
     let curve_total: f64 = (0..24).map(hour_weight).sum();
     let expected = opts.pageviews_per_day as f64
-        * hour_weight(((hour % DAY_SECS) / HOUR_SECS) as u32)
+        * hour_weight(hour_of_day as u32)
         / curve_total
         * day_factor(day)
         * rng.random_range(0.9..1.1);
@@ -577,6 +582,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         .filter(|(_, c)| c.hits > 0)
         .map(|(d, c)| {
             AggRow::new(
+                &opts.zone,
                 hour as u32,
                 site.clone(),
                 Dim::Decision,
@@ -590,6 +596,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         cell.visitors.sort_unstable();
         cell.visitors.dedup();
         rows.push(AggRow::new(
+            &opts.zone,
             hour as u32,
             site.clone(),
             dim,
@@ -602,12 +609,12 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
     rows
 }
 
-/// The hours to generate: `days` whole UTC days ending with the day of `end_secs`,
-/// up to and including the hour of `end_secs`.
+/// The hours to generate: `days` whole local days ending with the day of
+/// `end_secs`, up to and including the local hour of `end_secs`.
 pub fn hours(opts: &SeedOptions) -> impl Iterator<Item = u64> {
-    let last = opts.end_secs - opts.end_secs % HOUR_SECS;
-    let first_day = (opts.end_secs / DAY_SECS).saturating_sub(u64::from(opts.days.max(1)) - 1);
-    (first_day * DAY_SECS..=last).step_by(HOUR_SECS as usize)
+    let last = u64::from(opts.zone.hour_of(opts.end_secs));
+    let first_day = opts.zone.day_of(opts.end_secs).saturating_sub(opts.days.max(1) - 1);
+    (opts.zone.day_start(first_day)..=last).step_by(HOUR_SECS as usize)
 }
 
 /// Generates and inserts every hour; `progress(done, total)` after each.
@@ -650,6 +657,7 @@ mod tests {
             pageviews_per_day: 24_000,
             rng_seed: 7,
             end_secs: 1_795_424_400,
+            zone: std::sync::Arc::new(Zone::new("UTC").unwrap()),
         };
         let hour = 1_795_424_400 + 13 * 3_600 - 1_795_424_400 % 86_400;
         let rows = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1));

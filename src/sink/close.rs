@@ -1,0 +1,265 @@
+//! Day close: when a site's day is over, its sketches become plain numbers.
+//!
+//! A visitor hash is only meaningful within its salt day, and the salt day is the
+//! site's local day. After that day has ended, its salt's grace has passed and its
+//! last window is flushed ([`CloseTiming`]), veil writes the day's final rows — per
+//! (site, day, dimension, value) into `daily` and per (site, hour, dimension,
+//! value) into `hourly` — with integer counters, visitors included (the count of
+//! the day's merged sketch), and then drops the day's sketches: one partition of
+//! `open_aggregates` per (local date, time zone). From then on no visitor hash of
+//! that day, not even inside a sketch, is stored anywhere.
+//!
+//! The steps, and why each is safe to repeat or to run on two nodes at once:
+//!
+//! 1. mark (site, date) *closing* in `day_close`, then wait `settle` — longer than
+//!    an insert can take — so batches written before the mark have landed; the
+//!    writer routes batches of a closing or closed day to step 5 instead;
+//! 2. `INSERT … SELECT` the merged counters into `daily` and `hourly` (part 0): the
+//!    same sketches give the same rows, and readers take `max()` per key, so a
+//!    rerun or a second node writing them again changes nothing;
+//! 3. mark *closed*: from here on readers use `daily`/`hourly` for the day;
+//! 4. drop the partition (dropping it twice is harmless).
+//! 5. **Late batches** (spool replay after an outage across midnight) for a
+//!    closing or closed day never re-open it: their counters are added to `daily`
+//!    and `hourly` as a part of their own (the batch id), so a retried batch lands
+//!    once; their visitors count as new visitors of that day (the day's other
+//!    hashes are gone, so they cannot be told apart: visitors may be over-counted
+//!    by at most the late batch's visitors; pageviews, events and visits stay exact).
+//!
+//! A day missed while veil was down is closed at the next start: the closer looks
+//! at every open partition, not at a calendar.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::row::AggRow;
+use super::SinkError;
+use crate::clock::zone::Zone;
+use crate::clock::{format_day, Clock};
+use crate::model::Counters;
+
+/// When a day may be closed.
+#[derive(Clone, Copy, Debug)]
+pub struct CloseTiming {
+    /// The salt grace after local midnight (hits of the old day may still arrive).
+    pub grace_secs: u64,
+    /// Wait between marking a day closing and reading its sketches: longer than
+    /// any insert (the writer's end timeout) plus a flush interval.
+    pub settle: Duration,
+}
+
+impl CloseTiming {
+    /// The first second at which local day `day` of `zone` may be closed.
+    pub fn due_at(&self, zone: &Zone, day: u32) -> u64 {
+        zone.day_start(day + 1) + self.grace_secs + self.settle.as_secs()
+    }
+}
+
+/// Ledger states of `day_close`.
+pub const CLOSING: u8 = 1;
+/// The day's final rows are complete; readers use them.
+pub const CLOSED: u8 = 2;
+
+#[derive(Row, Deserialize)]
+struct OpenPartition {
+    date: u16,
+    zone: String,
+}
+
+#[derive(Row, Deserialize)]
+struct State {
+    state: u8,
+}
+
+/// Time zones by name, built on first use (a partition may name a zone no site
+/// uses any more).
+#[derive(Default)]
+pub struct Zones(HashMap<String, Arc<Zone>>);
+
+impl Zones {
+    /// The zone of a name; UTC for a name the time zone database does not know.
+    pub fn get(&mut self, name: &str) -> Arc<Zone> {
+        if let Some(z) = self.0.get(name) {
+            return z.clone();
+        }
+        let zone = Arc::new(
+            Zone::new(name).unwrap_or_else(|_| Zone::new("UTC").expect("UTC is always known")),
+        );
+        self.0.insert(name.to_string(), zone.clone());
+        zone
+    }
+}
+
+/// Closes every open (date, zone) partition whose day is due; returns the
+/// (date, zone) pairs closed.
+pub async fn close_due(
+    client: &Client,
+    clock: &dyn Clock,
+    timing: CloseTiming,
+    zones: &mut Zones,
+) -> Result<Vec<(u16, String)>, SinkError> {
+    let open = client
+        .query("SELECT date, zone FROM open_aggregates GROUP BY date, zone ORDER BY date, zone")
+        .fetch_all::<OpenPartition>()
+        .await?;
+    let now = clock.now_secs();
+    let mut closed = Vec::new();
+    for p in open {
+        let zone = zones.get(&p.zone);
+        if now < timing.due_at(&zone, u32::from(p.date)) {
+            continue;
+        }
+        close_day(client, p.date, &p.zone, timing.settle).await?;
+        closed.push((p.date, p.zone));
+    }
+    Ok(closed)
+}
+
+/// The counters of a sketch row, merged, as select items.
+fn merged_counters() -> String {
+    Counters::columns(|c| format!("sumMerge({c}) AS {c}"))
+}
+
+/// Closes one (local date, zone) partition: steps 1–4 of the module docs.
+pub async fn close_day(
+    client: &Client,
+    date: u16,
+    zone: &str,
+    settle: Duration,
+) -> Result<(), SinkError> {
+    let day = format_day(u32::from(date));
+    let state = client
+        .query(
+            "SELECT toUInt8(max(state)) AS state FROM day_close \
+             WHERE date = toDate(?) AND zone = ?",
+        )
+        .bind(&day)
+        .bind(zone)
+        .fetch_one::<State>()
+        .await?
+        .state;
+    if state < CLOSED {
+        if state < CLOSING {
+            mark(client, &day, zone, CLOSING).await?;
+            tokio::time::sleep(settle).await;
+        }
+        let counters = Counters::NAMES.join(", ");
+        client
+            .query(&format!(
+                "INSERT INTO daily (date, site, dim, value, part, {counters}, visitors) \
+                 SELECT date, site, dim, value, toUInt64(0) AS part, {}, \
+                 uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
+                 WHERE date = toDate(?) AND zone = ? GROUP BY date, site, dim, value",
+                merged_counters()
+            ))
+            .bind(&day)
+            .bind(zone)
+            .execute()
+            .await?;
+        client
+            .query(&format!(
+                "INSERT INTO hourly (date, hour, site, dim, value, part, {counters}, visitors) \
+                 SELECT date, hour, site, dim, value, toUInt64(0) AS part, {}, \
+                 uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
+                 WHERE date = toDate(?) AND zone = ? GROUP BY date, hour, site, dim, value",
+                merged_counters()
+            ))
+            .bind(&day)
+            .bind(zone)
+            .execute()
+            .await?;
+        mark(client, &day, zone, CLOSED).await?;
+    }
+    client
+        .query("ALTER TABLE open_aggregates DROP PARTITION (?, ?)")
+        .bind(&day)
+        .bind(zone)
+        .execute()
+        .await?;
+    tracing::info!(date = %day, zone, "day closed: sketches finalised and dropped");
+    Ok(())
+}
+
+/// Records `state` for every site that has sketches in the (date, zone) partition.
+async fn mark(client: &Client, day: &str, zone: &str, state: u8) -> Result<(), SinkError> {
+    client
+        .query(
+            "INSERT INTO day_close (date, site, zone, state, at) \
+             SELECT date, site, zone, toUInt8(?) AS state, now() AS at FROM open_aggregates \
+             WHERE date = toDate(?) AND zone = ? GROUP BY date, site, zone",
+        )
+        .bind(state)
+        .bind(day)
+        .bind(zone)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+#[derive(Row, Deserialize)]
+struct SiteDay {
+    site: String,
+    date: u16,
+}
+
+/// Of the (site, date) pairs of a batch's rows, those whose day is closing or
+/// closed (a late batch). Only rows whose day ended at least `grace_secs` ago can
+/// be late, so the ledger is asked about nothing else.
+pub async fn late_days(
+    client: &Client,
+    rows: &[AggRow],
+    now: u64,
+    grace_secs: u64,
+    zones: &mut Zones,
+) -> Result<Vec<(String, u16)>, SinkError> {
+    let mut candidates: Vec<(&str, u16)> = rows
+        .iter()
+        .filter(|r| zones.get(&r.zone).day_start(u32::from(r.date) + 1) + grace_secs <= now)
+        .map(|r| (r.site.as_str(), r.date))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut late = Vec::new();
+    for (site, date) in candidates {
+        let found = client
+            .query(
+                "SELECT site, date FROM day_close WHERE site = ? AND date = toDate(?) \
+                 GROUP BY site, date HAVING max(state) >= ?",
+            )
+            .bind(site)
+            .bind(format_day(u32::from(date)))
+            .bind(CLOSING)
+            .fetch_all::<SiteDay>()
+            .await?;
+        late.extend(found.into_iter().map(|d| (d.site, d.date)));
+    }
+    Ok(late)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_due_after_its_end_grace_and_settle() {
+        let t = CloseTiming {
+            grace_secs: 3_600,
+            settle: Duration::from_secs(120),
+        };
+        let utc = Zone::new("UTC").unwrap();
+        let waw = Zone::new("Europe/Warsaw").unwrap();
+        let day = 20_780; // 2026-11-23
+        assert_eq!(t.due_at(&utc, day), 20_781 * 86_400 + 3_720);
+        assert_eq!(t.due_at(&waw, day), 20_781 * 86_400 - 3_600 + 3_720);
+        let mut zones = Zones::default();
+        assert_eq!(zones.get("Nowhere/Else").name(), "UTC");
+        assert_eq!(zones.get("Europe/Warsaw").name(), "Europe/Warsaw");
+    }
+}
