@@ -85,10 +85,10 @@ pub(super) const EXTRA_OS_TOKENS: &[(&str, &str)] = &[
 /// Why a hand list and not a crate: the only Rust crate with a list (`isbot` 0.1.3, MIT) was
 /// last updated in 2022 (no GPTBot, ClaudeBot, PerplexityBot, ...), compiles ~350 patterns
 /// into one regex (0.6-1.8 µs per UA measured here, on top of woothee's ~1.7 µs), and flags
-/// some in-app browsers (Snapchat, Spotify). The structural rules in
-/// [`looks_like_bot`](super::rules::looks_like_bot) catch most non-browsers
-/// without any list; this list only needs to catch clients that dress up as browsers. Generic
-/// words first: they cover most named crawlers (GPTBot, ClaudeBot, Bytespider, SemrushBot...).
+/// some in-app browsers (Snapchat, Spotify). The structural rules in `looks_like_bot`
+/// (`rules.rs`) catch most non-browsers without any list; this list only needs to catch
+/// clients that dress up as browsers. Generic words first: they cover most named crawlers
+/// (GPTBot, ClaudeBot, Bytespider, SemrushBot...).
 pub(super) const BOT_TOKENS: &[&str] = &[
     // Generic words and contact details that crawlers put in their UA.
     "bot",
