@@ -357,7 +357,11 @@ fn aggregate(c: &mut Criterion) {
     };
     let hits = hits(SAMPLE * 4);
     let anon = anon_hits(&p, &hits);
-    let site_ids: Vec<WindowSite> = config.sites.iter().map(|s| WindowSite::utc(&s.id)).collect();
+    let site_ids: Vec<WindowSite> = config
+        .sites
+        .iter()
+        .map(|s| WindowSite::utc(&s.id))
+        .collect();
     let mut g = c.benchmark_group("aggregate");
     g.throughput(Throughput::Elements(1));
     // A window in steady state: the same cells and visitor sets are hit again.

@@ -5,13 +5,13 @@
 -- its last window flushed), its sketches carry nothing but their counts:
 --
 --   * `open_aggregates`: hourly sketches of the open day(s), partitioned by
---     (local date, time zone), so closing a zone's day drops one partition;
+--     (local date, time zone), so closing a zone's day drops one partition,
 --   * `daily` and `hourly`: plain UInt64 counters of closed days, visitors
---     included (the merged sketch's count). `part` 0 is the day close; any other
+--     included (the merged sketch's count). `part` 0 is the day close, any other
 --     value is the id of a batch that arrived after its day was closed (spool replay
 --     after an outage across midnight), added on top. Rows are written only by
 --     idempotent steps that produce identical rows when repeated, so readers take
---     max() per (date[, hour], value, part) and a rerun never counts twice;
+--     max() per (date[, hour], value, part) and a rerun never counts twice,
 --   * `day_close`: the ledger of (site, local date) closes: state 1 = closing,
 --     2 = closed. Readers use `daily`/`hourly` for a day only once it says 2.
 --

@@ -105,7 +105,7 @@ fn main() -> anyhow::Result<()> {
         match command {
             Command::Serve => serve(config).await,
             Command::Migrate => {
-                let applied = veil::sink::schema::migrate(&config.clickhouse)
+                let applied = veil::sink::schema::migrate(&config.clickhouse, &config.site_zones())
                     .await
                     .context("migration failed")?;
                 if applied.is_empty() {

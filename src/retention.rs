@@ -3,19 +3,19 @@
 //! ClickHouse 18.16 has no TTL, so this module enforces the per-site, per-class
 //! limits of [`RetentionConfig`] in two ways:
 //!
-//! - **Partition drops** (cheap, immediate): `aggregates` is partitioned by day, so a
-//!   day older than the longest limit of *any* site holds nothing anyone keeps and
+//! - **Partition drops** (cheap, immediate): the finalised days (`daily`, `hourly`)
+//!   are partitioned by local date, so a day older than the longest limit of *any* site holds nothing anyone keeps and
 //!   the whole partition goes with `ALTER TABLE … DROP PARTITION ID`. `batches` only
 //!   exists to recognise retried inserts, so its partitions go after
 //!   [`BATCHES_RETENTION_DAYS`].
 //! - **Row deletions** (mutations, asynchronous and expensive): a site's class whose
 //!   limit is shorter than the partition limit gets
-//!   `ALTER TABLE aggregates DELETE WHERE site = ? AND dim IN (…) AND date < ?`, but
+//!   `ALTER TABLE daily|hourly DELETE WHERE site = ? AND dim IN (…) AND date < ?`, but
 //!   only when such rows exist (counted first), and not while a recent deletion is
 //!   still running (it may already cover them).
 //!
-//! A limit of `N` days keeps the dates `today - N ..= today` (UTC day numbers, as in
-//! the `date` column); older dates are expired.
+//! A limit of `N` days keeps the dates `today - N ..= today` (day numbers, as in the
+//! `date` column, which holds each site's local date); older dates are expired.
 //!
 //! Partition ids are used instead of partition values because their spelling is the
 //! same on 18.16 and current releases (`20240131` for `PARTITION BY date`), while the
@@ -32,6 +32,11 @@ use serde::Deserialize;
 use crate::clock::{day_of, format_day, Clock};
 use crate::config::{Config, RetentionConfig};
 use crate::model::DataClass;
+
+/// The tables of finalised days, partitioned by local date: retention drops their
+/// partitions and deletes their rows per data class. (`open_aggregates` holds only
+/// the open day or two, which no limit reaches.)
+pub const DAY_TABLES: [&str; 2] = ["daily", "hourly"];
 
 /// Days `batches` partitions are kept. A batch id only matters while the writer may
 /// still retry the batch (minutes); a week leaves room for a long ClickHouse outage.
@@ -52,7 +57,7 @@ pub enum RetentionError {
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
     /// Deletions were still running when the wait ended.
-    #[error("{pending} deletion(s) of `aggregates` still running after {}s", waited.as_secs())]
+    #[error("{pending} deletion(s) of `daily`/`hourly` still running after {}s", waited.as_secs())]
     MutationsPending {
         /// Unfinished mutations.
         pending: u64,
@@ -64,7 +69,7 @@ pub enum RetentionError {
 /// A partition that was (or, in a dry run, would be) dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedPartition {
-    /// `aggregates` or `batches`.
+    /// `daily`, `hourly` or `batches`.
     pub table: &'static str,
     /// ClickHouse partition id (`YYYYMMDD`).
     pub partition_id: String,
@@ -223,23 +228,26 @@ struct Count {
     n: u64,
 }
 
-/// Active partitions of `aggregates` and `batches` in veil's database, with their
+/// Active partitions of `daily`, `hourly` and `batches` in veil's database, with their
 /// day (partitions whose id is not a day are skipped).
 pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, RetentionError> {
     let rows = client
         .query(
             "SELECT table, partition_id, sum(rows) AS rows FROM system.parts \
-             WHERE database = currentDatabase() AND active AND table IN ('aggregates', 'batches') \
+             WHERE database = currentDatabase() AND active AND table IN ('daily', 'hourly', 'batches') \
              GROUP BY table, partition_id ORDER BY table, partition_id",
         )
         .fetch_all::<PartRow>()
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let table = if r.table == "aggregates" {
-            "aggregates"
-        } else {
-            "batches"
+        let Some(table) = DAY_TABLES
+            .iter()
+            .chain(&["batches"])
+            .copied()
+            .find(|t| *t == r.table)
+        else {
+            continue;
         };
         match partition_day(&r.partition_id) {
             Some(day) => out.push(DroppedPartition {
@@ -258,11 +266,11 @@ pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, Retent
     Ok(out)
 }
 
-/// Unfinished mutations of `aggregates`; with `recent_only`, only those created in
+/// Unfinished mutations of `daily` and `hourly`; with `recent_only`, only those created in
 /// the last day (older ones are probably stuck).
 async fn pending_mutations(client: &Client, recent_only: bool) -> Result<u64, RetentionError> {
     const ALL: &str = "SELECT count() AS n FROM system.mutations \
-        WHERE database = currentDatabase() AND table = 'aggregates' AND is_done = 0";
+        WHERE database = currentDatabase() AND table IN ('daily', 'hourly') AND is_done = 0";
     let q = if recent_only {
         client
             .query(&format!("{ALL} AND create_time > now() - ?"))
@@ -298,7 +306,7 @@ async fn run_once(
     let batches_keep_from = today.saturating_sub(BATCHES_RETENTION_DAYS);
 
     for p in partitions(client).await? {
-        let keep_from = if p.table == "aggregates" {
+        let keep_from = if DAY_TABLES.contains(&p.table) {
             aggregates_keep_from
         } else {
             batches_keep_from
@@ -307,13 +315,10 @@ async fn run_once(
             continue;
         }
         if !dry_run {
-            let sql = if p.table == "aggregates" {
-                "ALTER TABLE aggregates DROP PARTITION ID ?"
-            } else {
-                "ALTER TABLE batches DROP PARTITION ID ?"
-            };
+            // The table name comes from the whitelist above, never from input.
+            let sql = format!("ALTER TABLE {} DROP PARTITION ID ?", p.table);
             client
-                .query(sql)
+                .query(&sql)
                 .bind(p.partition_id.as_str())
                 .execute()
                 .await?;
@@ -340,7 +345,7 @@ async fn run_once(
     if stuck > 0 {
         tracing::warn!(
             stuck,
-            "retention: deletions of `aggregates` unfinished for over a day (see system.mutations)"
+            "retention: deletions of `daily`/`hourly` unfinished for over a day (see system.mutations)"
         );
     }
 
@@ -357,7 +362,7 @@ async fn run_once(
             }
             let dims = class.dims();
             let count_sql = format!(
-                "SELECT count() AS n FROM aggregates WHERE site = ? AND dim IN ({}) \
+                "SELECT count() AS n FROM daily WHERE site = ? AND dim IN ({}) \
                  AND date >= toDate(?) AND date < toDate(?)",
                 placeholders(dims.len())
             );
@@ -375,15 +380,17 @@ async fn run_once(
                 continue;
             }
             if !dry_run {
-                let delete_sql = format!(
-                    "ALTER TABLE aggregates DELETE WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
-                    placeholders(dims.len())
-                );
-                let mut q = client.query(&delete_sql).bind(site.id.as_str());
-                for d in &dims {
-                    q = q.bind(*d);
+                for table in DAY_TABLES {
+                    let delete_sql = format!(
+                        "ALTER TABLE {table} DELETE WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
+                        placeholders(dims.len())
+                    );
+                    let mut q = client.query(&delete_sql).bind(site.id.as_str());
+                    for d in &dims {
+                        q = q.bind(*d);
+                    }
+                    q.bind(format_day(keep_from)).execute().await?;
                 }
-                q.bind(format_day(keep_from)).execute().await?;
                 tracing::info!(
                     site = %site.id,
                     class = class.as_str(),
@@ -424,7 +431,7 @@ pub async fn plan(
     run_once(client, config, today, true).await
 }
 
-/// Waits until no mutation of `aggregates` is unfinished, polling
+/// Waits until no mutation of `daily` or `hourly` is unfinished, polling
 /// `system.mutations`; fails with the number still running after `timeout`.
 pub async fn wait_for_mutations(client: &Client, timeout: Duration) -> Result<(), RetentionError> {
     let started = Instant::now();
@@ -521,7 +528,7 @@ mod tests {
             partition_days: 1095,
             dry_run: true,
             dropped: vec![DroppedPartition {
-                table: "aggregates",
+                table: "daily",
                 partition_id: "20230101".into(),
                 day: partition_day("20230101").unwrap(),
                 rows: 3,
@@ -536,7 +543,7 @@ mod tests {
         };
         let text = r.to_string();
         assert!(
-            text.contains("would drop partition 2023-01-01 of aggregates (3 row(s))"),
+            text.contains("would drop partition 2023-01-01 of daily (3 row(s))"),
             "{text}"
         );
         assert!(

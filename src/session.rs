@@ -311,8 +311,8 @@ impl Sessions {
             let before = s.len();
             let mut ended = Vec::new();
             s.retain(|k, v| {
-                let keep = now.saturating_sub(v.last) < self.timeout_secs
-                    && holds_salt(v.site, v.start);
+                let keep =
+                    now.saturating_sub(v.last) < self.timeout_secs && holds_salt(v.site, v.start);
                 if !keep {
                     ended.push((*k, v.clone()));
                 }

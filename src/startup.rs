@@ -297,7 +297,8 @@ fn spawn_flusher(
     ))
 }
 
-/// Step: salt rotation, geo file watching, retention and the ClickHouse probe.
+/// Step: salt rotation, geo file watching, retention, day close and the
+/// ClickHouse probe.
 fn spawn_background_jobs(
     state: &Arc<AppState>,
     client: clickhouse::Client,
@@ -319,11 +320,23 @@ fn spawn_background_jobs(
         tokio::spawn(retention::run_retention(
             client.clone(),
             config.clone(),
-            clock,
+            clock.clone(),
             Duration::from_secs(config.retention.interval_secs),
             stopped(bg_stop.clone()),
         ));
     }
+    let timing = sink::close::CloseTiming {
+        grace_secs: config.salt.grace_secs,
+        settle: sink::retry::INSERT_TIMEOUTS.1
+            + Duration::from_millis(2 * config.pipeline.flush_interval_ms),
+    };
+    tokio::spawn(sink::close::run_closer(
+        client.clone(),
+        clock.clone(),
+        timing,
+        Duration::from_secs(60),
+        stopped(bg_stop.clone()),
+    ));
     tokio::spawn(probe_clickhouse(
         client,
         state.clone(),

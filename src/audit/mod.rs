@@ -8,13 +8,15 @@
 //! - **schema**: every table and view of veil's database has no column that could
 //!   hold an address (IPv4/IPv6 types, `FixedString(4|16)`, integers named like an
 //!   IP) and no text column named like an IP, a User-Agent, a cookie or a URL query;
-//!   `aggregates_in` is a Null table (stores nothing), `aggregates` an
-//!   AggregatingMergeTree of aggregate states, and no stored table keeps a column or
-//!   a sorting key per visitor;
+//!   `aggregates_in` is a Null table (stores nothing), `open_aggregates` an
+//!   AggregatingMergeTree of aggregate states, `daily` and `hourly` hold plain
+//!   counters only, and no stored table keeps a column or a sorting key per visitor;
+//! - **day close**: no visitor sketch of a closed day is stored — every sketch
+//!   partition belongs to a day that is still open and not overdue for its close;
 //! - **content**: every text column of every stored table is scanned (up to
 //!   [`AuditOptions::sample_rows`] rows) for IPv4/IPv6 addresses and User-Agent
 //!   fragments — the report names the table, column and dimension, never the value;
-//! - **retention**: no `aggregates` partition older than the longest limit (+1 day
+//! - **retention**: no `daily` partition older than the longest limit (+1 day
 //!   for the job interval), no rows of a site's class older than its own limit;
 //! - **configuration**: each site's k threshold and consent preset, the salt state
 //!   file's mode and owner, trusted-proxy ranges, geo, and the schema version.
@@ -39,7 +41,9 @@ pub use self::content::{has_ipv4, has_ipv6, has_user_agent};
 
 use self::config::{geo_check, salt_file_check, trusted_proxies_check};
 use self::content::content_check;
-use self::retention::{partition_check, pending_deletions, retention_job_check, site_check};
+use self::retention::{
+    partition_check, pending_deletions, retention_job_check, site_check, sketch_check,
+};
 use self::schema::{load_tables, scannable, schema_version_check, table_checks};
 
 /// Rows read per table when scanning text columns, unless told otherwise: small
@@ -196,26 +200,20 @@ pub async fn run_with(config: &Config, opts: &AuditOptions) -> Result<AuditRepor
         checks.push(content_check(&client, t, opts.sample_rows).await?);
     }
     let has = |name: &str| tables.contains_key(name);
-    if has("aggregates") {
+    if has("daily") {
         checks.push(partition_check(&client, config, today).await?);
     }
-    let recent_deletions = if has("aggregates") {
+    if has("open_aggregates") && has("day_close") {
+        checks.push(sketch_check(&client, config, SystemClock.now_secs()).await?);
+    }
+    let recent_deletions = if has("daily") {
         pending_deletions(&client).await?
     } else {
         0
     };
     for site in &config.sites {
-        checks.push(
-            site_check(
-                &client,
-                config,
-                site,
-                today,
-                has("aggregates"),
-                recent_deletions,
-            )
-            .await?,
-        );
+        checks
+            .push(site_check(&client, config, site, today, has("daily"), recent_deletions).await?);
     }
     checks.push(retention_job_check(config));
     checks.push(salt_file_check(config));

@@ -5,9 +5,9 @@ use clickhouse::Client;
 use serde::Deserialize;
 
 use super::{AuditError, Check, Status};
-use crate::model::DataClass;
 use crate::clock::format_day;
 use crate::config::Config;
+use crate::model::DataClass;
 use crate::retention;
 
 #[derive(Deserialize, clickhouse::Row)]
@@ -19,7 +19,7 @@ pub(super) async fn pending_deletions(client: &Client) -> Result<u64, AuditError
     Ok(client
         .query(
             "SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() \
-             AND table = 'aggregates' AND is_done = 0",
+             AND table IN ('daily', 'hourly') AND is_done = 0",
         )
         .fetch_one::<Count>()
         .await?
@@ -34,7 +34,7 @@ pub(super) async fn partition_check(
     let limit = retention::partition_days(config);
     let oldest_allowed = today.saturating_sub(limit + 1);
     let parts = retention::partitions(client).await?;
-    let aggregates: Vec<_> = parts.iter().filter(|p| p.table == "aggregates").collect();
+    let aggregates: Vec<_> = parts.iter().filter(|p| p.table == "daily").collect();
     let batches_allowed = today.saturating_sub(retention::BATCHES_RETENTION_DAYS + 1);
     let old_batches = parts
         .iter()
@@ -42,7 +42,7 @@ pub(super) async fn partition_check(
         .count();
     let name = "retention partitions";
     let Some(oldest) = aggregates.iter().map(|p| p.day).min() else {
-        return Ok(Check::new(Status::Ok, name, "no aggregates stored yet"));
+        return Ok(Check::new(Status::Ok, name, "no closed day stored yet"));
     };
     let expired = aggregates.iter().filter(|p| p.day < oldest_allowed).count();
     if expired > 0 {
@@ -50,7 +50,7 @@ pub(super) async fn partition_check(
             Status::Fail,
             name,
             format!(
-                "{expired} aggregates partition(s) older than the longest limit of {limit} days + 1 (oldest {}): run `veil retention`",
+                "{expired} daily partition(s) older than the longest limit of {limit} days + 1 (oldest {}): run `veil retention`",
                 format_day(oldest)
             ),
         ));
@@ -69,7 +69,7 @@ pub(super) async fn partition_check(
         Status::Ok,
         name,
         format!(
-            "oldest aggregates partition {} is within the longest limit ({limit} days)",
+            "oldest daily partition {} is within the longest limit ({limit} days)",
             format_day(oldest)
         ),
     ))
@@ -121,7 +121,7 @@ pub(super) async fn site_check(
             let before = today.saturating_sub(days + 1);
             let dims = class.dims();
             let sql = format!(
-                "SELECT count() AS n FROM aggregates WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
+                "SELECT count() AS n FROM daily WHERE site = ? AND dim IN ({}) AND date < toDate(?)",
                 vec!["?"; dims.len()].join(", ")
             );
             let mut q = client.query(&sql).bind(site.id.as_str());
@@ -172,4 +172,73 @@ pub(super) fn retention_job_check(config: &Config) -> Check {
             "retention.enabled = false: run `veil retention` regularly (cron) or enable it",
         )
     }
+}
+
+#[derive(Deserialize, clickhouse::Row)]
+struct OpenDay {
+    date: u16,
+    zone: String,
+    closed: u8,
+}
+
+/// No visitor hash of a closed day is stored, not even inside a sketch: every
+/// sketch partition belongs to a day that is still open, and none is older than
+/// its close is due (a day close that does not run would keep hashes).
+pub(super) async fn sketch_check(
+    client: &Client,
+    config: &Config,
+    now: u64,
+) -> Result<Check, AuditError> {
+    let name = "closed days hold no sketches";
+    let open = client
+        .query(
+            "SELECT o.date AS date, o.zone AS zone, toUInt8(max(c.state) >= 2) AS closed \
+             FROM (SELECT date, zone, site FROM open_aggregates GROUP BY date, zone, site) AS o \
+             LEFT JOIN (SELECT date, site, max(state) AS state FROM day_close GROUP BY date, site) AS c \
+             USING (date, site) GROUP BY date, zone ORDER BY date, zone",
+        )
+        .fetch_all::<OpenDay>()
+        .await?;
+    let timing = crate::sink::close::CloseTiming {
+        grace_secs: config.salt.grace_secs,
+        settle: crate::sink::retry::INSERT_TIMEOUTS.1
+            + std::time::Duration::from_millis(2 * config.pipeline.flush_interval_ms),
+    };
+    let mut zones = crate::sink::close::Zones::default();
+    let mut fails = Vec::new();
+    let mut late = Vec::new();
+    for d in &open {
+        let day = format_day(u32::from(d.date));
+        if d.closed == 1 {
+            // Closed but not yet dropped: the drop is the last step of the close.
+            late.push(format!("{day} {} closed, sketches not yet dropped", d.zone));
+            continue;
+        }
+        // One close interval of slack beyond the due time.
+        let due = timing.due_at(&zones.get(&d.zone), u32::from(d.date)) + 120;
+        if now > due {
+            fails.push(format!("{day} ({}) ended but is not closed", d.zone));
+        }
+    }
+    if !fails.is_empty() {
+        return Ok(Check::new(
+            Status::Fail,
+            name,
+            format!(
+                "sketches kept past their day close: {}; is `veil serve` running?",
+                fails.join(", ")
+            ),
+        ));
+    }
+    if !late.is_empty() {
+        return Ok(Check::new(Status::Warn, name, late.join(", ")));
+    }
+    Ok(Check::new(
+        Status::Ok,
+        name,
+        format!(
+            "{} open day(s) with sketches; every closed day is plain counters",
+            open.len()
+        ),
+    ))
 }

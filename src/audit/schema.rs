@@ -255,10 +255,25 @@ const VEIL_TABLES: &[(&str, &str)] = &[
         "inserts pass through to the views, nothing is stored",
     ),
     (
-        "aggregates",
-        "aggregate states only: counters and visitor sketches per (site, dim, hour, value)",
+        "open_aggregates",
+        "the open day(s) only: counters and visitor sketches per (site, dim, hour, value)",
     ),
-    ("aggregates_mv", "feeds aggregates, stores nothing itself"),
+    (
+        "open_aggregates_mv",
+        "feeds open_aggregates, stores nothing itself",
+    ),
+    (
+        "daily",
+        "closed days: plain counters per (site, dim, day, value), visitors as a count",
+    ),
+    (
+        "hourly",
+        "closed days: plain counters per (site, dim, hour, value), visitors as a count",
+    ),
+    (
+        "day_close",
+        "the ledger of closed days (site, date, zone, state)",
+    ),
     (
         "batches",
         "batch ids of recent inserts (date, batch, rows), for idempotent retries",
@@ -267,8 +282,11 @@ const VEIL_TABLES: &[(&str, &str)] = &[
     ("schema_migrations", "applied migrations"),
 ];
 
-/// Columns of `aggregates` that are keys rather than aggregate states.
-const AGGREGATE_KEYS: &[&str] = &["date", "hour", "site", "dim", "value"];
+/// Columns of `open_aggregates` that are keys rather than aggregate states.
+const AGGREGATE_KEYS: &[&str] = &["date", "zone", "hour", "site", "dim", "value"];
+
+/// Columns of `daily`/`hourly` that are keys rather than counters.
+const COUNTER_KEYS: &[&str] = &["date", "hour", "site", "dim", "value", "part"];
 
 pub(super) fn table_checks(tables: &BTreeMap<String, Table>) -> Vec<Check> {
     let mut out = Vec::new();
@@ -319,7 +337,17 @@ fn table_check(t: &Table) -> Check {
             "engine is {}, must be Null (it would store every inserted row)",
             t.engine
         )),
-        "aggregates" => {
+        "daily" | "hourly" => {
+            for c in &t.columns {
+                if !COUNTER_KEYS.contains(&c.name.as_str()) && c.ty != "UInt64" {
+                    fails.push(format!(
+                        "column `{}` ({}) is not a plain counter: a closed day keeps no sketch",
+                        c.name, c.ty
+                    ));
+                }
+            }
+        }
+        "open_aggregates" => {
             if !t.engine.ends_with("AggregatingMergeTree") {
                 fails.push(format!(
                     "engine is {}, must be AggregatingMergeTree",
@@ -344,7 +372,7 @@ fn table_check(t: &Table) -> Check {
                 }
             }
         }
-        "aggregates_mv" | "batches_mv" if t.engine != "MaterializedView" => {
+        "open_aggregates_mv" | "batches_mv" if t.engine != "MaterializedView" => {
             warns.push(format!("engine is {}, expected MaterializedView", t.engine));
         }
         _ => {}

@@ -148,10 +148,16 @@ mod tests {
         let z = Zone::new("UTC").unwrap();
         let t = u64::from(NOV_23) * DAY_SECS + 5 * 3600 + 59;
         assert_eq!(z.day_of(t), NOV_23);
-        assert_eq!(z.hour_of(t), (u64::from(NOV_23) * DAY_SECS + 5 * 3600) as u32);
+        assert_eq!(
+            z.hour_of(t),
+            (u64::from(NOV_23) * DAY_SECS + 5 * 3600) as u32
+        );
         assert_eq!(
             z.day_bounds(NOV_23),
-            (u64::from(NOV_23) * DAY_SECS, u64::from(NOV_23 + 1) * DAY_SECS)
+            (
+                u64::from(NOV_23) * DAY_SECS,
+                u64::from(NOV_23 + 1) * DAY_SECS
+            )
         );
     }
 

@@ -91,6 +91,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// (site id, IANA time zone) of every configured site.
+    pub fn site_zones(&self) -> Vec<(String, String)> {
+        self.sites
+            .iter()
+            .map(|s| (s.id.clone(), s.timezone.clone()))
+            .collect()
+    }
+
     /// Reads `path` (if given), applies `VEIL_*` overrides from `env`, and validates.
     pub fn load(
         path: Option<&Path>,

@@ -1,8 +1,8 @@
 //! Deriving a [`Manifest`] from the [`Config`] the collector runs with, so the
 //! disclosure follows the behaviour instead of being written next to it.
 
-use crate::model::{DataClass, Dim};
 use crate::config::{Config, SiteConfig};
+use crate::model::{DataClass, Dim};
 use crate::privacy::consent::{ConsentPolicy, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::OPT_OUT_COOKIE;

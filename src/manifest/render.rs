@@ -3,8 +3,8 @@
 
 use std::str::FromStr;
 
-use crate::model::Dim;
 use crate::config::{Config, SiteConfig};
+use crate::model::Dim;
 
 use super::{doc, text_en, text_pl, Manifest, ManifestError, StoredDim};
 

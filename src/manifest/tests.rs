@@ -3,8 +3,8 @@
 
 use super::doc::{Block, Inline};
 use super::*;
-use crate::model::DataClass;
 use crate::config::Config;
+use crate::model::DataClass;
 use crate::privacy::consent::Level;
 
 const PRESETS: [&str; 3] = ["eu-strict", "eu-exempt-audience", "us-opt-out"];

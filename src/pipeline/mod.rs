@@ -177,8 +177,9 @@ impl Pipeline {
             self.sessions.close_all()
         } else {
             let now = self.clock.now_secs() as u32;
-            self.sessions
-                .sweep(now, |site, start| self.privacy.holds_visit_salt(site, start))
+            self.sessions.sweep(now, |site, start| {
+                self.privacy.holds_visit_salt(site, start)
+            })
         };
         for visit in &closed {
             self.aggregator.record_visit(visit);

@@ -378,7 +378,10 @@ impl Privacy {
                 site: site_idx,
                 hour,
                 decision,
-                forget: Some(self.salts.visitor_hash(site.zone, &site.id, ip, t.user_agent)),
+                forget: Some(
+                    self.salts
+                        .visitor_hash(site.zone, &site.id, ip, t.user_agent),
+                ),
             });
         }
 
@@ -408,7 +411,14 @@ impl Privacy {
         let mut hit = AnonHit {
             event,
             withheld,
-            ..AnonHit::at(site_idx, now, hour, level, decision, page.path.into_boxed_str())
+            ..AnonHit::at(
+                site_idx,
+                now,
+                hour,
+                level,
+                decision,
+                page.path.into_boxed_str(),
+            )
         };
         if level == Level::Count {
             return Ok(Outcome::Record(Box::new(hit)));
@@ -424,7 +434,10 @@ impl Privacy {
             hit.region = loc.region.map(String::into_boxed_str);
         }
         if allowed(DataGroup::Visits) {
-            hit.visitor = Some(self.salts.visitor_hash(site.zone, &site.id, ip, t.user_agent));
+            hit.visitor = Some(
+                self.salts
+                    .visitor_hash(site.zone, &site.id, ip, t.user_agent),
+            );
         }
         if allowed(DataGroup::Agent) {
             hit.device = Some(agent.device_with_width(beacon.width));

@@ -448,7 +448,10 @@ mod tests {
         clock.set_ms((MIDNIGHT + 3_600) * 1000);
         k.tick().unwrap();
         assert!(!k.holds_day(0, yesterday), "wiped after grace");
-        assert_eq!(k.days_in_memory(), vec![("UTC".to_string(), vec![yesterday + 1])]);
+        assert_eq!(
+            k.days_in_memory(),
+            vec![("UTC".to_string(), vec![yesterday + 1])]
+        );
         let new_text = std::fs::read_to_string(&file).unwrap();
         assert!(
             !new_text.contains(&old.zones["UTC"].current),
@@ -490,17 +493,31 @@ mod tests {
     fn each_zone_rotates_at_its_own_midnight_and_zones_share_nothing() {
         // 2026-11-23 00:00 in Warsaw is 2026-11-22 23:00 UTC.
         let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 3_700) * 1000));
-        let k = SaltKeeper::new(clock.clone(), 3_600, None, &["UTC", "Europe/Warsaw", "UTC"]).unwrap();
+        let k =
+            SaltKeeper::new(clock.clone(), 3_600, None, &["UTC", "Europe/Warsaw", "UTC"]).unwrap();
         assert_eq!(k.zones().len(), 2, "one salt per distinct zone");
-        let (utc, waw) = (k.zone_index("UTC").unwrap(), k.zone_index("Europe/Warsaw").unwrap());
+        let (utc, waw) = (
+            k.zone_index("UTC").unwrap(),
+            k.zone_index("Europe/Warsaw").unwrap(),
+        );
         let ip: IpAddr = "81.2.69.142".parse().unwrap();
-        let (u0, w0) = (k.visitor_hash(utc, "s", ip, "u"), k.visitor_hash(waw, "s", ip, "u"));
+        let (u0, w0) = (
+            k.visitor_hash(utc, "s", ip, "u"),
+            k.visitor_hash(waw, "s", ip, "u"),
+        );
         assert_ne!(u0, w0);
         clock.set_ms((MIDNIGHT - 3_500) * 1000);
         assert!(k.tick().unwrap());
         assert_eq!(k.visitor_hash(utc, "s", ip, "u"), u0, "UTC day goes on");
-        assert_ne!(k.visitor_hash(waw, "s", ip, "u"), w0, "Warsaw's day changed");
+        assert_ne!(
+            k.visitor_hash(waw, "s", ip, "u"),
+            w0,
+            "Warsaw's day changed"
+        );
         assert_eq!(k.secs_until_next_event(), 3_500, "next: UTC midnight");
-        assert!(k.holds_time(waw, MIDNIGHT - 3_700), "yesterday's Warsaw salt kept in grace");
+        assert!(
+            k.holds_time(waw, MIDNIGHT - 3_700),
+            "yesterday's Warsaw salt kept in grace"
+        );
     }
 }

@@ -119,6 +119,33 @@ pub async fn close_due(
     Ok(closed)
 }
 
+/// The day-close task: closes due days at start (days missed while veil was down)
+/// and then every `every`, until `stop` resolves. Errors are logged and retried
+/// on the next round: a day is closed late, never lost.
+pub async fn run_closer(
+    client: Client,
+    clock: Arc<dyn Clock>,
+    timing: CloseTiming,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut zones = Zones::default();
+    loop {
+        match close_due(&client, clock.as_ref(), timing, &mut zones).await {
+            Ok(closed) if !closed.is_empty() => {
+                tracing::info!(days = closed.len(), "day close finished")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "day close failed; retrying next round"),
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 /// The counters of a sketch row, merged, as select items.
 fn merged_counters() -> String {
     Counters::columns(|c| format!("sumMerge({c}) AS {c}"))

@@ -18,6 +18,7 @@ pub mod retry;
 pub mod row;
 pub mod schema;
 pub mod spool;
+pub mod sql;
 pub mod writer;
 
 pub use flusher::{flush_once, run_flusher};

@@ -58,7 +58,8 @@ impl Target {
 
 /// Longest an insert may take to start and to end (what the day close's settle
 /// time must exceed).
-pub const INSERT_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(60));
+pub const INSERT_TIMEOUTS: (Duration, Duration) =
+    (Duration::from_secs(30), Duration::from_secs(60));
 
 async fn write_rows<R: clickhouse::Row + serde::Serialize>(
     client: &Client,
@@ -86,7 +87,14 @@ async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::e
     let late = {
         let now = target.clock.now_secs();
         let mut zones = std::mem::take(&mut *target.zones.lock());
-        let found = late_days(&target.client, &batch.rows, now, target.grace_secs, &mut zones).await;
+        let found = late_days(
+            &target.client,
+            &batch.rows,
+            now,
+            target.grace_secs,
+            &mut zones,
+        )
+        .await;
         *target.zones.lock() = zones;
         found.map_err(|e| match e {
             super::SinkError::ClickHouse(e) => e,
@@ -96,7 +104,10 @@ async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::e
     let is_late = |r: &AggRow| late.iter().any(|(s, d)| *s == r.site && *d == r.date);
     if !late.is_empty() {
         let rows: Vec<&AggRow> = batch.rows.iter().filter(|r| is_late(r)).collect();
-        tracing::info!(rows = rows.len(), "late rows for a closed day: added as counters");
+        tracing::info!(
+            rows = rows.len(),
+            "late rows for a closed day: added as counters"
+        );
         write_rows(&target.client, "daily", rows.iter().map(|r| r.late().0)).await?;
         write_rows(&target.client, "hourly", rows.iter().map(|r| r.late().1)).await?;
     }

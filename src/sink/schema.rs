@@ -8,8 +8,11 @@
 use clickhouse::Client;
 use serde::Deserialize;
 
+use super::close::CLOSED;
+use super::sql::{text, Arg, Sql};
 use super::SinkError;
 use crate::config::ClickHouseConfig;
+use crate::model::Counters;
 
 /// One migration file.
 #[derive(Debug, Clone, Copy)]
@@ -23,11 +26,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: include_str!("../../sql/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("../../sql/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_days.sql",
+        sql: include_str!("../../sql/0002_days.sql"),
+    },
+];
 
 /// The version the binary needs.
 pub fn latest_version() -> u32 {
@@ -35,7 +45,14 @@ pub fn latest_version() -> u32 {
 }
 
 /// Tables veil owns (for audits and tests).
-pub const TABLES: &[&str] = &["aggregates", "batches", "schema_migrations"];
+pub const TABLES: &[&str] = &[
+    "open_aggregates",
+    "daily",
+    "hourly",
+    "day_close",
+    "batches",
+    "schema_migrations",
+];
 
 /// A client for veil's database. Validation is off: ClickHouse 18.16 lacks the
 /// `RowBinaryWithNamesAndTypes` format the crate's validation uses.
@@ -87,8 +104,22 @@ pub async fn current_version(client: &Client) -> Result<u32, SinkError> {
 }
 
 /// Creates the database and applies every migration newer than the recorded
-/// version. Idempotent; returns the versions applied now.
-pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<u32>, SinkError> {
+/// version. Idempotent; returns the versions applied now. `site_zones` (site id,
+/// IANA zone) tells the v1 → v2 conversion each site's local days; sites it does
+/// not name are taken as UTC.
+pub async fn migrate(
+    cfg: &ClickHouseConfig,
+    site_zones: &[(String, String)],
+) -> Result<Vec<u32>, SinkError> {
+    migrate_to(cfg, site_zones, latest_version()).await
+}
+
+/// [`migrate`], but no further than version `target` (tests of old schemas).
+pub async fn migrate_to(
+    cfg: &ClickHouseConfig,
+    site_zones: &[(String, String)],
+    target: u32,
+) -> Result<Vec<u32>, SinkError> {
     server_client(cfg)
         .query(&format!("CREATE DATABASE IF NOT EXISTS {}", cfg.database))
         .execute()
@@ -96,10 +127,16 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<u32>, SinkError> {
     let client = client(cfg);
     let have = current_version(&client).await?;
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > have) {
-        for stmt in statements(m.sql) {
-            client
-                .query(&stmt)
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > have && m.version <= target)
+    {
+        let mut stmts: Vec<Sql> = statements(m.sql).iter().map(|s| Sql::new(s)).collect();
+        if m.version == 2 {
+            stmts.extend(convert_v1(&client, site_zones).await?);
+        }
+        for stmt in stmts {
+            stmt.query(&client)
                 .execute()
                 .await
                 .map_err(|source| SinkError::Migration {
@@ -117,6 +154,87 @@ pub async fn migrate(cfg: &ClickHouseConfig) -> Result<Vec<u32>, SinkError> {
         applied.push(m.version);
     }
     Ok(applied)
+}
+
+#[derive(Deserialize, clickhouse::Row)]
+struct Site {
+    site: String,
+}
+
+#[derive(Deserialize, clickhouse::Row)]
+struct Exists {
+    n: u64,
+}
+
+/// The statements that turn v1's hourly sketches (`aggregates`, UTC hours) into
+/// v2's finalised days, then drop them: every site's rows become `daily` and
+/// `hourly` counters of its local days (part 1, "from v1"), every local day
+/// before today is recorded closed, and today's v1 counts stay beside today's new
+/// sketches until today is closed. Repeating them after a crash writes the same
+/// rows again, which readers count once. Empty when there is no v1 table.
+pub async fn convert_v1(
+    client: &Client,
+    site_zones: &[(String, String)],
+) -> Result<Vec<Sql>, SinkError> {
+    let exists = client
+        .query(
+            "SELECT count() AS n FROM system.tables \
+             WHERE database = currentDatabase() AND name = 'aggregates'",
+        )
+        .fetch_one::<Exists>()
+        .await?;
+    if exists.n == 0 {
+        return Ok(Vec::new());
+    }
+    let sites = client
+        .query("SELECT site FROM aggregates GROUP BY site ORDER BY site")
+        .fetch_all::<Site>()
+        .await?;
+    let mut out = Vec::new();
+    for Site { site } in sites {
+        let tz = site_zones
+            .iter()
+            .find(|(s, _)| *s == site)
+            .map_or("UTC", |(_, z)| z.as_str());
+        out.extend(v1_site_statements(&site, tz));
+    }
+    out.push(Sql::new("DROP TABLE IF EXISTS aggregates"));
+    Ok(out)
+}
+
+/// The conversion statements of one site in zone `tz` (see [`convert_v1`]).
+pub fn v1_site_statements(site: &str, tz: &str) -> Vec<Sql> {
+    let merged = Counters::columns(|c| format!("sumMerge({c}) AS {c}"));
+    let names = Counters::NAMES.join(", ");
+    let mut daily = Sql::new(&format!(
+        "INSERT INTO daily (date, site, dim, value, part, {names}, visitors) \
+         SELECT toDate(hour, ?) AS local_date, site, dim, value, toUInt64(1) AS part, {merged}, \
+         uniqCombinedArrayMerge(visitors) AS visitors FROM aggregates WHERE site = ? \
+         GROUP BY local_date, site, dim, value"
+    ));
+    daily.args.extend([text(tz), text(site)]);
+    let mut hourly = Sql::new(&format!(
+        "INSERT INTO hourly (date, hour, site, dim, value, part, {names}, visitors) \
+         SELECT toDate(hour, ?) AS local_date, hour, site, dim, value, toUInt64(1) AS part, {merged}, \
+         uniqCombinedArrayMerge(visitors) AS visitors FROM aggregates WHERE site = ? \
+         GROUP BY local_date, hour, site, dim, value"
+    ));
+    hourly.args.extend([text(tz), text(site)]);
+    let mut closed = Sql::new(
+        "INSERT INTO day_close (date, site, zone, state, at) \
+         SELECT toDate(hour, ?) AS local_date, site, ? AS zone, toUInt8(?) AS state, now() AS at \
+         FROM aggregates WHERE site = ? AND toDate(hour, ?) < toDate(now(), ?) \
+         GROUP BY local_date, site",
+    );
+    closed.args.extend([
+        text(tz),
+        text(tz),
+        Arg::Num(u64::from(CLOSED)),
+        text(site),
+        text(tz),
+        text(tz),
+    ]);
+    vec![daily, hourly, closed]
 }
 
 /// Fails unless the database is at the binary's schema version.
@@ -137,6 +255,7 @@ mod tests {
     fn statements_split_and_drop_comments() {
         let s = statements(MIGRATIONS[0].sql);
         assert_eq!(s.len(), 5);
+        assert_eq!(statements(MIGRATIONS[1].sql).len(), 10);
         assert!(s.iter().all(|s| !s.contains("--")));
         assert!(s[0].starts_with("CREATE TABLE IF NOT EXISTS aggregates_in"));
     }

@@ -323,22 +323,14 @@ impl Foldable for Group {
     fn other() -> Self {
         Group {
             value: OTHER.into(),
-            groups: 0,
-            pageviews: 0,
-            events: 0,
-            visits: 0,
-            bounces: 0,
-            duration: 0,
-            visitors: 0,
+            ..Group::default()
         }
     }
     fn absorb(&mut self, small: Self) {
+        let mut c = self.counters();
+        c.add(&small.counters());
+        self.set_counters(&c);
         self.groups += small.groups;
-        self.pageviews += small.pageviews;
-        self.events += small.events;
-        self.visits += small.visits;
-        self.bounces += small.bounces;
-        self.duration += small.duration;
         self.visitors += small.visitors;
     }
     fn set_visitors(&mut self, visitors: u64) {

@@ -1,18 +1,33 @@
-//! The SQL of the stats API.
+//! The SQL of the stats API, and the query planner over the two stores.
+//!
+//! A day is in exactly one place: **closed days** (the ledger `day_close` says
+//! *closed*) as plain counters in `daily` (and `hourly` for hour buckets); the
+//! **open day(s)** as hourly sketches in `open_aggregates`, merged per day here.
+//! [`cells`] is the planner: one subquery that yields, per local day (or local
+//! hour) and value, the counters and the unique visitors of that day, from
+//! whichever store holds the day. Every query below aggregates over it, so a
+//! range of 30 closed days reads 30 small rows per value and merges no sketch.
+//!
+//! Visitors of a range of days are the sum of each day's unique visitors: a
+//! visitor is hashed under the salt of one day, so the same person on two days
+//! is two visitors — what Plausible's numbers mean too. Finalised rows are written
+//! by steps that may repeat ([`crate::sink::close`]), so the closed branch takes
+//! `max()` per (day, value, part), which makes a repeated row count once.
 //!
 //! Every value that comes from a request (site, dates, dimension value, k) or from
 //! configuration (the time zone) travels as a `?` bind, which the client escapes
 //! as a literal; the SQL text itself is fixed. Dimension names come from the
-//! [`Dim`] whitelist. Ranges are local dates of the site's time zone turned into
-//! UTC hour bounds by ClickHouse (`toDateTime('YYYY-MM-DD 00:00:00', tz)`), with a
-//! ±1 day bound on the `date` partition key so only the partitions needed are read.
+//! [`Dim`] whitelist. Dates are the site's local dates (what the tables store), so
+//! no time-zone arithmetic is needed except to label hours.
 
-use clickhouse::query::Query;
-use clickhouse::{Client, Row};
+use clickhouse::Client;
 use serde::Deserialize;
 
 use crate::clock::format_day;
-use crate::model::{Dim, OTHER};
+use crate::model::counters::counter_row;
+use crate::model::{Counters, Dim, OTHER};
+use crate::sink::close::CLOSED;
+use crate::sink::sql::{text, Arg, Sql};
 
 use super::params::{DateRange, Interval};
 
@@ -30,116 +45,40 @@ pub struct Scope<'a> {
     pub range: DateRange,
 }
 
-enum Arg {
-    Str(String),
-    Num(u64),
-}
-
-/// SQL text plus its binds, in order.
-struct Sql {
-    text: String,
-    args: Vec<Arg>,
-}
-
-impl Sql {
-    fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_string(),
-            args: Vec::new(),
-        }
-    }
-
-    /// Appends text (which may contain `?`) and the values for its `?`s.
-    fn push(&mut self, text: &str, args: impl IntoIterator<Item = Arg>) -> &mut Sql {
-        self.text.push_str(text);
-        self.args.extend(args);
-        self
-    }
-
-    /// `WHERE` for one site, dimension and local date range.
-    fn scope(&mut self, s: Scope<'_>, dim: Dim) -> &mut Sql {
-        let midnight = |day: u32| format!("{} 00:00:00", format_day(day));
-        self.push(
-            " WHERE site = ? AND dim = ? AND date >= toDate(?) AND date <= toDate(?) \
-             AND hour >= toDateTime(?, ?) AND hour < toDateTime(?, ?)",
-            [
-                Arg::Str(s.site.to_string()),
-                Arg::Str(dim.as_str().to_string()),
-                Arg::Str(format_day(s.range.from.saturating_sub(1))),
-                Arg::Str(format_day(s.range.to + 1)),
-                Arg::Str(midnight(s.range.from)),
-                Arg::Str(s.tz.to_string()),
-                Arg::Str(midnight(s.range.to + 1)),
-                Arg::Str(s.tz.to_string()),
-            ],
-        )
-    }
-
-    fn query(&self, client: &Client) -> Query {
-        let mut q = client.query(&self.text);
-        for a in &self.args {
-            q = match a {
-                Arg::Str(s) => q.bind(s.as_str()),
-                Arg::Num(n) => q.bind(*n),
-            };
-        }
-        q
+counter_row! {
+    /// Metrics of a set of cells: counter sums and unique visitors (the sum of
+    /// each day's — or hour's — unique visitors).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Metrics {
+    } then {
+        /// Unique visitors.
+        pub visitors: u64,
     }
 }
 
-/// The additive metrics of a cell merge: sums and merged visitor sketches.
-const METRICS: &str = "sumMerge(pageviews) AS pv, sumMerge(events) AS ev, sumMerge(visits) AS vi, \
-     sumMerge(bounces) AS bo, sumMerge(duration) AS du, uniqCombinedArrayMerge(visitors) AS uv";
-
-/// Merged metrics of a set of cells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Row, Deserialize)]
-pub struct Metrics {
-    /// Pageviews.
-    pub pageviews: u64,
-    /// Custom events.
-    pub events: u64,
-    /// Visits started.
-    pub visits: u64,
-    /// Visits of one pageview without engagement.
-    pub bounces: u64,
-    /// Seconds of all visits.
-    pub duration: u64,
-    /// Unique visitors (merged sketch; ~0.3 % error past a few thousand).
-    pub visitors: u64,
-}
-
-/// Metrics of one dimension value, or of `(other)`.
-#[derive(Clone, Debug, PartialEq, Eq, Row, Deserialize)]
-pub struct Group {
-    /// Dimension value (`(other)` for the folded group).
-    pub value: String,
-    /// Values merged into this group (1 for a named value).
-    pub groups: u64,
-    /// Pageviews.
-    pub pageviews: u64,
-    /// Custom events.
-    pub events: u64,
-    /// Visits started.
-    pub visits: u64,
-    /// Bounced visits.
-    pub bounces: u64,
-    /// Seconds of all visits.
-    pub duration: u64,
-    /// Unique visitors (exact merge for `(other)`).
-    pub visitors: u64,
+counter_row! {
+    /// Metrics of one dimension value, or of `(other)`.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Group {
+        /// Dimension value (`(other)` for the folded group).
+        pub value: String,
+        /// Values merged into this group (1 for a named value).
+        pub groups: u64,
+    } then {
+        /// Unique visitors (for `(other)`: the sum of its values' visitors).
+        pub visitors: u64,
+    }
 }
 
 impl Group {
     /// The metrics alone.
     pub fn metrics(&self) -> Metrics {
-        Metrics {
-            pageviews: self.pageviews,
-            events: self.events,
-            visits: self.visits,
-            bounces: self.bounces,
-            duration: self.duration,
+        let mut m = Metrics {
             visitors: self.visitors,
-        }
+            ..Metrics::default()
+        };
+        m.set_counters(&self.counters());
+        m
     }
 }
 
@@ -154,6 +93,101 @@ pub struct Bucket {
     pub m: Metrics,
 }
 
+/// How fine the planner's rows are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    /// One row per (local day, value).
+    Day,
+    /// One row per (local hour, value).
+    Hour,
+}
+
+/// The local days of the scope that are closed (their final counters complete).
+fn closed_days(s: Scope<'_>) -> Sql {
+    let mut sql = Sql::new(
+        "(SELECT date FROM day_close WHERE site = ? AND date >= toDate(?) AND date <= toDate(?) \
+         GROUP BY date HAVING max(state) >= ?)",
+    );
+    sql.args.extend([
+        text(s.site),
+        text(format_day(s.range.from)),
+        text(format_day(s.range.to)),
+        Arg::Num(u64::from(CLOSED)),
+    ]);
+    sql
+}
+
+/// The planner: a subquery with columns `date, hour, dim, value`, the counters and
+/// `visitors`, one row per (day or hour, value) of `dim` over the scope (only
+/// `value` when given). Closed days come from `daily`/`hourly` — part 0 plus any
+/// late parts, each deduplicated — and open days from `open_aggregates`, whose
+/// sketches are merged per day (or hour) here.
+pub fn cells(s: Scope<'_>, dim: Dim, value: Option<&str>, grain: Grain) -> Sql {
+    cells_of(s, Some(dim), value, grain)
+}
+
+/// [`cells`] of one dimension, or of every dimension (`None`; tests and audits).
+pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grain) -> Sql {
+    let (closed_table, hour) = match grain {
+        Grain::Day => ("daily", "toDateTime(0, 'UTC')"),
+        Grain::Hour => ("hourly", "hour"),
+    };
+    let where_scope = |sql: &mut Sql| {
+        sql.push(" WHERE site = ?", [text(s.site)]);
+        if let Some(dim) = dim {
+            sql.push(" AND dim = ?", [text(dim.as_str())]);
+        }
+        sql.push(
+            " AND date >= toDate(?) AND date <= toDate(?)",
+            [text(format_day(s.range.from)), text(format_day(s.range.to))],
+        );
+        if let Some(v) = value {
+            sql.push(" AND value = ?", [text(v)]);
+        }
+    };
+    let group_hour = if grain == Grain::Hour { ", hour" } else { "" };
+
+    let mut sql = Sql::new("(SELECT date, ");
+    sql.push(hour, [])
+        .push(" AS hour, dim, value, ", [])
+        .push(&Counters::columns(|c| format!("max({c}) AS {c}")), [])
+        .push(", max(visitors) AS visitors FROM ", [])
+        .push(closed_table, []);
+    where_scope(&mut sql);
+    sql.push(" AND (part != 0 OR date IN ", []);
+    sql.append(closed_days(s));
+    sql.push(") GROUP BY date", [])
+        .push(group_hour, [])
+        .push(", dim, value, part UNION ALL SELECT date, ", [])
+        .push(hour, [])
+        .push(" AS hour, dim, value, ", [])
+        .push(&Counters::columns(|c| format!("sumMerge({c}) AS {c}")), [])
+        .push(
+            ", uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates",
+            [],
+        );
+    where_scope(&mut sql);
+    sql.push(" AND date NOT IN ", []);
+    sql.append(closed_days(s));
+    sql.push(" GROUP BY date", [])
+        .push(group_hour, [])
+        .push(", dim, value)", []);
+    sql
+}
+
+/// Sums of the planner's columns, in [`Metrics`] order.
+fn summed() -> String {
+    Counters::columns(|c| format!("sum({c}) AS {c}")) + ", sum(visitors) AS visitors"
+}
+
+/// The SQL of [`totals`].
+pub fn totals_sql(s: Scope<'_>, dim: Dim, value: &str) -> Sql {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(&summed(), []).push(" FROM ", []);
+    sql.append(cells(s, dim, Some(value), Grain::Day));
+    sql
+}
+
 /// Metrics of `dim = value` over the scope (`Dim::Total` with `""` for the site).
 pub async fn totals(
     c: &Client,
@@ -161,42 +195,86 @@ pub async fn totals(
     dim: Dim,
     value: &str,
 ) -> Result<Metrics, clickhouse::error::Error> {
-    let mut sql = Sql::new("SELECT ");
-    sql.push(METRICS, [])
-        .push(" FROM aggregates", [])
-        .scope(s, dim);
-    sql.push(" AND value = ?", [Arg::Str(value.to_string())]);
-    sql.query(c).fetch_one::<Metrics>().await
+    totals_sql(s, dim, value)
+        .query(c)
+        .fetch_one::<Metrics>()
+        .await
 }
 
-/// The bucket key expression of an interval over the `DateTime` named `t`, and
-/// whether it has a `?` for the time zone. Hours are keyed by their UTC start, so
-/// the repeated local hour of a DST change stays two buckets.
-fn bucket_key(interval: Interval, t: &str) -> (String, bool) {
+/// The bucket key of an interval over the planner's `date` and `hour` columns.
+/// Hours are keyed by their UTC start, so the repeated local hour of a DST change
+/// stays two buckets.
+fn bucket_key(interval: Interval) -> (&'static str, Grain) {
     match interval {
-        Interval::Hour => (format!("toString(toUInt32({t}))"), false),
-        Interval::Day => (format!("toString(toDate({t}, ?))"), true),
-        Interval::Week => (format!("toString(toMonday(toDate({t}, ?)))"), true),
-        Interval::Month => (format!("toString(toStartOfMonth(toDate({t}, ?)))"), true),
+        Interval::Hour => ("toString(toUInt32(hour))", Grain::Hour),
+        Interval::Day => ("toString(date)", Grain::Day),
+        Interval::Week => ("toString(toMonday(date))", Grain::Day),
+        Interval::Month => ("toString(toStartOfMonth(date))", Grain::Day),
     }
 }
 
-#[derive(Row, Deserialize)]
-struct BucketRow {
-    key: String,
-    pageviews: u64,
-    events: u64,
-    visits: u64,
-    bounces: u64,
-    duration: u64,
-    visitors: u64,
+counter_row! {
+    /// One bucket's metrics, keyed.
+    #[derive(Debug)]
+    pub struct BucketRow {
+        /// The bucket key.
+        pub key: String,
+    } then {
+        /// Unique visitors.
+        pub visitors: u64,
+    }
 }
 
-#[derive(Row, Deserialize)]
+#[derive(clickhouse::Row, Deserialize)]
 struct SkeletonRow {
     key: String,
     label: String,
     start: u32,
+}
+
+/// The SQL of the buckets of a range (every one, also empty ones): key, label,
+/// start. Built from the local hours of the range, so DST days have 23 or 25.
+pub fn skeleton_sql(s: Scope<'_>, interval: Interval) -> Sql {
+    let tz = || text(s.tz);
+    let midnight = |day: u32| format!("{} 00:00:00", format_day(day));
+    let (key, label_tz): (String, bool) = match interval {
+        Interval::Hour => ("toString(toUInt32(h))".into(), false),
+        Interval::Day => ("toString(toDate(h, ?))".into(), true),
+        Interval::Week => ("toString(toMonday(toDate(h, ?)))".into(), true),
+        Interval::Month => ("toString(toStartOfMonth(toDate(h, ?)))".into(), true),
+    };
+    let mut sk = Sql::new("SELECT ");
+    sk.push(&key, label_tz.then(tz)).push(" AS key, ", []);
+    if interval == Interval::Hour {
+        sk.push("substring(toString(h, ?), 1, 16)", [tz()]);
+    } else {
+        sk.push(&key, label_tz.then(tz));
+    }
+    sk.push(
+        " AS label, toUInt32(min(h)) AS start FROM (SELECT toDateTime(?, ?) + number * 3600 AS h \
+         FROM numbers(?)) WHERE h < toDateTime(?, ?) GROUP BY key, label ORDER BY start",
+        [
+            text(midnight(s.range.from)),
+            tz(),
+            Arg::Num(u64::from(s.range.days() + 1) * 24),
+            text(midnight(s.range.to + 1)),
+            tz(),
+        ],
+    );
+    sk
+}
+
+/// The SQL of the metrics per bucket of `dim = value`.
+pub fn series_sql(s: Scope<'_>, interval: Interval, dim: Dim, value: &str) -> Sql {
+    let (key, grain) = bucket_key(interval);
+    let mut data = Sql::new("SELECT ");
+    data.push(key, [])
+        .push(" AS key, ", [])
+        .push(&summed(), [])
+        .push(" FROM ", []);
+    data.append(cells(s, dim, Some(value), grain));
+    data.push(" GROUP BY key", []);
+    data
 }
 
 /// Every bucket of the range (also empty ones), with the metrics of `dim = value`.
@@ -207,38 +285,8 @@ pub async fn series(
     dim: Dim,
     value: &str,
 ) -> Result<Vec<Bucket>, clickhouse::error::Error> {
-    let tz = || Arg::Str(s.tz.to_string());
-    let midnight = |day: u32| format!("{} 00:00:00", format_day(day));
-
-    // The skeleton: one row per bucket, from the hours of the range.
-    let (key, key_tz) = bucket_key(interval, "h");
-    let mut sk = Sql::new("SELECT ");
-    sk.push(&key, key_tz.then(tz)).push(" AS key, ", []);
-    if interval == Interval::Hour {
-        sk.push("substring(toString(h, ?), 1, 16)", [tz()]);
-    } else {
-        sk.push(&key, key_tz.then(tz));
-    }
-    sk.push(
-        " AS label, toUInt32(min(h)) AS start FROM (SELECT toDateTime(?, ?) + number * 3600 AS h \
-         FROM numbers(?)) WHERE h < toDateTime(?, ?) GROUP BY key, label ORDER BY start",
-        [
-            Arg::Str(midnight(s.range.from)),
-            tz(),
-            Arg::Num(u64::from(s.range.days() + 1) * 24),
-            Arg::Str(midnight(s.range.to + 1)),
-            tz(),
-        ],
-    );
-    // The data, keyed the same way.
-    let (key, key_tz) = bucket_key(interval, "hour");
-    let mut data = Sql::new("SELECT ");
-    data.push(&key, key_tz.then(tz)).push(" AS key, ", []);
-    data.push(METRICS, [])
-        .push(" FROM aggregates", [])
-        .scope(s, dim);
-    data.push(" AND value = ? GROUP BY key", [Arg::Str(value.to_string())]);
-
+    let sk = skeleton_sql(s, interval);
+    let data = series_sql(s, interval, dim, value);
     let (skeleton, rows) = tokio::try_join!(
         sk.query(c).fetch_all::<SkeletonRow>(),
         data.query(c).fetch_all::<BucketRow>()
@@ -246,14 +294,11 @@ pub async fn series(
     let mut by_key: std::collections::HashMap<String, Metrics> = rows
         .into_iter()
         .map(|r| {
-            let m = Metrics {
-                pageviews: r.pageviews,
-                events: r.events,
-                visits: r.visits,
-                bounces: r.bounces,
-                duration: r.duration,
+            let mut m = Metrics {
                 visitors: r.visitors,
+                ..Metrics::default()
             };
+            m.set_counters(&r.counters());
             (r.key, m)
         })
         .collect();
@@ -267,38 +312,40 @@ pub async fn series(
         .collect())
 }
 
+/// The SQL of [`groups`].
+pub fn groups_sql(s: Scope<'_>, dim: Dim, k: u32) -> Sql {
+    // Per value: the sum over days; then values below k (and the ingest bound's
+    // own `(other)`) are labelled `(other)` and summed again per label.
+    let mut sql = Sql::new("SELECT label AS value, toUInt64(count()) AS groups, ");
+    sql.push(&summed(), [])
+        .push(
+            " FROM (SELECT if(visitors >= ? AND value != ?, value, ?) AS label, ",
+            [Arg::Num(u64::from(k)), text(OTHER), text(OTHER)],
+        )
+        .push(&Counters::NAMES.join(", "), [])
+        .push(", visitors FROM (SELECT value, ", [])
+        .push(&summed(), [])
+        .push(" FROM ", []);
+    sql.append(cells(s, dim, None, Grain::Day));
+    sql.push(
+        " GROUP BY value)) GROUP BY label ORDER BY label = ? DESC, visitors DESC, label LIMIT ?",
+        [text(OTHER), Arg::Num(MAX_GROUPS as u64 + 2)],
+    );
+    sql
+}
+
 /// Every value of a dimension over the scope, folded in ClickHouse: values with
 /// fewer than `k` visitors (and the values the ingest cardinality bound already
-/// stored as `(other)`) become one `(other)` group whose visitors are the exact
-/// merge of their sketches. The `(other)` group comes first when there is one;
-/// named groups follow by visitors. Returns the groups and whether named groups
-/// were cut at [`MAX_GROUPS`].
+/// stored as `(other)`) become one `(other)` group. The `(other)` group comes
+/// first when there is one; named groups follow by visitors. Returns the groups
+/// and whether named groups were cut at [`MAX_GROUPS`].
 pub async fn groups(
     c: &Client,
     s: Scope<'_>,
     dim: Dim,
     k: u32,
 ) -> Result<(Vec<Group>, bool), clickhouse::error::Error> {
-    // One merged state per value (its visitor count read with finalizeAggregation,
-    // so each value's sketches are merged once), then merged again per label.
-    let mut sql = Sql::new(
-        "SELECT label, toUInt64(count()) AS groups, sum(pv), sum(ev), sum(vi), sum(bo), sum(du), \
-         uniqCombinedArrayMerge(st) AS merged FROM (SELECT if(finalizeAggregation(st) >= ? AND value != ?, \
-         value, ?) AS label, pv, ev, vi, bo, du, st FROM (SELECT value, sumMerge(pageviews) AS pv, \
-         sumMerge(events) AS ev, sumMerge(visits) AS vi, sumMerge(bounces) AS bo, \
-         sumMerge(duration) AS du, uniqCombinedArrayMergeState(visitors) AS st FROM aggregates",
-    );
-    sql.args.extend([
-        Arg::Num(u64::from(k)),
-        Arg::Str(OTHER.into()),
-        Arg::Str(OTHER.into()),
-    ]);
-    sql.scope(s, dim);
-    sql.push(
-        " GROUP BY value)) GROUP BY label ORDER BY label = ? DESC, merged DESC, label LIMIT ?",
-        [Arg::Str(OTHER.into()), Arg::Num(MAX_GROUPS as u64 + 2)],
-    );
-    let mut rows = sql.query(c).fetch_all::<Group>().await?;
+    let mut rows = groups_sql(s, dim, k).query(c).fetch_all::<Group>().await?;
     let named = rows.iter().filter(|g| g.value != OTHER).count();
     let truncated = named > MAX_GROUPS;
     if truncated {
@@ -307,10 +354,18 @@ pub async fn groups(
     Ok((rows, truncated))
 }
 
-#[derive(Row, Deserialize)]
+#[derive(clickhouse::Row, Deserialize)]
 struct DecisionRow {
     value: String,
     hits: u64,
+}
+
+/// The SQL of [`decisions`].
+pub fn decisions_sql(s: Scope<'_>) -> Sql {
+    let mut sql = Sql::new("SELECT value, sum(hits) AS hits FROM ");
+    sql.append(cells(s, Dim::Decision, None, Grain::Day));
+    sql.push(" GROUP BY value ORDER BY value", []);
+    sql
 }
 
 /// Hits per consent decision over the scope.
@@ -318,9 +373,7 @@ pub async fn decisions(
     c: &Client,
     s: Scope<'_>,
 ) -> Result<Vec<(String, u64)>, clickhouse::error::Error> {
-    let mut sql = Sql::new("SELECT value, sumMerge(hits) AS h FROM aggregates");
-    sql.scope(s, Dim::Decision).push(" GROUP BY value", []);
-    Ok(sql
+    Ok(decisions_sql(s)
         .query(c)
         .fetch_all::<DecisionRow>()
         .await?
@@ -329,14 +382,79 @@ pub async fn decisions(
         .collect())
 }
 
-#[derive(Row, Deserialize)]
+#[derive(clickhouse::Row, Deserialize)]
 struct Today {
     day: String,
 }
 
+/// The SQL of [`today`].
+pub fn today_sql(tz: &str, now: u64) -> Sql {
+    let mut sql = Sql::new("SELECT toString(toDate(toDateTime(?), ?)) AS day");
+    sql.args.extend([Arg::Num(now), text(tz)]);
+    sql
+}
+
 /// The local date in `tz` at Unix time `now`.
 pub async fn today(c: &Client, tz: &str, now: u64) -> Result<String, clickhouse::error::Error> {
-    let mut sql = Sql::new("SELECT toString(toDate(toDateTime(?), ?)) AS day");
-    sql.args.extend([Arg::Num(now), Arg::Str(tz.to_string())]);
-    Ok(sql.query(c).fetch_one::<Today>().await?.day)
+    Ok(today_sql(tz, now).query(c).fetch_one::<Today>().await?.day)
+}
+
+/// Every query the stats API runs for a scope, named: what the current-engine
+/// check replays on both engines.
+pub fn catalog(s: Scope<'_>, k: u32, value_of: impl Fn(Dim) -> String) -> Vec<(String, Sql)> {
+    let mut out = vec![
+        ("totals".to_string(), totals_sql(s, Dim::Total, "")),
+        ("decisions".to_string(), decisions_sql(s)),
+        ("today".to_string(), today_sql(s.tz, 1_795_424_400)),
+    ];
+    for interval in [
+        Interval::Hour,
+        Interval::Day,
+        Interval::Week,
+        Interval::Month,
+    ] {
+        let name = format!("{interval:?}").to_lowercase();
+        out.push((format!("skeleton {name}"), skeleton_sql(s, interval)));
+        out.push((
+            format!("series {name}"),
+            series_sql(s, interval, Dim::Total, ""),
+        ));
+    }
+    for dim in Dim::ALL {
+        out.push((format!("groups {}", dim.as_str()), groups_sql(s, dim, k)));
+        out.push((
+            format!("totals {}", dim.as_str()),
+            totals_sql(s, dim, &value_of(dim)),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_planner_reads_closed_days_from_counters_and_open_days_from_sketches() {
+        let scope = Scope {
+            site: "example.com",
+            tz: "Europe/Warsaw",
+            range: DateRange {
+                from: 20_780,
+                to: 20_786,
+            },
+        };
+        let sql = cells(scope, Dim::Page, None, Grain::Day);
+        assert!(sql.text.contains("FROM daily"));
+        assert!(sql.text.contains("FROM open_aggregates"));
+        assert!(sql.text.contains("date NOT IN (SELECT date FROM day_close"));
+        assert_eq!(sql.text.matches('?').count(), sql.args.len());
+        let inlined = sql.inline();
+        assert!(inlined.contains("'2026-11-23'") && inlined.contains("'2026-11-29'"));
+        let hourly = cells(scope, Dim::Total, Some(""), Grain::Hour);
+        assert!(hourly.text.contains("FROM hourly"));
+        for (name, q) in catalog(scope, 5, |_| "x".into()) {
+            assert_eq!(q.text.matches('?').count(), q.args.len(), "{name}");
+        }
+    }
 }

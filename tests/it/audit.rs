@@ -57,8 +57,8 @@ async fn audit_passes_after_ingest_and_fails_on_a_leak() {
     };
     assert_eq!(check(&report, "salt state file").status, Status::Ok);
     assert_eq!(check(&report, "table aggregates_in").status, Status::Ok);
-    assert_eq!(check(&report, "table aggregates").status, Status::Ok);
-    assert_eq!(check(&report, "content aggregates").status, Status::Ok);
+    assert_eq!(check(&report, "table daily").status, Status::Ok);
+    assert_eq!(check(&report, "content daily").status, Status::Ok);
     assert_eq!(check(&report, "site example.com").status, Status::Ok);
     assert!(check(&report, "site example.com")
         .detail

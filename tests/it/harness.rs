@@ -109,7 +109,7 @@ impl TestDb {
             database: name.clone(),
             ..Default::default()
         };
-        veil::sink::schema::migrate(&cfg)
+        veil::sink::schema::migrate(&cfg, &[])
             .await
             .unwrap_or_else(|e| panic!("migrating {name} on {} failed (is the test ClickHouse running? use the README's test command): {e}", cfg.url));
         TestDb {
@@ -118,23 +118,52 @@ impl TestDb {
         }
     }
 
-    /// Aggregates of a site merged over all hours: (dim, value) → row.
+    /// Aggregates of a site over all days, read the way the stats API reads
+    /// them (closed days' counters, open days' sketches): (dim, value) → row.
+    /// Visitors are the sum of each day's unique visitors.
     pub async fn totals(&self, site: &str) -> BTreeMap<(String, String), Totals> {
-        let rows = self
-            .client
-            .query(
-                "SELECT dim, value, sumMerge(hits) AS hits, sumMerge(pageviews) AS pageviews, \
-                 sumMerge(events) AS events, sumMerge(visits) AS visits, sumMerge(bounces) AS bounces, \
-                 sumMerge(duration) AS duration, uniqCombinedArrayMerge(visitors) AS visitors \
-                 FROM aggregates WHERE site = ? GROUP BY dim, value ORDER BY dim, value",
-            )
-            .bind(site)
+        use veil::model::Counters;
+        use veil::stats::query::{cells_of, Grain, Scope};
+        let scope = Scope {
+            site,
+            tz: "UTC",
+            range: veil::stats::params::DateRange {
+                from: 0,
+                to: 40_000,
+            },
+        };
+        let mut sql = veil::sink::sql::Sql::new(&format!(
+            "SELECT dim, value, {}, sum(visitors) AS visitors FROM ",
+            Counters::columns(|c| format!("sum({c}) AS {c}"))
+        ));
+        sql.append(cells_of(scope, None, None, Grain::Day));
+        sql.push(" GROUP BY dim, value ORDER BY dim, value", []);
+        let rows = sql
+            .query(&self.client)
             .fetch_all::<Totals>()
             .await
             .expect("query aggregates");
         rows.into_iter()
             .map(|r| ((r.dim.clone(), r.value.clone()), r))
             .collect()
+    }
+
+    /// Closes every day that has ended by `now` (no grace, no settle), as
+    /// veil's day close would once they are due.
+    pub async fn close_days(&self, now: u64) -> Vec<(u16, String)> {
+        let clock = veil::clock::ManualClock::at_ms(now * 1000);
+        let timing = veil::sink::close::CloseTiming {
+            grace_secs: 0,
+            settle: std::time::Duration::ZERO,
+        };
+        veil::sink::close::close_due(
+            &self.client,
+            &clock,
+            timing,
+            &mut veil::sink::close::Zones::default(),
+        )
+        .await
+        .expect("day close")
     }
 
     pub async fn drop(self) {

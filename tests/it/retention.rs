@@ -76,6 +76,7 @@ async fn insert_history(db: &TestDb, today: u32, ages: &[u32]) {
                 insert
                     .write(&AggRow {
                         date: day as u16,
+                        zone: "UTC".into(),
                         hour: day * DAY_SECS as u32 + 10 * 3600,
                         site: s.into(),
                         dim: dim.into(),
@@ -99,6 +100,8 @@ async fn insert_history(db: &TestDb, today: u32, ages: &[u32]) {
         }
     }
     insert.end().await.unwrap();
+    // Retention works on finalised days: close them all (today's too).
+    db.close_days(u64::from(today + 2) * DAY_SECS).await;
 }
 
 #[derive(Debug, serde::Deserialize, clickhouse::Row)]
@@ -111,12 +114,17 @@ struct Cell {
 
 /// (site, dim, age) of every stored cell; checks the counters survived intact.
 async fn stored(db: &TestDb, today: u32) -> BTreeSet<(String, String, u32)> {
+    stored_in(db, today, "daily").await
+}
+
+/// [`stored`] of one table of closed days (`daily` or `hourly`).
+async fn stored_in(db: &TestDb, today: u32, table: &str) -> BTreeSet<(String, String, u32)> {
     let cells = db
         .client
-        .query(
-            "SELECT site, dim, toUInt32(date) AS day, sumMerge(pageviews) AS pageviews \
-             FROM aggregates GROUP BY site, dim, day",
-        )
+        .query(&format!(
+            "SELECT site, dim, toUInt32(date) AS day, sum(pageviews) AS pageviews \
+             FROM {table} GROUP BY site, dim, day"
+        ))
         .fetch_all::<Cell>()
         .await
         .unwrap();
@@ -197,13 +205,13 @@ async fn expired_data_is_dropped_and_deleted_per_site_and_class() {
         "the dry run predicted the deletions"
     );
 
-    // Partitions: aggregates older than the longest limit (1095 days), batches
+    // Partitions: daily (and hourly) older than the longest limit (1095 days), batches
     // older than a week.
     assert_eq!(report.partition_days, 1095);
     let dropped_aggregates: Vec<u32> = report
         .dropped
         .iter()
-        .filter(|p| p.table == "aggregates")
+        .filter(|p| p.table == "daily")
         .map(|p| today - p.day)
         .collect();
     assert_eq!(dropped_aggregates, vec![1500, 1200, 1096]);
@@ -219,7 +227,7 @@ async fn expired_data_is_dropped_and_deleted_per_site_and_class() {
         .filter(|a| *a > BATCHES_RETENTION_DAYS)
         .collect();
     assert_eq!(dropped_batches, old_batches);
-    let oldest = partition_days(&db, "aggregates")
+    let oldest = partition_days(&db, "daily")
         .await
         .into_iter()
         .min()
@@ -306,7 +314,16 @@ async fn expired_data_is_dropped_and_deleted_per_site_and_class() {
 
     // A second run finds nothing: no drops, no new mutations.
     let before = mutations(&db).await;
-    assert_eq!(before, 4, "one mutation per scheduled deletion");
+    assert_eq!(
+        before,
+        4 * retention::DAY_TABLES.len() as u64,
+        "one mutation per scheduled deletion, in each table of closed days"
+    );
+    assert_eq!(
+        stored_in(&db, today, "hourly").await,
+        expected,
+        "hourly keeps exactly what daily keeps"
+    );
     let again = retention::enforce(&db.client, &cfg, today).await.unwrap();
     println!("{again}");
     assert!(again.is_noop(), "{again}");
@@ -327,14 +344,12 @@ async fn serve_runs_retention_at_start() {
     let cfg = retention_config(&db);
     let today = day_of(SystemClock.now_secs());
     insert_history(&db, today, &[0, 1200]).await;
-    assert!(partition_days(&db, "aggregates")
-        .await
-        .contains(&(today - 1200)));
+    assert!(partition_days(&db, "daily").await.contains(&(today - 1200)));
 
     let veil = TestVeil::start(cfg).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let days = partition_days(&db, "aggregates").await;
+        let days = partition_days(&db, "daily").await;
         if !days.contains(&(today - 1200)) {
             assert!(days.contains(&today), "today's partition stays");
             break;

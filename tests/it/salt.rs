@@ -61,7 +61,7 @@ async fn a_visitor_across_midnight_counts_as_two_unlinkable_visitors() {
     }
     let per_day = db
         .client
-        .query("SELECT uniqCombinedArrayMerge(visitors) AS v FROM aggregates WHERE dim = 'total' GROUP BY date ORDER BY date")
+        .query("SELECT uniqCombinedArrayMerge(visitors) AS v FROM open_aggregates WHERE dim = 'total' GROUP BY date ORDER BY date")
         .fetch_all::<Day>()
         .await
         .unwrap();

@@ -6,7 +6,9 @@ use crate::harness::*;
 async fn migrate_is_idempotent() {
     let db = TestDb::new("migrate").await;
     let cfg = config(&db);
-    let again = veil::sink::schema::migrate(&cfg.clickhouse).await.unwrap();
+    let again = veil::sink::schema::migrate(&cfg.clickhouse, &[])
+        .await
+        .unwrap();
     assert!(again.is_empty());
     assert_eq!(
         veil::sink::schema::current_version(&db.client)

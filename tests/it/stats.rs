@@ -7,12 +7,17 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use veil::clock::zone::Zone;
 use veil::config::{Config, SiteConfig};
+use veil::model::{Counters, Dim};
 use veil::sink::row::AggRow;
 use veil::stats::auth::hash_key;
 use veil::stats::params::days_from_civil;
 
 use crate::harness::*;
+
+/// A time after every seeded day (their day close is due).
+const FAR_FUTURE: u64 = 1_900_000_000;
 
 const KEY: &str = "stats-test-key-0123456789";
 
@@ -64,22 +69,36 @@ async fn insert(db: &TestDb, sites: &[&str], cells: &[Cell<'_>]) {
         .await
         .expect("insert");
     for site in sites {
+        // Rows carry the site's local date, as veil's window writes them.
+        let tz = if *site == "example.com" {
+            "Europe/Warsaw"
+        } else {
+            "UTC"
+        };
+        let zone = Zone::new(tz).expect("zone");
         for c in cells {
-            let row = AggRow {
-                date: (c.hour / 86_400) as u16,
-                hour: c.hour,
-                site: site.to_string(),
-                dim: c.dim.into(),
-                value: c.value.into(),
-                batch: 1,
+            let counters = Counters {
                 hits: c.hits,
                 pageviews: c.pageviews,
                 events: c.events,
                 visits: c.visits,
                 bounces: c.bounces,
                 duration: c.duration,
-                visitors: c.visitors.to_vec(),
             };
+            let dim = Dim::ALL
+                .into_iter()
+                .find(|d| d.as_str() == c.dim)
+                .expect("dimension");
+            let mut row = AggRow::new(
+                &zone,
+                c.hour,
+                site.to_string(),
+                dim,
+                c.value.into(),
+                &counters,
+                c.visitors.to_vec(),
+            );
+            row.batch = 1;
             ins.write(&row).await.expect("write row");
         }
     }
@@ -248,140 +267,146 @@ async fn status(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn aggregates_and_timeseries_are_exact_in_the_site_time_zone() {
-    let db = TestDb::new("stats_exact").await;
-    seed_known(&db, &["example.com", "utc.example"]).await;
-    let veil = TestVeil::start(stats_config(&db)).await;
-    let a = veil.addr;
-    let q = "/api/v1/aggregate?site=example.com";
+    for closed in [false, true] {
+        let db = TestDb::new(&format!("stats_exact_{}", u8::from(closed))).await;
+        seed_known(&db, &["example.com", "utc.example"]).await;
+        if closed {
+            // The same answers once every day is finalised into counters.
+            assert!(!db.close_days(FAR_FUTURE).await.is_empty());
+        }
+        let veil = TestVeil::start(stats_config(&db)).await;
+        let a = veil.addr;
+        let q = "/api/v1/aggregate?site=example.com";
 
-    // Local 03-28 in Warsaw = H1 + H2; H3 (23:00 UTC) is already 03-29 there.
-    let v = get(a, &format!("{q}&from=2026-03-28&to=2026-03-28")).await;
-    assert_eq!(
-        v["metrics"],
-        json!({"pageviews": 14, "visits": 7, "visitors": 7, "events": 3,
-               "bounce_rate": 0.2857, "visit_duration": 85.7143, "views_per_visit": 2.0})
-    );
-    assert_eq!(
-        (v["timezone"].as_str(), v["filter"].is_null()),
-        (Some("Europe/Warsaw"), true)
-    );
-    let v = get(
-        a,
-        &format!("{q}&from=2026-03-29&to=2026-03-29&compare=previous"),
-    )
-    .await;
-    assert_eq!(v["metrics"]["pageviews"], 12);
-    assert_eq!(v["metrics"]["visitors"], 5);
-    assert_eq!(v["metrics"]["bounce_rate"], 0.8);
-    assert_eq!(v["previous"]["pageviews"], 14);
-    assert_eq!(
-        v["previous_period"],
-        json!({"from": "2026-03-28", "to": "2026-03-28"})
-    );
-    assert_eq!(v["change"]["pageviews"], -0.1429);
-    assert_eq!(v["change"]["visitors"], -0.2857);
-    // The same rows for a UTC site: 03-28 holds H1, H2 and H3.
-    let v = get(
-        a,
-        "/api/v1/aggregate?site=utc.example&from=2026-03-28&to=2026-03-28",
-    )
-    .await;
-    assert_eq!(v["metrics"]["pageviews"], 19);
+        // Local 03-28 in Warsaw = H1 + H2; H3 (23:00 UTC) is already 03-29 there.
+        let v = get(a, &format!("{q}&from=2026-03-28&to=2026-03-28")).await;
+        assert_eq!(
+            v["metrics"],
+            json!({"pageviews": 14, "visits": 7, "visitors": 7, "events": 3,
+                   "bounce_rate": 0.2857, "visit_duration": 85.7143, "views_per_visit": 2.0})
+        );
+        assert_eq!(
+            (v["timezone"].as_str(), v["filter"].is_null()),
+            (Some("Europe/Warsaw"), true)
+        );
+        let v = get(
+            a,
+            &format!("{q}&from=2026-03-29&to=2026-03-29&compare=previous"),
+        )
+        .await;
+        assert_eq!(v["metrics"]["pageviews"], 12);
+        assert_eq!(v["metrics"]["visitors"], 5);
+        assert_eq!(v["metrics"]["bounce_rate"], 0.8);
+        assert_eq!(v["previous"]["pageviews"], 14);
+        assert_eq!(
+            v["previous_period"],
+            json!({"from": "2026-03-28", "to": "2026-03-28"})
+        );
+        assert_eq!(v["change"]["pageviews"], -0.1429);
+        assert_eq!(v["change"]["visitors"], -0.2857);
+        // The same rows for a UTC site: 03-28 holds H1, H2 and H3.
+        let v = get(
+            a,
+            "/api/v1/aggregate?site=utc.example&from=2026-03-28&to=2026-03-28",
+        )
+        .await;
+        assert_eq!(v["metrics"]["pageviews"], 19);
 
-    // Days in Warsaw; the 03-29 bucket starts at 23:00 UTC the day before.
-    let v = get(
-        a,
-        "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&interval=day",
-    )
-    .await;
-    let b = v["buckets"].as_array().unwrap();
-    assert_eq!(b.len(), 2);
-    assert_eq!(
-        (b[0]["label"].as_str(), b[0]["pageviews"].as_u64()),
-        (Some("2026-03-28"), Some(14))
-    );
-    assert_eq!(
-        (b[1]["label"].as_str(), b[1]["pageviews"].as_u64()),
-        (Some("2026-03-29"), Some(12))
-    );
-    assert_eq!(b[1]["start"], utc(2026, 3, 28, 23));
-    assert_eq!(
-        (b[0]["visitors"].as_u64(), b[1]["visitors"].as_u64()),
-        (Some(7), Some(5))
-    );
-    // The DST day has 23 local hours and no 02:00.
-    let v = get(
-        a,
-        "/api/v1/timeseries?site=example.com&from=2026-03-29&to=2026-03-29&interval=hour",
-    )
-    .await;
-    let b = v["buckets"].as_array().unwrap();
-    assert_eq!(b.len(), 23);
-    assert_eq!(b[0]["label"], "2026-03-29 00:00");
-    assert_eq!(b[0]["pageviews"], 5);
-    assert!(b.iter().all(|x| x["label"] != "2026-03-29 02:00"));
-    let two_pm = b.iter().find(|x| x["label"] == "2026-03-29 14:00").unwrap();
-    assert_eq!(
-        (two_pm["pageviews"].as_u64(), two_pm["start"].as_u64()),
-        (Some(7), Some(u64::from(utc(2026, 3, 29, 12))))
-    );
-    assert_eq!(
-        b.iter()
-            .map(|x| x["pageviews"].as_u64().unwrap())
-            .sum::<u64>(),
-        12
-    );
-    // Weeks start on Monday (2026-03-23), months on the 1st; empty buckets are zeros.
-    let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-20&to=2026-04-02&interval=week&compare=previous").await;
-    let labels: Vec<&str> = v["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["label"].as_str().unwrap())
-        .collect();
-    assert_eq!(labels, vec!["2026-03-16", "2026-03-23", "2026-03-30"]);
-    assert_eq!(v["buckets"][1]["pageviews"], 26);
-    assert_eq!(v["buckets"][2]["pageviews"], 0);
-    assert!(v["previous"].is_array());
-    let v = get(
-        a,
-        "/api/v1/timeseries?site=example.com&from=2026-02-01&to=2026-04-30&interval=month",
-    )
-    .await;
-    let months: Vec<(String, u64)> = v["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["label"].as_str().unwrap().to_string(),
-                x["pageviews"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        months,
-        vec![
-            ("2026-02-01".into(), 0),
-            ("2026-03-01".into(), 26),
-            ("2026-04-01".into(), 0)
-        ]
-    );
+        // Days in Warsaw; the 03-29 bucket starts at 23:00 UTC the day before.
+        let v = get(
+            a,
+            "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&interval=day",
+        )
+        .await;
+        let b = v["buckets"].as_array().unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            (b[0]["label"].as_str(), b[0]["pageviews"].as_u64()),
+            (Some("2026-03-28"), Some(14))
+        );
+        assert_eq!(
+            (b[1]["label"].as_str(), b[1]["pageviews"].as_u64()),
+            (Some("2026-03-29"), Some(12))
+        );
+        assert_eq!(b[1]["start"], utc(2026, 3, 28, 23));
+        assert_eq!(
+            (b[0]["visitors"].as_u64(), b[1]["visitors"].as_u64()),
+            (Some(7), Some(5))
+        );
+        // The DST day has 23 local hours and no 02:00.
+        let v = get(
+            a,
+            "/api/v1/timeseries?site=example.com&from=2026-03-29&to=2026-03-29&interval=hour",
+        )
+        .await;
+        let b = v["buckets"].as_array().unwrap();
+        assert_eq!(b.len(), 23);
+        assert_eq!(b[0]["label"], "2026-03-29 00:00");
+        assert_eq!(b[0]["pageviews"], 5);
+        assert!(b.iter().all(|x| x["label"] != "2026-03-29 02:00"));
+        let two_pm = b.iter().find(|x| x["label"] == "2026-03-29 14:00").unwrap();
+        assert_eq!(
+            (two_pm["pageviews"].as_u64(), two_pm["start"].as_u64()),
+            (Some(7), Some(u64::from(utc(2026, 3, 29, 12))))
+        );
+        assert_eq!(
+            b.iter()
+                .map(|x| x["pageviews"].as_u64().unwrap())
+                .sum::<u64>(),
+            12
+        );
+        // Weeks start on Monday (2026-03-23), months on the 1st; empty buckets are zeros.
+        let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-20&to=2026-04-02&interval=week&compare=previous").await;
+        let labels: Vec<&str> = v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, vec!["2026-03-16", "2026-03-23", "2026-03-30"]);
+        assert_eq!(v["buckets"][1]["pageviews"], 26);
+        assert_eq!(v["buckets"][2]["pageviews"], 0);
+        assert!(v["previous"].is_array());
+        let v = get(
+            a,
+            "/api/v1/timeseries?site=example.com&from=2026-02-01&to=2026-04-30&interval=month",
+        )
+        .await;
+        let months: Vec<(String, u64)> = v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["label"].as_str().unwrap().to_string(),
+                    x["pageviews"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            months,
+            vec![
+                ("2026-02-01".into(), 0),
+                ("2026-03-01".into(), 26),
+                ("2026-04-01".into(), 0)
+            ]
+        );
 
-    // Consent counters.
-    let v = get(
-        a,
-        "/api/v1/consent?site=example.com&from=2026-03-28&to=2026-03-29",
-    )
-    .await;
-    assert_eq!(
-        v["decisions"],
-        json!({"marketing": 0, "analytics": 28, "anonymous": 0, "denied": 1, "gpc": 3, "dnt": 0,
-               "optout": 0, "bot": 2, "rate_limited": 0, "invalid": 0})
-    );
-    assert_eq!(v["total"], 34);
-    veil.stop().await;
-    db.drop().await;
+        // Consent counters.
+        let v = get(
+            a,
+            "/api/v1/consent?site=example.com&from=2026-03-28&to=2026-03-29",
+        )
+        .await;
+        assert_eq!(
+            v["decisions"],
+            json!({"marketing": 0, "analytics": 28, "anonymous": 0, "denied": 1, "gpc": 3, "dnt": 0,
+                   "optout": 0, "bot": 2, "rate_limited": 0, "invalid": 0})
+        );
+        assert_eq!(v["total"], 34);
+        veil.stop().await;
+        db.drop().await;
+    }
 }
 
 /// Named values of a breakdown answer.
@@ -396,184 +421,190 @@ fn names(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn breakdowns_fold_small_groups_and_no_overlap_isolates_one() {
-    let db = TestDb::new("stats_kanon").await;
-    seed_known(&db, &["example.com"]).await;
-    let veil = TestVeil::start(stats_config(&db)).await;
-    let a = veil.addr;
-    let base = "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-29";
-
-    let full = get(a, &format!("{base}&dimension=page")).await;
-    // /a: 8 visitors, 19 pageviews; /d: exactly k = 2; /b and /c (1 visitor each) folded.
-    assert_eq!(names(&full), vec!["/a", "/d"]);
-    assert_eq!(
-        full["rows"][0],
-        json!({"value": "/a", "visitors": 8, "pageviews": 19, "events": 0})
-    );
-    assert_eq!(full["rows"][1]["visitors"], 2);
-    assert_eq!(
-        full["other"],
-        json!({"value": "(other)", "visitors": 2, "pageviews": 4, "events": 0, "groups": 2})
-    );
-    assert_eq!(
-        (
-            full["k"].as_u64(),
-            full["total_rows"].as_u64(),
-            full["sort"].as_str()
-        ),
-        (Some(2), Some(2), Some("pageviews"))
-    );
-    let total: u64 = full["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["pageviews"].as_u64().unwrap())
-        .sum::<u64>()
-        + full["other"]["pageviews"].as_u64().unwrap();
-    assert_eq!(total, 26, "totals stay exact");
-
-    // Every page size, page number, sort and same-dimension filter: no row below k,
-    // the same (other), and named rows only ever from the full answer.
-    let full_names: BTreeSet<String> = names(&full).into_iter().collect();
-    let mut seen = BTreeSet::new();
-    for extra in [
-        "&limit=1&page=1",
-        "&limit=1&page=2",
-        "&limit=1&page=3",
-        "&limit=2",
-        "&sort=visitors",
-        "&filter=page:/b*",
-        "&filter=page:/b",
-        "&filter=page:/c",
-        "&filter=page:*c*",
-        "&filter=page:/d",
-        "&filter=page:*a",
-        "&filter=page:/*&limit=1&page=2",
-        "&filter=page:/a&filter=page:/b",
-    ] {
-        let v = get(a, &format!("{base}&dimension=page{extra}")).await;
-        assert_eq!(v["other"], full["other"], "(other) never changes ({extra})");
-        for r in v["rows"].as_array().unwrap() {
-            assert!(r["visitors"].as_u64().unwrap() >= 2, "{extra}: {r}");
-            assert!(
-                full_names.contains(r["value"].as_str().unwrap()),
-                "{extra}: {r}"
-            );
-            seen.insert(r["value"].as_str().unwrap().to_string());
+    for closed in [false, true] {
+        let db = TestDb::new(&format!("stats_kanon_{}", u8::from(closed))).await;
+        seed_known(&db, &["example.com"]).await;
+        if closed {
+            // The same answers once every day is finalised into counters.
+            assert!(!db.close_days(FAR_FUTURE).await.is_empty());
         }
+        let veil = TestVeil::start(stats_config(&db)).await;
+        let a = veil.addr;
+        let base = "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-29";
+
+        let full = get(a, &format!("{base}&dimension=page")).await;
+        // /a: 8 visitors, 19 pageviews; /d: exactly k = 2; /b and /c (1 visitor each) folded.
+        assert_eq!(names(&full), vec!["/a", "/d"]);
+        assert_eq!(
+            full["rows"][0],
+            json!({"value": "/a", "visitors": 8, "pageviews": 19, "events": 0})
+        );
+        assert_eq!(full["rows"][1]["visitors"], 2);
+        assert_eq!(
+            full["other"],
+            json!({"value": "(other)", "visitors": 2, "pageviews": 4, "events": 0, "groups": 2})
+        );
+        assert_eq!(
+            (
+                full["k"].as_u64(),
+                full["total_rows"].as_u64(),
+                full["sort"].as_str()
+            ),
+            (Some(2), Some(2), Some("pageviews"))
+        );
+        let total: u64 = full["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["pageviews"].as_u64().unwrap())
+            .sum::<u64>()
+            + full["other"]["pageviews"].as_u64().unwrap();
+        assert_eq!(total, 26, "totals stay exact");
+
+        // Every page size, page number, sort and same-dimension filter: no row below k,
+        // the same (other), and named rows only ever from the full answer.
+        let full_names: BTreeSet<String> = names(&full).into_iter().collect();
+        let mut seen = BTreeSet::new();
+        for extra in [
+            "&limit=1&page=1",
+            "&limit=1&page=2",
+            "&limit=1&page=3",
+            "&limit=2",
+            "&sort=visitors",
+            "&filter=page:/b*",
+            "&filter=page:/b",
+            "&filter=page:/c",
+            "&filter=page:*c*",
+            "&filter=page:/d",
+            "&filter=page:*a",
+            "&filter=page:/*&limit=1&page=2",
+            "&filter=page:/a&filter=page:/b",
+        ] {
+            let v = get(a, &format!("{base}&dimension=page{extra}")).await;
+            assert_eq!(v["other"], full["other"], "(other) never changes ({extra})");
+            for r in v["rows"].as_array().unwrap() {
+                assert!(r["visitors"].as_u64().unwrap() >= 2, "{extra}: {r}");
+                assert!(
+                    full_names.contains(r["value"].as_str().unwrap()),
+                    "{extra}: {r}"
+                );
+                seen.insert(r["value"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(seen, full_names);
+        let v = get(a, &format!("{base}&dimension=page&limit=1&page=2")).await;
+        assert_eq!(
+            (names(&v), v["total_rows"].as_u64()),
+            (vec!["/d".to_string()], Some(2))
+        );
+        let v = get(a, &format!("{base}&dimension=page&filter=page:/b*")).await;
+        assert!(
+            names(&v).is_empty(),
+            "a filter naming a small group finds nothing: {v}"
+        );
+
+        // A small group cannot be asked for alone either.
+        let (s, e) = status(
+            a,
+            "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/b",
+        )
+        .await;
+        assert_eq!(s, 404, "{e}");
+        let (s, _) = status(
+            a,
+            "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/b",
+        )
+        .await;
+        assert_eq!(s, 404);
+        let (s, _) = status(
+            a,
+            "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:(other)",
+        )
+        .await;
+        assert_eq!(s, 404);
+        // A shown group's own numbers, and its series with small buckets suppressed.
+        let v = get(
+            a,
+            "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/a",
+        )
+        .await;
+        assert_eq!(
+            v["metrics"],
+            json!({"visitors": 8, "pageviews": 19, "events": 0})
+        );
+        assert_eq!(v["filter"], "page:/a");
+        let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&interval=day&filter=page:/a").await;
+        assert_eq!(v["buckets"][0]["pageviews"], 10);
+        assert_eq!(v["buckets"][1]["visitors"], 3);
+        let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-29&to=2026-03-29&interval=hour&filter=page:/a").await;
+        let b = v["buckets"].as_array().unwrap();
+        let hidden: Vec<&str> = b
+            .iter()
+            .filter(|x| x["suppressed"] == true)
+            .map(|x| x["label"].as_str().unwrap())
+            .collect();
+        // 00:00 has one visitor; 14:00 (2 visitors) is suppressed with it, so the
+        // group total minus the shown buckets reveals nothing.
+        assert_eq!(hidden, vec!["2026-03-29 00:00", "2026-03-29 14:00"]);
+        assert!(b
+            .iter()
+            .filter(|x| x["suppressed"] == true)
+            .all(|x| x.get("pageviews").is_none()));
+
+        // Other dimensions: visit metrics where visits are recorded, props decoded.
+        let v = get(
+            a,
+            "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=country",
+        )
+        .await;
+        assert_eq!(
+            v["rows"],
+            json!([{"value": "PL", "visitors": 4, "pageviews": 8, "visits": 4,
+            "bounce_rate": 0.25, "visit_duration": 112.5, "views_per_visit": 2.0}])
+        );
+        assert_eq!(v["other"]["visitors"], 1);
+        let v = get(
+            a,
+            "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=entry_page",
+        )
+        .await;
+        assert_eq!(
+            (v["sort"].as_str(), v["rows"][0]["visits"].as_u64()),
+            (Some("visits"), Some(4))
+        );
+        assert!(v["rows"][0].get("pageviews").is_none());
+        let v = get(
+            a,
+            "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=prop",
+        )
+        .await;
+        assert_eq!(
+            v["rows"],
+            json!([{"event": "signup", "key": "plan", "value": "free", "visitors": 2, "events": 2}])
+        );
+        assert_eq!(
+            v["other"],
+            json!({"value": "(other)", "visitors": 1, "events": 1, "groups": 1})
+        );
+        let v = get(a, "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=prop&event=other").await;
+        assert!(names(&v).is_empty());
+        assert_eq!(
+            v["other"]["events"], 1,
+            "(other) is not narrowed by the event either"
+        );
+        let v = get(
+            a,
+            "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=event",
+        )
+        .await;
+        assert_eq!(
+            v["rows"],
+            json!([{"value": "signup", "visitors": 3, "events": 3}])
+        );
+        assert!(v["other"].is_null());
+        veil.stop().await;
+        db.drop().await;
     }
-    assert_eq!(seen, full_names);
-    let v = get(a, &format!("{base}&dimension=page&limit=1&page=2")).await;
-    assert_eq!(
-        (names(&v), v["total_rows"].as_u64()),
-        (vec!["/d".to_string()], Some(2))
-    );
-    let v = get(a, &format!("{base}&dimension=page&filter=page:/b*")).await;
-    assert!(
-        names(&v).is_empty(),
-        "a filter naming a small group finds nothing: {v}"
-    );
-
-    // A small group cannot be asked for alone either.
-    let (s, e) = status(
-        a,
-        "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/b",
-    )
-    .await;
-    assert_eq!(s, 404, "{e}");
-    let (s, _) = status(
-        a,
-        "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/b",
-    )
-    .await;
-    assert_eq!(s, 404);
-    let (s, _) = status(
-        a,
-        "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:(other)",
-    )
-    .await;
-    assert_eq!(s, 404);
-    // A shown group's own numbers, and its series with small buckets suppressed.
-    let v = get(
-        a,
-        "/api/v1/aggregate?site=example.com&from=2026-03-28&to=2026-03-29&filter=page:/a",
-    )
-    .await;
-    assert_eq!(
-        v["metrics"],
-        json!({"visitors": 8, "pageviews": 19, "events": 0})
-    );
-    assert_eq!(v["filter"], "page:/a");
-    let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&interval=day&filter=page:/a").await;
-    assert_eq!(v["buckets"][0]["pageviews"], 10);
-    assert_eq!(v["buckets"][1]["visitors"], 3);
-    let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-29&to=2026-03-29&interval=hour&filter=page:/a").await;
-    let b = v["buckets"].as_array().unwrap();
-    let hidden: Vec<&str> = b
-        .iter()
-        .filter(|x| x["suppressed"] == true)
-        .map(|x| x["label"].as_str().unwrap())
-        .collect();
-    // 00:00 has one visitor; 14:00 (2 visitors) is suppressed with it, so the
-    // group total minus the shown buckets reveals nothing.
-    assert_eq!(hidden, vec!["2026-03-29 00:00", "2026-03-29 14:00"]);
-    assert!(b
-        .iter()
-        .filter(|x| x["suppressed"] == true)
-        .all(|x| x.get("pageviews").is_none()));
-
-    // Other dimensions: visit metrics where visits are recorded, props decoded.
-    let v = get(
-        a,
-        "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=country",
-    )
-    .await;
-    assert_eq!(
-        v["rows"],
-        json!([{"value": "PL", "visitors": 4, "pageviews": 8, "visits": 4,
-        "bounce_rate": 0.25, "visit_duration": 112.5, "views_per_visit": 2.0}])
-    );
-    assert_eq!(v["other"]["visitors"], 1);
-    let v = get(
-        a,
-        "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=entry_page",
-    )
-    .await;
-    assert_eq!(
-        (v["sort"].as_str(), v["rows"][0]["visits"].as_u64()),
-        (Some("visits"), Some(4))
-    );
-    assert!(v["rows"][0].get("pageviews").is_none());
-    let v = get(
-        a,
-        "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=prop",
-    )
-    .await;
-    assert_eq!(
-        v["rows"],
-        json!([{"event": "signup", "key": "plan", "value": "free", "visitors": 2, "events": 2}])
-    );
-    assert_eq!(
-        v["other"],
-        json!({"value": "(other)", "visitors": 1, "events": 1, "groups": 1})
-    );
-    let v = get(a, "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=prop&event=other").await;
-    assert!(names(&v).is_empty());
-    assert_eq!(
-        v["other"]["events"], 1,
-        "(other) is not narrowed by the event either"
-    );
-    let v = get(
-        a,
-        "/api/v1/breakdown?site=example.com&from=2026-03-28&to=2026-03-28&dimension=event",
-    )
-    .await;
-    assert_eq!(
-        v["rows"],
-        json!([{"value": "signup", "visitors": 3, "events": 3}])
-    );
-    assert!(v["other"].is_null());
-    veil.stop().await;
-    db.drop().await;
 }
 
 #[tokio::test]

@@ -115,7 +115,8 @@ async fn seed(
     ch: veil::config::ClickHouseConfig,
     opts: veil_bench::seed::SeedOptions,
 ) -> anyhow::Result<()> {
-    veil::sink::schema::migrate(&ch)
+    let zones = [(opts.site.clone(), opts.zone.name().to_string())];
+    veil::sink::schema::migrate(&ch, &zones)
         .await
         .context("migration failed")?;
     let client = veil::sink::schema::client(&ch);
@@ -127,8 +128,8 @@ async fn seed(
     .await
     .context("seeding failed")?;
     println!(
-        "seeded {} hours, {} rows, {} pageviews into {}",
-        report.hours, report.rows, report.pageviews, ch.database
+        "seeded {} hours, {} rows, {} pageviews into {} ({} past days closed)",
+        report.hours, report.rows, report.pageviews, ch.database, report.days_closed
     );
     Ok(())
 }

@@ -1,6 +1,9 @@
-//! `veil-bench seed`: realistic synthetic aggregates written straight into
-//! `aggregates_in`, for demos, the dashboard test and latency measurements at
-//! volume (30 days × 1 M pageviews a day take minutes, not a month of traffic).
+//! `veil-bench seed`: realistic synthetic aggregates written through veil's own
+//! storage path — window rows into `aggregates_in`, then veil's day close for
+//! every past day — so what a benchmark reads is what production stores (closed
+//! days as counters, today as sketches). For demos, the dashboard test and
+//! latency measurements at volume (30 days × 1 M pageviews a day take minutes,
+//! not a month of traffic).
 //!
 //! The generator builds the same cells [`veil::aggregate::Aggregator`] writes:
 //! per hour, visits of visitors from a daily pool (so a visitor's hash is stable
@@ -20,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use veil::clock::zone::Zone;
 use veil::clock::HOUR_SECS;
 use veil::model::{Counters, Dim, DIRECT, PROP_SEP};
+use veil::sink::close::{close_due, CloseTiming, Zones};
 use veil::sink::row::{new_batch_id, AggRow};
 use veil::sink::SinkError;
 
@@ -50,6 +54,8 @@ pub struct SeedReport {
     pub rows: u64,
     /// Pageviews in those rows.
     pub pageviews: u64,
+    /// Past days closed (their sketches finalised), as veil's day close does.
+    pub days_closed: u64,
 }
 
 /// Weighted choices.
@@ -438,9 +444,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
     let day = u64::from(opts.zone.day_of(hour));
     let hour_of_day = (hour.saturating_sub(opts.zone.day_start(day as u32)) / HOUR_SECS).min(23);
     let curve_total: f64 = (0..24).map(hour_weight).sum();
-    let expected = opts.pageviews_per_day as f64
-        * hour_weight(hour_of_day as u32)
-        / curve_total
+    let expected = opts.pageviews_per_day as f64 * hour_weight(hour_of_day as u32) / curve_total
         * day_factor(day)
         * rng.random_range(0.9..1.1);
     let target = expected.round() as u64;
@@ -613,7 +617,10 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
 /// `end_secs`, up to and including the local hour of `end_secs`.
 pub fn hours(opts: &SeedOptions) -> impl Iterator<Item = u64> {
     let last = u64::from(opts.zone.hour_of(opts.end_secs));
-    let first_day = opts.zone.day_of(opts.end_secs).saturating_sub(opts.days.max(1) - 1);
+    let first_day = opts
+        .zone
+        .day_of(opts.end_secs)
+        .saturating_sub(opts.days.max(1) - 1);
     (opts.zone.day_start(first_day)..=last).step_by(HOUR_SECS as usize)
 }
 
@@ -641,6 +648,14 @@ pub async fn seed(
         report.hours += 1;
         progress(report.hours, total);
     }
+    // Past days are closed as veil would close them: sketches → counters.
+    let clock = veil::clock::ManualClock::at_ms(opts.end_secs * 1000);
+    let timing = CloseTiming {
+        grace_secs: 0,
+        settle: std::time::Duration::ZERO,
+    };
+    let closed = close_due(client, &clock, timing, &mut Zones::default()).await?;
+    report.days_closed = closed.len() as u64;
     Ok(report)
 }
 
