@@ -325,16 +325,11 @@ fn spawn_background_jobs(
             stopped(bg_stop.clone()),
         ));
     }
-    let timing = sink::close::CloseTiming {
-        grace_secs: config.salt.grace_secs,
-        settle: sink::retry::INSERT_TIMEOUTS.1
-            + Duration::from_millis(2 * config.pipeline.flush_interval_ms),
-    };
     tokio::spawn(sink::close::run_closer(
         client.clone(),
         clock.clone(),
-        timing,
-        Duration::from_secs(60),
+        sink::close::CloseTiming::of(config),
+        Duration::from_secs(config.pipeline.close_interval_secs.max(1)),
         stopped(bg_stop.clone()),
     ));
     tokio::spawn(probe_clickhouse(

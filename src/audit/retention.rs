@@ -199,11 +199,7 @@ pub(super) async fn sketch_check(
         )
         .fetch_all::<OpenDay>()
         .await?;
-    let timing = crate::sink::close::CloseTiming {
-        grace_secs: config.salt.grace_secs,
-        settle: crate::sink::retry::INSERT_TIMEOUTS.1
-            + std::time::Duration::from_millis(2 * config.pipeline.flush_interval_ms),
-    };
+    let timing = crate::sink::close::CloseTiming::of(config);
     let mut zones = crate::sink::close::Zones::default();
     let mut fails = Vec::new();
     let mut late = Vec::new();
@@ -214,8 +210,9 @@ pub(super) async fn sketch_check(
             late.push(format!("{day} {} closed, sketches not yet dropped", d.zone));
             continue;
         }
-        // One close interval of slack beyond the due time.
-        let due = timing.due_at(&zones.get(&d.zone), u32::from(d.date)) + 120;
+        // Two close intervals of slack beyond the due time.
+        let due = timing.due_at(&zones.get(&d.zone), u32::from(d.date))
+            + 2 * config.pipeline.close_interval_secs;
         if now > due {
             fails.push(format!("{day} ({}) ended but is not closed", d.zone));
         }

@@ -131,6 +131,12 @@ pub struct PipelineConfig {
     pub retry_max_backoff_ms: u64,
     /// Time SIGTERM gives in-flight requests and the final flush (ms).
     pub shutdown_deadline_ms: u64,
+    /// Day close: the wait between marking a day *closing* and reading its
+    /// sketches (ms). It must exceed the longest insert (60 s) plus a flush
+    /// interval, so no batch written before the mark is missed; see `sink::close`.
+    pub close_settle_ms: u64,
+    /// How often veil looks for days to close (s).
+    pub close_interval_secs: u64,
 }
 
 impl Default for PipelineConfig {
@@ -145,6 +151,8 @@ impl Default for PipelineConfig {
             max_live_visits: 2_000_000,
             retry_max_backoff_ms: 30_000,
             shutdown_deadline_ms: 30_000,
+            close_settle_ms: 90_000,
+            close_interval_secs: 60,
         }
     }
 }

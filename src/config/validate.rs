@@ -57,6 +57,10 @@ impl Config {
                 self.pipeline.retry_max_backoff_ms,
             ),
             ("limits.max_path", self.limits.max_path as u64),
+            (
+                "pipeline.close_interval_secs",
+                self.pipeline.close_interval_secs,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -53,6 +53,14 @@ pub struct CloseTiming {
 }
 
 impl CloseTiming {
+    /// The timing of a configuration (`salt.grace_secs`, `pipeline.close_settle_ms`).
+    pub fn of(config: &crate::config::Config) -> CloseTiming {
+        CloseTiming {
+            grace_secs: config.salt.grace_secs,
+            settle: Duration::from_millis(config.pipeline.close_settle_ms),
+        }
+    }
+
     /// The first second at which local day `day` of `zone` may be closed.
     pub fn due_at(&self, zone: &Zone, day: u32) -> u64 {
         zone.day_start(day + 1) + self.grace_secs + self.settle.as_secs()

@@ -212,6 +212,8 @@ pub fn config(db: &TestDb) -> Config {
     c.clickhouse.database = db.name.clone();
     c.geo.paths = vec![test_mmdb()];
     c.pipeline.flush_interval_ms = 200;
+    // Tests close days at once (no writer runs for them concurrently).
+    c.pipeline.close_settle_ms = 100;
     c.pipeline.retry_max_backoff_ms = 500;
     c.pipeline.shutdown_deadline_ms = 10_000;
     c.sites = vec![site("example.com", "eu-exempt-audience")];
