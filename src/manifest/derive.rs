@@ -148,14 +148,16 @@ impl Manifest {
                 visitor_hash: VisitorHash {
                     algorithm: "keyed BLAKE3, cut to 64 bits",
                     inputs: ["site", "ip", "user-agent"],
-                    salt: "32 random bytes per UTC day",
+                    salt: "32 random bytes per local day of the site",
                     salt_storage: if config.salt.state_file.is_some() {
                         "memory-and-state-file"
                     } else {
                         "memory"
                     },
+                    timezone: site.timezone.clone(),
                     salt_destroyed_secs_after_midnight: config.salt.grace_secs,
-                    stored_as: "unique-visitor sketch inside hourly aggregates",
+                    stored_as: "unique-visitor sketch inside hourly aggregates of the open day",
+                    after_the_day: "sketches replaced by plain counts and deleted (day close)",
                 },
                 page: PageProcessing {
                     kept: "normalised path",

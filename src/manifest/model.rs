@@ -257,10 +257,14 @@ pub struct VisitorHash {
     pub salt: &'static str,
     /// Where salts live: `memory`, or `memory-and-state-file` (mode 0600).
     pub salt_storage: &'static str,
-    /// A day's salt is destroyed this long after the following midnight (UTC).
+    /// The site's time zone: a salt's day is the site's local day.
+    pub timezone: String,
+    /// A day's salt is destroyed this long after the following local midnight.
     pub salt_destroyed_secs_after_midnight: u64,
     /// Where hashes end up.
     pub stored_as: &'static str,
+    /// What happens to them when the day is over.
+    pub after_the_day: &'static str,
 }
 
 /// What is kept of a page URL.

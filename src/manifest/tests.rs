@@ -302,13 +302,16 @@ fn a_salt_state_file_changes_the_memory_only_statement() {
     assert!(en_mem.contains("only in the server’s memory."));
     assert!(!en_file.contains("only in the server’s memory"));
     assert!(en_file.contains("(mode 0600)"));
-    assert!(en_mem.contains("destroyed 1 hour after the midnight (UTC)"));
-    assert!(en_file.contains("destroyed 2 hours after the midnight (UTC)"));
+    assert!(en_mem.contains("destroyed 1 hour after the midnight that ends its day"));
+    assert!(en_file.contains("destroyed 2 hours after the midnight that ends its day"));
+    assert!(en_mem.contains("the site’s day, in the UTC time zone"));
+    assert!(en_mem.contains("not even a hashed form of the identifier is kept"));
     let (pl_mem, pl_file) = (md(&memory, Lang::Pl), md(&file, Lang::Pl));
     assert!(pl_mem.contains("wyłącznie w pamięci operacyjnej serwera."));
     assert!(!pl_file.contains("wyłącznie w pamięci operacyjnej"));
     assert!(pl_file.contains("(uprawnienia 0600)"));
-    assert!(pl_file.contains("po upływie 2 godzin od północy (UTC)"));
+    assert!(pl_file.contains("po upływie 2 godzin od północy kończącej jej dobę"));
+    assert!(pl_mem.contains("według strefy czasowej UTC"));
     // The path of the state file is not published.
     assert!(!render(&file, None, Format::Json, Lang::En)
         .unwrap()

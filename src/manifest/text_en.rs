@@ -335,7 +335,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
         list.push(vec![t(format!("To protect the service against abuse, one device may send at most {n} requests per second (short bursts are allowed). For this the address is kept, for a few minutes and in memory only, as a hash under a key that exists only in the running program; it is never stored or logged."))]);
     }
     list.push(vec![t("The User-Agent header your browser sends is reduced to the browser name, operating system, device type and whether the request came from a robot. The header itself is then discarded and never stored.")]);
-    let mut h = vec![t("To count unique visitors without cookies, veil computes a keyed BLAKE3 hash of the site name, the IP address and the User-Agent header. The key is a random salt created for each day (UTC) and kept ")];
+    let mut h = vec![t(format!("To count unique visitors without cookies, veil computes a keyed BLAKE3 hash of the site name, the IP address and the User-Agent header. The key is a random salt created for each day — the site’s day, in the {} time zone — and kept ", hash.timezone))];
     if hash.salt_storage == "memory" {
         h.push(t("only in the server’s memory."));
     } else {
@@ -344,15 +344,15 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let grace = hash.salt_destroyed_secs_after_midnight;
     if grace == 0 {
         h.push(t(
-            " The salt is destroyed at the midnight (UTC) that ends its day.",
+            " The salt is destroyed at the midnight that ends its day.",
         ));
     } else {
         h.push(t(format!(
-            " The salt is destroyed {} after the midnight (UTC) that ends its day.",
+            " The salt is destroyed {} after the midnight that ends its day.",
             duration(grace)
         )));
     }
-    h.push(t(" From then on nobody — us included — can compute that day’s identifiers again, and the same person gets a new, unrelated identifier the next day. The identifier reaches the database only inside an aggregate structure that estimates the number of unique visitors per hour; no record about an individual is ever created."));
+    h.push(t(" From then on nobody — us included — can compute that day’s identifiers again, and the same person gets a new, unrelated identifier the next day. The identifier reaches the database only inside an aggregate structure that estimates the number of unique visitors per hour of the current day. Once the day is over, these structures are replaced by plain numbers (how many unique visitors there were) and deleted, so for past days not even a hashed form of the identifier is kept. No record about an individual is ever created."));
     list.push(h);
     list.push(vec![
         t("Of the page address we keep only the path. The query string (after “?”) and the fragment (after “#”) are dropped — except the "),

@@ -370,7 +370,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
         list.push(vec![t(format!("Aby chronić serwis przed nadużyciami, jedno urządzenie może wysłać najwyżej {n} zapytań na sekundę (krótkie serie są dopuszczalne). W tym celu adres jest przez kilka minut przechowywany wyłącznie w pamięci, jako skrót z kluczem istniejącym tylko w działającym programie; nie jest nigdzie zapisywany ani logowany."))]);
     }
     list.push(vec![t("Nagłówek User-Agent przesyłany przez przeglądarkę zamieniamy na nazwę przeglądarki, system operacyjny, rodzaj urządzenia oraz informację, czy zapytanie wysłał automat. Sam nagłówek jest następnie odrzucany i nigdzie go nie zapisujemy.")]);
-    let mut h = vec![t("Aby policzyć unikalnych odwiedzających bez użycia plików cookies, veil oblicza skrót kryptograficzny BLAKE3 z kluczem, obejmujący nazwę serwisu, adres IP i nagłówek User-Agent. Kluczem jest losowa sól tworzona na każdą dobę (według czasu UTC) i przechowywana ")];
+    let mut h = vec![t(format!("Aby policzyć unikalnych odwiedzających bez użycia plików cookies, veil oblicza skrót kryptograficzny BLAKE3 z kluczem, obejmujący nazwę serwisu, adres IP i nagłówek User-Agent. Kluczem jest losowa sól tworzona na każdą dobę — dobę serwisu, według strefy czasowej {} — i przechowywana ", hash.timezone))];
     if hash.salt_storage == "memory" {
         h.push(t("wyłącznie w pamięci operacyjnej serwera."));
     } else {
@@ -378,14 +378,14 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     }
     let grace = hash.salt_destroyed_secs_after_midnight;
     if grace == 0 {
-        h.push(t(" Sól jest niszczona o północy (UTC) kończącej jej dobę."));
+        h.push(t(" Sól jest niszczona o północy kończącej jej dobę."));
     } else {
         h.push(t(format!(
-            " Sól jest niszczona po upływie {} od północy (UTC) kończącej jej dobę.",
+            " Sól jest niszczona po upływie {} od północy kończącej jej dobę.",
             after(grace)
         )));
     }
-    h.push(t(" Od tej chwili nikt — także my — nie może ponownie obliczyć identyfikatorów z tamtego dnia, a ta sama osoba następnego dnia otrzymuje nowy identyfikator, niepowiązany z poprzednim. Identyfikator trafia do bazy wyłącznie jako składnik zbiorczej struktury służącej do szacowania liczby unikalnych odwiedzających w danej godzinie; nie powstaje żaden zapis dotyczący pojedynczej osoby."));
+    h.push(t(" Od tej chwili nikt — także my — nie może ponownie obliczyć identyfikatorów z tamtego dnia, a ta sama osoba następnego dnia otrzymuje nowy identyfikator, niepowiązany z poprzednim. Identyfikator trafia do bazy wyłącznie jako składnik zbiorczej struktury służącej do szacowania liczby unikalnych odwiedzających w poszczególnych godzinach bieżącej doby. Po zakończeniu doby struktury te zastępujemy zwykłymi liczbami (ilu było unikalnych odwiedzających) i usuwamy, więc dla minionych dni nie przechowujemy identyfikatora w żadnej postaci, także jako skrótu. Nie powstaje żaden zapis dotyczący pojedynczej osoby."));
     list.push(h);
     list.push(vec![
         t("Z adresu odwiedzanej strony zachowujemy tylko ścieżkę. Parametry zapytania (część adresu po znaku „?”) i fragment (po znaku „#”) odrzucamy — z wyjątkiem oznaczeń kampanii "),
