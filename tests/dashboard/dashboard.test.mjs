@@ -56,13 +56,20 @@ function addDays(d, n) {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-// Metrics of dim/value over local dates [from, to] straight from ClickHouse.
+// Metrics of dim/value over local dates [from, to] straight from ClickHouse: closed
+// days from their counters (each row once), open days from their sketches; visitors
+// are the sum of each day's unique visitors.
 async function expected(from, to, dim, value) {
   const esc = (s) => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  const where = `site = '${SITE}' AND dim = '${esc(dim)}' AND value = '${esc(value)}' ` +
+    `AND date >= toDate('${from}') AND date <= toDate('${to}')`;
+  const closed = `(SELECT date FROM ${DB}.day_close WHERE site = '${SITE}' GROUP BY date HAVING max(state) >= 2)`;
   const out = await clickhouse(
-    `SELECT sumMerge(pageviews), uniqCombinedArrayMerge(visitors), sumMerge(visits) FROM ${DB}.aggregates ` +
-    `WHERE site = '${SITE}' AND dim = '${esc(dim)}' AND value = '${esc(value)}' ` +
-    `AND hour >= toDateTime('${from} 00:00:00', '${TZ}') AND hour < toDateTime('${addDays(to, 1)} 00:00:00', '${TZ}')`);
+    `SELECT sum(pv), sum(uv), sum(vi) FROM (` +
+    `SELECT max(pageviews) AS pv, max(visitors) AS uv, max(visits) AS vi FROM ${DB}.daily ` +
+    `WHERE ${where} AND (part != 0 OR date IN ${closed}) GROUP BY date, part ` +
+    `UNION ALL SELECT sumMerge(pageviews) AS pv, uniqCombinedArrayMerge(visitors) AS uv, sumMerge(visits) AS vi ` +
+    `FROM ${DB}.open_aggregates WHERE ${where} AND date NOT IN ${closed} GROUP BY date)`);
   const [pageviews, visitors, visits] = out.split('\t').map(Number);
   return { pageviews, visitors, visits };
 }
