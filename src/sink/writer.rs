@@ -63,14 +63,7 @@ impl Writer {
     /// the spool (or, without one, retries in memory).
     async fn accept(&self, batch: Batch, abandon: &mut watch::Receiver<bool>) {
         let Some(spool) = &self.spool else {
-            write_batch(
-                &self.target,
-                &batch,
-                &self.metrics,
-                self.max_backoff,
-                abandon,
-            )
-            .await;
+            self.retry_in_memory(&batch, abandon).await;
             return;
         };
         if spool.is_empty() {
@@ -99,16 +92,21 @@ impl Writer {
             Err(e) => {
                 // No room on disk: keep retrying in memory (bounded by the queue).
                 tracing::error!(error = %e, "cannot spool; retrying in memory");
-                write_batch(
-                    &self.target,
-                    &batch,
-                    &self.metrics,
-                    self.max_backoff,
-                    abandon,
-                )
-                .await;
+                self.retry_in_memory(&batch, abandon).await;
             }
         }
+    }
+
+    /// Retries a batch in memory until it is stored or the deadline abandons it.
+    async fn retry_in_memory(&self, batch: &Batch, abandon: &mut watch::Receiver<bool>) {
+        write_batch(
+            &self.target,
+            batch,
+            &self.metrics,
+            self.max_backoff,
+            abandon,
+        )
+        .await;
     }
 
     /// Replays the spool in order; false when ClickHouse failed again (try later).

@@ -94,15 +94,8 @@ struct DayRow {
 
 /// Site totals per local day, the way the stats API reads them.
 async fn per_day(db: &TestDb, site: &str, dim: Dim, value: &str) -> Vec<DayRow> {
-    use veil::stats::query::{cells, Grain, Scope};
-    let scope = Scope {
-        site,
-        tz: "UTC",
-        range: veil::stats::params::DateRange {
-            from: 0,
-            to: 40_000,
-        },
-    };
+    use veil::stats::query::{cells, Grain};
+    let scope = every_day(site);
     let mut sql = veil::sink::sql::Sql::new(
         "SELECT toUInt32(date) AS day, sum(pageviews) AS pv, sum(visitors) AS uv FROM ",
     );

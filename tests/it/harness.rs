@@ -123,15 +123,8 @@ impl TestDb {
     /// Visitors are the sum of each day's unique visitors.
     pub async fn totals(&self, site: &str) -> BTreeMap<(String, String), Totals> {
         use veil::model::Counters;
-        use veil::stats::query::{cells_of, Grain, Scope};
-        let scope = Scope {
-            site,
-            tz: "UTC",
-            range: veil::stats::params::DateRange {
-                from: 0,
-                to: 40_000,
-            },
-        };
+        use veil::stats::query::{cells_of, Grain};
+        let scope = every_day(site);
         let mut sql = veil::sink::sql::Sql::new(&format!(
             "SELECT dim, value, {}, sum(visitors) AS visitors FROM ",
             Counters::columns(|c| format!("sum({c}) AS {c}"))
@@ -186,6 +179,18 @@ pub struct Totals {
     pub bounces: u64,
     pub duration: u64,
     pub visitors: u64,
+}
+
+/// A query scope over every day a test can store (1970 to 2079).
+pub fn every_day(site: &str) -> veil::stats::query::Scope<'_> {
+    veil::stats::query::Scope {
+        site,
+        tz: "UTC",
+        range: veil::stats::params::DateRange {
+            from: 0,
+            to: 40_000,
+        },
+    }
 }
 
 /// Looks up (dim, value) or returns zeros.

@@ -59,15 +59,8 @@ struct DayValue {
 
 /// What the stats API reads for a site, per local day and (dim, value).
 async fn answers(client: &clickhouse::Client, site: &str) -> Vec<DayValue> {
-    use veil::stats::query::{cells_of, Grain, Scope};
-    let scope = Scope {
-        site,
-        tz: "UTC",
-        range: veil::stats::params::DateRange {
-            from: 0,
-            to: 40_000,
-        },
-    };
+    use veil::stats::query::{cells_of, Grain};
+    let scope = every_day(site);
     let mut sql = veil::sink::sql::Sql::new(
         "SELECT toUInt32(date) AS day, dim, value, sum(pageviews) AS pv, sum(visitors) AS uv FROM ",
     );
