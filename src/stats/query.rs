@@ -82,6 +82,20 @@ impl Group {
     }
 }
 
+counter_row! {
+    /// Metrics of one (dimension, value) over a range (overviews, audits, tests).
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct ValueRow {
+        /// Dimension name.
+        pub dim: String,
+        /// Dimension value.
+        pub value: String,
+    } then {
+        /// Unique visitors (sum of each day's).
+        pub visitors: u64,
+    }
+}
+
 /// Metrics of one time bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bucket {

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -168,18 +167,8 @@ impl TestDb {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, clickhouse::Row, PartialEq, Eq)]
-pub struct Totals {
-    pub dim: String,
-    pub value: String,
-    pub hits: u64,
-    pub pageviews: u64,
-    pub events: u64,
-    pub visits: u64,
-    pub bounces: u64,
-    pub duration: u64,
-    pub visitors: u64,
-}
+/// Metrics of one (dim, value): the counters as the model declares them.
+pub type Totals = veil::stats::query::ValueRow;
 
 /// A query scope over every day a test can store (1970 to 2079).
 pub fn every_day(site: &str) -> veil::stats::query::Scope<'_> {

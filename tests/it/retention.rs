@@ -84,15 +84,12 @@ async fn insert_history(db: &TestDb, today: u32, ages: &[u32]) {
                         batch: 1000 + i as u64,
                         hits: 1,
                         pageviews: u64::from(dim != "decision"),
-                        events: 0,
-                        visits: 0,
-                        bounces: 0,
-                        duration: 0,
                         visitors: if dim == "decision" {
                             vec![]
                         } else {
                             vec![u64::from(day)]
                         },
+                        ..AggRow::default()
                     })
                     .await
                     .unwrap();

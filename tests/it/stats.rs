@@ -30,33 +30,26 @@ struct Cell<'a> {
     hour: u32,
     dim: &'a str,
     value: &'a str,
-    hits: u64,
-    pageviews: u64,
-    events: u64,
-    visits: u64,
-    bounces: u64,
-    duration: u64,
+    c: Counters,
     visitors: &'a [u64],
 }
 
-const fn cell<'a>(hour: u32, dim: &'a str, value: &'a str, visitors: &'a [u64]) -> Cell<'a> {
+fn cell<'a>(hour: u32, dim: &'a str, value: &'a str, visitors: &'a [u64]) -> Cell<'a> {
     Cell {
         hour,
         dim,
         value,
-        hits: 0,
-        pageviews: 0,
-        events: 0,
-        visits: 0,
-        bounces: 0,
-        duration: 0,
+        c: Counters::default(),
         visitors,
     }
 }
 
 fn pv<'a>(hour: u32, dim: &'a str, value: &'a str, n: u64, visitors: &'a [u64]) -> Cell<'a> {
     Cell {
-        pageviews: n,
+        c: Counters {
+            pageviews: n,
+            ..Counters::default()
+        },
         ..cell(hour, dim, value, visitors)
     }
 }
@@ -77,14 +70,6 @@ async fn insert(db: &TestDb, sites: &[&str], cells: &[Cell<'_>]) {
         };
         let zone = Zone::new(tz).expect("zone");
         for c in cells {
-            let counters = Counters {
-                hits: c.hits,
-                pageviews: c.pageviews,
-                events: c.events,
-                visits: c.visits,
-                bounces: c.bounces,
-                duration: c.duration,
-            };
             let dim = Dim::ALL
                 .into_iter()
                 .find(|d| d.as_str() == c.dim)
@@ -95,7 +80,7 @@ async fn insert(db: &TestDb, sites: &[&str], cells: &[Cell<'_>]) {
                 site.to_string(),
                 dim,
                 c.value.into(),
-                &counters,
+                &c.c,
                 c.visitors.to_vec(),
             );
             row.batch = 1;
@@ -119,101 +104,155 @@ async fn seed_known(db: &TestDb, sites: &[&str]) {
     let v1: &[u64] = &[1, 2, 3, 4, 5];
     let cells = vec![
         Cell {
-            pageviews: 10,
-            events: 3,
-            visits: 5,
-            bounces: 2,
-            duration: 500,
+            c: Counters {
+                pageviews: 10,
+                events: 3,
+                visits: 5,
+                bounces: 2,
+                duration: 500,
+                ..Counters::default()
+            },
             ..cell(h1, "total", "", v1)
         },
         pv(h1, "page", "/a", 6, &[1, 2, 3]),
         pv(h1, "page", "/b", 3, &[4]),
         pv(h1, "page", "/c", 1, &[5]),
         Cell {
-            events: 3,
+            c: Counters {
+                events: 3,
+                ..Counters::default()
+            },
             ..cell(h1, "event", "signup", &[1, 2, 3])
         },
         Cell {
-            events: 2,
+            c: Counters {
+                events: 2,
+                ..Counters::default()
+            },
             ..cell(h1, "prop", "signup\u{1f}plan\u{1f}free", &[1, 2])
         },
         Cell {
-            events: 1,
+            c: Counters {
+                events: 1,
+                ..Counters::default()
+            },
             ..cell(h1, "prop", "signup\u{1f}plan\u{1f}enterprise", &[3])
         },
         Cell {
-            pageviews: 8,
-            visits: 4,
-            bounces: 1,
-            duration: 450,
+            c: Counters {
+                pageviews: 8,
+                visits: 4,
+                bounces: 1,
+                duration: 450,
+                ..Counters::default()
+            },
             ..cell(h1, "country", "PL", &[1, 2, 3, 4])
         },
         Cell {
-            pageviews: 2,
-            visits: 1,
-            bounces: 1,
+            c: Counters {
+                pageviews: 2,
+                visits: 1,
+                bounces: 1,
+                ..Counters::default()
+            },
             ..cell(h1, "country", "IS", &[5])
         },
         Cell {
-            visits: 4,
-            bounces: 1,
-            duration: 450,
+            c: Counters {
+                visits: 4,
+                bounces: 1,
+                duration: 450,
+                ..Counters::default()
+            },
             ..cell(h1, "entry_page", "/a", &[1, 2, 3, 4])
         },
         Cell {
-            visits: 1,
-            bounces: 1,
+            c: Counters {
+                visits: 1,
+                bounces: 1,
+                ..Counters::default()
+            },
             ..cell(h1, "entry_page", "/c", &[5])
         },
         Cell {
-            hits: 12,
+            c: Counters {
+                hits: 12,
+                ..Counters::default()
+            },
             ..cell(h1, "decision", "analytics", &[])
         },
         Cell {
-            hits: 3,
+            c: Counters {
+                hits: 3,
+                ..Counters::default()
+            },
             ..cell(h1, "decision", "gpc", &[])
         },
         Cell {
-            hits: 2,
+            c: Counters {
+                hits: 2,
+                ..Counters::default()
+            },
             ..cell(h1, "decision", "bot", &[])
         },
         Cell {
-            pageviews: 4,
-            visits: 2,
-            duration: 100,
+            c: Counters {
+                pageviews: 4,
+                visits: 2,
+                duration: 100,
+                ..Counters::default()
+            },
             ..cell(h2, "total", "", &[6, 7])
         },
         pv(h2, "page", "/a", 4, &[6, 7]),
         Cell {
-            hits: 4,
+            c: Counters {
+                hits: 4,
+                ..Counters::default()
+            },
             ..cell(h2, "decision", "analytics", &[])
         },
         Cell {
-            pageviews: 5,
-            visits: 3,
-            bounces: 3,
+            c: Counters {
+                pageviews: 5,
+                visits: 3,
+                bounces: 3,
+                ..Counters::default()
+            },
             ..cell(h3, "total", "", &[8, 9, 10])
         },
         pv(h3, "page", "/a", 2, &[8]),
         pv(h3, "page", "/d", 3, &[9, 10]),
         Cell {
-            hits: 5,
+            c: Counters {
+                hits: 5,
+                ..Counters::default()
+            },
             ..cell(h3, "decision", "analytics", &[])
         },
         Cell {
-            hits: 1,
+            c: Counters {
+                hits: 1,
+                ..Counters::default()
+            },
             ..cell(h3, "decision", "denied", &[])
         },
         Cell {
-            pageviews: 7,
-            visits: 2,
-            bounces: 1,
-            duration: 60,
+            c: Counters {
+                pageviews: 7,
+                visits: 2,
+                bounces: 1,
+                duration: 60,
+                ..Counters::default()
+            },
             ..cell(h4, "total", "", &[11, 12])
         },
         pv(h4, "page", "/a", 7, &[11, 12]),
         Cell {
-            hits: 7,
+            c: Counters {
+                hits: 7,
+                ..Counters::default()
+            },
             ..cell(h4, "decision", "analytics", &[])
         },
     ];
