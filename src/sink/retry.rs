@@ -61,12 +61,13 @@ impl Target {
 pub const INSERT_TIMEOUTS: (Duration, Duration) =
     (Duration::from_secs(30), Duration::from_secs(60));
 
-async fn write_rows<R: clickhouse::Row + serde::Serialize>(
+async fn write_rows<R>(
     client: &Client,
     table: &str,
     rows: impl Iterator<Item = R>,
 ) -> Result<(), clickhouse::error::Error>
 where
+    R: clickhouse::Row + serde::Serialize,
     for<'a> R: clickhouse::RowWrite<Value<'a> = R>,
 {
     let mut insert = client

@@ -106,7 +106,10 @@ async fn no_ip_ua_query_or_cookie_reaches_clickhouse_or_the_logs() {
         .into_iter()
         .map(|t| t.name)
         .collect();
-    assert!(tables.contains(&"open_aggregates".to_string()), "{tables:?}");
+    assert!(
+        tables.contains(&"open_aggregates".to_string()),
+        "{tables:?}"
+    );
     let needles = needles();
     for table in &tables {
         let mut cursor = db
