@@ -192,6 +192,24 @@ ensure_cargo_components() {
        (or with Debian's toolchain: apt-get install rustfmt-web rust-web-clippy)"
 }
 
+# ---------------------------------------------------------------- python ---
+
+# ensure_chdb — python3 with the PyPI package chdb-core (the current ClickHouse
+# engine, in process), for scripts/chdb-check.py. Installs it only when
+# `import chdb` fails.
+ensure_chdb() {
+    command -v python3 >/dev/null 2>&1 || ensure_apt_packages python3 python3-pip
+    if python3 -c 'import chdb' >/dev/null 2>&1; then
+        say "chdb $(python3 -c 'import chdb; print(chdb.__version__)') ($(command -v python3))"
+        return 0
+    fi
+    say "python3 -m pip install chdb-core"
+    python3 -m pip install --quiet chdb-core >&2 ||
+        die "cannot install the PyPI package chdb-core with $(command -v python3) -m pip
+       (a Debian python3 refuses pip installs: use a virtualenv or pyenv python3 on PATH)"
+    python3 -c 'import chdb' || die "chdb-core is installed but 'import chdb' fails"
+}
+
 # --------------------------------------------------------------- geo data ---
 
 _veil_geo_present() {

@@ -2,8 +2,9 @@
 # veil's test command (CI runs it through .ci/run). Installs what is missing,
 # starts the private ClickHouse (or reuses the one already running on the same
 # ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test (all of
-# the workspace: veil and the veil-bench tools), and `veil audit` of a deployment
-# fed through `veil serve`.
+# the workspace: veil and the veil-bench tools), veil's SQL replayed on the
+# current ClickHouse engine (PyPI chdb-core) against 18.16, and `veil audit` of
+# a deployment fed through `veil serve`.
 # Stops at the first failure with a non-zero exit. ClickHouse is stopped at
 # the end only if this script started it.
 #
@@ -106,6 +107,20 @@ run_tests() {
     cargo test --workspace --all-targets 2>&1 | tee "$test_log"
 }
 step "cargo test --workspace --all-targets" run_tests
+
+# chdb_check — veil's SQL must run, and answer alike, on the test server's
+# ClickHouse 18.16 and on a current release: `veil-bench sql-plan` writes every
+# migration (v1 → v2 conversion included), the day close and every stats query
+# over a small fixed data set; scripts/chdb-check.py replays it on both (database
+# veil_chdb_check on the server, the engine of the PyPI package chdb-core in
+# process) and compares the answers. The database is kept on failure.
+chdb_check() {
+    ensure_chdb
+    local plan="$VEIL_DATA_DIR/sql-plan.json"
+    cargo run --quiet -p veil-bench -- sql-plan --out "$plan"
+    python3 scripts/chdb-check.py "$plan"
+}
+step "SQL on the current engine (chdb-core)" chdb_check
 step "browser tests (headless Chromium)" bash scripts/browser-test.sh
 
 # audit_deployment — `veil audit` on a real deployment: a fresh database

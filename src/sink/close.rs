@@ -37,6 +37,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::row::AggRow;
+use super::sql::{text, Arg, Sql};
 use super::SinkError;
 use crate::clock::zone::Zone;
 use crate::clock::{format_day, Clock};
@@ -159,6 +160,56 @@ fn merged_counters() -> String {
     Counters::columns(|c| format!("sumMerge({c}) AS {c}"))
 }
 
+/// The writes of one (local date, zone) close, as [`close_day`] sends them.
+/// Built apart from the client so the current-engine check (`veil-bench
+/// sql-plan`) replays the very text the close sends.
+struct CloseSteps {
+    /// Step 1: the ledger says *closing*.
+    closing: Sql,
+    /// Step 2: the day's final counters.
+    daily: Sql,
+    /// Step 2: the day's final hourly counters.
+    hourly: Sql,
+    /// Step 3: the ledger says *closed*.
+    closed: Sql,
+    /// Step 4: the day's sketches are gone.
+    drop: Sql,
+}
+
+fn close_steps(date: u16, zone: &str) -> CloseSteps {
+    let day = format_day(u32::from(date));
+    let counters = Counters::NAMES.join(", ");
+    let final_rows = |table: &str, hour: &str| {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {table} (date, {hour}site, dim, value, part, {counters}, visitors) \
+             SELECT date, {hour}site, dim, value, toUInt64(0) AS part, {}, \
+             uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
+             WHERE date = toDate(?) AND zone = ? GROUP BY date, {hour}site, dim, value",
+            merged_counters()
+        ));
+        sql.args.extend([text(&day), text(zone)]);
+        sql
+    };
+    let mut drop = Sql::new("ALTER TABLE open_aggregates DROP PARTITION (?, ?)");
+    drop.args.extend([text(&day), text(zone)]);
+    CloseSteps {
+        closing: mark(&day, zone, CLOSING),
+        daily: final_rows("daily", ""),
+        hourly: final_rows("hourly", "hour, "),
+        closed: mark(&day, zone, CLOSED),
+        drop,
+    }
+}
+
+/// Every write of closing one (local date, zone) partition that was not yet
+/// marked, in order: mark closing, `daily`, `hourly`, mark closed, drop the
+/// partition. [`close_day`] sends exactly these (skipping what the ledger says
+/// is done, and waiting `settle` after the first).
+pub fn close_day_statements(date: u16, zone: &str) -> Vec<Sql> {
+    let s = close_steps(date, zone);
+    vec![s.closing, s.daily, s.hourly, s.closed, s.drop]
+}
+
 /// Closes one (local date, zone) partition: steps 1–4 of the module docs.
 pub async fn close_day(
     client: &Client,
@@ -177,62 +228,31 @@ pub async fn close_day(
         .fetch_one::<State>()
         .await?
         .state;
+    let steps = close_steps(date, zone);
     if state < CLOSED {
         if state < CLOSING {
-            mark(client, &day, zone, CLOSING).await?;
+            steps.closing.query(client).execute().await?;
             tokio::time::sleep(settle).await;
         }
-        let counters = Counters::NAMES.join(", ");
-        client
-            .query(&format!(
-                "INSERT INTO daily (date, site, dim, value, part, {counters}, visitors) \
-                 SELECT date, site, dim, value, toUInt64(0) AS part, {}, \
-                 uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
-                 WHERE date = toDate(?) AND zone = ? GROUP BY date, site, dim, value",
-                merged_counters()
-            ))
-            .bind(&day)
-            .bind(zone)
-            .execute()
-            .await?;
-        client
-            .query(&format!(
-                "INSERT INTO hourly (date, hour, site, dim, value, part, {counters}, visitors) \
-                 SELECT date, hour, site, dim, value, toUInt64(0) AS part, {}, \
-                 uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
-                 WHERE date = toDate(?) AND zone = ? GROUP BY date, hour, site, dim, value",
-                merged_counters()
-            ))
-            .bind(&day)
-            .bind(zone)
-            .execute()
-            .await?;
-        mark(client, &day, zone, CLOSED).await?;
+        steps.daily.query(client).execute().await?;
+        steps.hourly.query(client).execute().await?;
+        steps.closed.query(client).execute().await?;
     }
-    client
-        .query("ALTER TABLE open_aggregates DROP PARTITION (?, ?)")
-        .bind(&day)
-        .bind(zone)
-        .execute()
-        .await?;
+    steps.drop.query(client).execute().await?;
     tracing::info!(date = %day, zone, "day closed: sketches finalised and dropped");
     Ok(())
 }
 
 /// Records `state` for every site that has sketches in the (date, zone) partition.
-async fn mark(client: &Client, day: &str, zone: &str, state: u8) -> Result<(), SinkError> {
-    client
-        .query(
-            "INSERT INTO day_close (date, site, zone, state, at) \
-             SELECT date, site, zone, toUInt8(?) AS state, now() AS at FROM open_aggregates \
-             WHERE date = toDate(?) AND zone = ? GROUP BY date, site, zone",
-        )
-        .bind(state)
-        .bind(day)
-        .bind(zone)
-        .execute()
-        .await?;
-    Ok(())
+fn mark(day: &str, zone: &str, state: u8) -> Sql {
+    let mut sql = Sql::new(
+        "INSERT INTO day_close (date, site, zone, state, at) \
+         SELECT date, site, zone, toUInt8(?) AS state, now() AS at FROM open_aggregates \
+         WHERE date = toDate(?) AND zone = ? GROUP BY date, site, zone",
+    );
+    sql.args
+        .extend([Arg::Num(u64::from(state)), text(day), text(zone)]);
+    sql
 }
 
 #[derive(Row, Deserialize)]
@@ -296,5 +316,25 @@ mod tests {
         let mut zones = Zones::default();
         assert_eq!(zones.get("Nowhere/Else").name(), "UTC");
         assert_eq!(zones.get("Europe/Warsaw").name(), "Europe/Warsaw");
+    }
+
+    #[test]
+    fn the_close_statements_are_the_four_steps_in_order() {
+        let s: Vec<String> = close_day_statements(20_780, "Europe/Warsaw")
+            .iter()
+            .map(Sql::inline)
+            .collect();
+        assert_eq!(s.len(), 5);
+        assert!(s[0].starts_with("INSERT INTO day_close") && s[0].contains("toUInt8(1)"));
+        assert!(s[1].starts_with("INSERT INTO daily (date, site,"));
+        assert!(s[2].starts_with("INSERT INTO hourly (date, hour, site,"));
+        assert!(s[3].starts_with("INSERT INTO day_close") && s[3].contains("toUInt8(2)"));
+        assert_eq!(
+            s[4],
+            "ALTER TABLE open_aggregates DROP PARTITION ('2026-11-23', 'Europe/Warsaw')"
+        );
+        assert!(s[1..3]
+            .iter()
+            .all(|q| q.contains("WHERE date = toDate('2026-11-23') AND zone = 'Europe/Warsaw'")));
     }
 }

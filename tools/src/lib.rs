@@ -11,7 +11,10 @@
 //! - [`loadgen`]: `veil-bench loadgen` and `veil-bench bare-server`, the
 //!   end-to-end load generator and its baselines.
 //! - [`seed`]: `veil-bench seed`, synthetic aggregates written into ClickHouse.
+//! - [`sqlplan`]: `veil-bench sql-plan`, every storage statement over a small data
+//!   set, for the check that current ClickHouse runs veil's SQL as 18.16 does.
 
 pub mod loadgen;
 pub mod seed;
+pub mod sqlplan;
 pub mod traffic;

@@ -59,6 +59,15 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         rng_seed: u64,
     },
+    /// Write the SQL plan of scripts/chdb-check.py: every migration (v1 → v2
+    /// included), the day close and every stats query over a small fixed data
+    /// set, as JSON `[{"name", "sql", "compare"}]`, for replay on ClickHouse
+    /// 18.16 and the current engine.
+    SqlPlan {
+        /// Where to write the plan.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -107,6 +116,14 @@ fn main() -> anyhow::Result<()> {
                 .build()
                 .context("cannot start the async runtime")?;
             rt.block_on(seed(ch, opts))
+        }
+        Command::SqlPlan { out } => {
+            let plan = veil_bench::sqlplan::plan().context("the plan's time zones are unknown")?;
+            let json = serde_json::to_string_pretty(&plan).context("cannot encode the plan")?;
+            std::fs::write(&out, json + "\n")
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("{} steps written to {}", plan.len(), out.display());
+            Ok(())
         }
     }
 }
