@@ -194,20 +194,32 @@ ensure_cargo_components() {
 
 # ---------------------------------------------------------------- python ---
 
-# ensure_chdb — python3 with the PyPI package chdb-core (the current ClickHouse
-# engine, in process), for scripts/chdb-check.py. Installs it only when
-# `import chdb` fails.
+# ensure_chdb — a python3 with the PyPI package chdb-core (the current ClickHouse
+# engine, in process), for scripts/chdb-check.py; sets VEIL_PYTHON to it. Uses
+# python3 on PATH when it has chdb or pip may install it there; a Debian python3
+# refuses pip installs (PEP 668), so then a virtualenv in $VEIL_DATA_DIR/py.
 ensure_chdb() {
-    command -v python3 >/dev/null 2>&1 || ensure_apt_packages python3 python3-pip
-    if python3 -c 'import chdb' >/dev/null 2>&1; then
-        say "chdb $(python3 -c 'import chdb; print(chdb.__version__)') ($(command -v python3))"
-        return 0
-    fi
+    command -v python3 >/dev/null 2>&1 || ensure_apt_packages python3
+    local venv="$VEIL_DATA_DIR/py"
+    for VEIL_PYTHON in python3 "$venv/bin/python3"; do
+        if "$VEIL_PYTHON" -c 'import chdb' >/dev/null 2>&1; then
+            export VEIL_PYTHON
+            say "chdb $("$VEIL_PYTHON" -c 'import chdb; print(chdb.__version__)') ($VEIL_PYTHON)"
+            return 0
+        fi
+    done
+    VEIL_PYTHON=python3
     say "python3 -m pip install chdb-core"
-    python3 -m pip install --quiet chdb-core >&2 ||
-        die "cannot install the PyPI package chdb-core with $(command -v python3) -m pip
-       (a Debian python3 refuses pip installs: use a virtualenv or pyenv python3 on PATH)"
-    python3 -c 'import chdb' || die "chdb-core is installed but 'import chdb' fails"
+    if ! python3 -m pip install --quiet chdb-core >&2 2>/dev/null; then
+        say "python3 refuses pip installs; a virtualenv in $venv"
+        ensure_apt_packages python3-venv python3-pip
+        python3 -m venv "$venv" >&2 || die "cannot create a virtualenv in $venv"
+        VEIL_PYTHON="$venv/bin/python3"
+        "$VEIL_PYTHON" -m pip install --quiet chdb-core >&2 ||
+            die "cannot install the PyPI package chdb-core into $venv"
+    fi
+    "$VEIL_PYTHON" -c 'import chdb' || die "chdb-core is installed but 'import chdb' fails"
+    export VEIL_PYTHON
 }
 
 # --------------------------------------------------------------- geo data ---

@@ -118,7 +118,7 @@ chdb_check() {
     ensure_chdb
     local plan="$VEIL_DATA_DIR/sql-plan.json"
     cargo run --quiet -p veil-bench -- sql-plan --out "$plan"
-    python3 scripts/chdb-check.py "$plan"
+    "$VEIL_PYTHON" scripts/chdb-check.py "$plan"
 }
 step "SQL on the current engine (chdb-core)" chdb_check
 step "browser tests (headless Chromium)" bash scripts/browser-test.sh
@@ -214,9 +214,9 @@ EOF_CONFIG
     wait "$pid" || fail "veil serve exited with status $? after SIGTERM"
     pid=""
 
-    pv="$(ch "SELECT sumMerge(pageviews) FROM $db.aggregates WHERE site = 'example.com' AND dim = 'total'")" ||
+    pv="$(ch "SELECT sumMerge(pageviews) FROM $db.open_aggregates WHERE site = 'example.com' AND dim = 'total'")" ||
         fail "cannot read the aggregates"
-    [[ "$pv" == "${#ips[@]}" ]] || fail "expected ${#ips[@]} pageviews in $db.aggregates after the flush, found '${pv}'"
+    [[ "$pv" == "${#ips[@]}" ]] || fail "expected ${#ips[@]} pageviews in $db.open_aggregates after the flush, found '${pv}'"
     say "$pv pageviews stored; running veil audit"
 
     "${veil[@]}" --config "$dir/veil.toml" audit || fail "veil audit failed"
