@@ -1,7 +1,7 @@
 // The tracker in a real browser: headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core) loads pages of a test site on one origin that embed
 // /t.js from a real `veil serve` on another origin, and every scenario is checked
-// in ClickHouse's aggregates.
+// in ClickHouse's aggregates (today's, still open: open_aggregates).
 //
 // Builds nothing: scripts/browser-test.sh provides
 //   VEIL_BIN                   the veil binary
@@ -146,7 +146,7 @@ async function metrics() {
 // ---- ClickHouse --------------------------------------------------------------
 
 const QUERY = `SELECT dim, value, sumMerge(pageviews) AS pageviews, sumMerge(events) AS events, sumMerge(hits) AS hits
-FROM aggregates WHERE site = '${SITE}' GROUP BY dim, value FORMAT JSONEachRow`;
+FROM open_aggregates WHERE site = '${SITE}' GROUP BY dim, value FORMAT JSONEachRow`;
 
 /** dim + TAB + value → {pageviews, events, hits}. */
 async function totals() {
