@@ -50,6 +50,22 @@ struct Adder<'a> {
 }
 
 impl Adder<'_> {
+    /// The dimensions a visit is counted under: total, entry page and its first
+    /// hit's attributes.
+    fn add_visit(
+        &mut self,
+        site: u32,
+        hour: u32,
+        entry: &str,
+        a: &Attributes<'_>,
+        c: &Counters,
+        v: Option<u64>,
+    ) {
+        self.add(site, hour, Dim::Total, "", c, v);
+        self.add(site, hour, Dim::EntryPage, entry, c, v);
+        self.add_attributes(site, hour, a, c, v);
+    }
+
     /// Source, referrer, campaigns, country, region, device, browser and OS.
     fn add_attributes(
         &mut self,
@@ -191,23 +207,26 @@ impl Aggregator {
             .add(site, hour, Dim::Decision, decision.as_str(), &c, None);
     }
 
-    /// Adds a finished visit: visits, bounces and duration on the dimensions of its
-    /// first hit, in the hour it started.
+    /// Adds the end of a visit: its bounce and duration on the dimensions of its
+    /// first hit, in the hour it started (where its start was counted), and the
+    /// visit itself on its exit page — the one thing only its end knows.
     pub fn record_visit(&self, v: &ClosedVisit) {
         let mut w = self.adder(Some(v.visitor), v.withheld);
-        let c = Counters {
-            visits: 1,
+        let end = Counters {
             bounces: u64::from(v.bounce),
             duration: u64::from(v.duration),
             ..Default::default()
         };
         let (site, hour, visitor) = (v.site, v.hour, Some(v.visitor));
-        w.add(site, hour, Dim::Total, "", &c, visitor);
-        w.add(site, hour, Dim::EntryPage, &v.entry, &c, visitor);
-        w.add(site, hour, Dim::ExitPage, &v.exit, &c, visitor);
-        w.add_attributes(
+        let exit = Counters { visits: 1, ..end };
+        w.add(site, hour, Dim::ExitPage, &v.exit, &exit, visitor);
+        if end.is_zero() {
+            return;
+        }
+        w.add_visit(
             site,
             hour,
+            &v.entry,
             &Attributes {
                 channel: v.channel.as_deref(),
                 referrer: v.referrer.as_deref(),
@@ -224,7 +243,7 @@ impl Aggregator {
                 browser: v.browser.as_deref(),
                 os: v.os.as_deref(),
             },
-            &c,
+            &end,
             visitor,
         );
     }
@@ -262,6 +281,36 @@ impl Aggregator {
                 w.add(site, hour, Dim::Page, &hit.path, &c, None);
             }
             return;
+        }
+        if visit.is_some_and(|i| i.new) {
+            // A visit counts when it starts, so a dashboard opened during the day
+            // sees today's visits; its bounce and duration come when it ends.
+            w.add_visit(
+                site,
+                hour,
+                &hit.path,
+                &Attributes {
+                    channel: visit.and_then(|i| i.channel.as_deref()),
+                    referrer: hit.referrer.as_deref(),
+                    utm: [
+                        hit.utm[0].as_deref(),
+                        hit.utm[1].as_deref(),
+                        hit.utm[2].as_deref(),
+                        None,
+                        None,
+                    ],
+                    country: hit.country,
+                    region: hit.region.as_deref(),
+                    device: hit.device,
+                    browser: hit.agent.as_ref().map(|a| &*a.browser),
+                    os: hit.agent.as_ref().map(|a| &*a.os),
+                },
+                &Counters {
+                    visits: 1,
+                    ..Default::default()
+                },
+                v,
+            );
         }
         w.add(site, hour, Dim::Total, "", &c, v);
         w.add(site, hour, Dim::Page, &hit.path, &c, v);

@@ -1,4 +1,5 @@
-//! Visits: entry/exit pages, bounces, duration; withdrawal drops the live visit.
+//! Visits: counted when they start (live), entry/exit pages, bounces and duration
+//! when they end; withdrawal drops the live visit.
 
 use std::sync::Arc;
 
@@ -107,9 +108,66 @@ async fn withdrawing_consent_drops_the_live_visit() {
     let total = &t[&("total".into(), "".into())];
     assert_eq!(
         (total.pageviews, total.visits),
-        (2, 0),
-        "the pageviews before withdrawal stay; the visit is not derived"
+        (2, 1),
+        "the pageviews and the visit's start, counted under consent, stay"
+    );
+    assert_eq!(
+        (total.bounces, total.duration),
+        (0, 0),
+        "nothing is derived from the visit after withdrawal"
+    );
+    assert!(
+        !t.keys().any(|(dim, _)| dim == "exit_page"),
+        "no exit page: the visit's end is never recorded"
     );
     assert_eq!(t[&("decision".into(), "denied".into())].hits, 1);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_live_visit_counts_from_its_first_hit_and_its_end_adds_bounce_and_duration() {
+    let db = TestDb::new("visits_live").await;
+    let now = SystemClock.now_secs();
+    let start = now - now % 3600 + 60;
+    let clock = Arc::new(ManualClock::at_ms(start * 1000));
+    let veil = TestVeil::start_with_clock(config(&db), clock.clone()).await;
+    let a = veil.addr;
+    pixel(a, "s=example.com&u=/", "81.2.69.142", CHROME_WIN, "").await;
+    pixel(a, "s=example.com&u=/", "216.160.83.56", CHROME_WIN, "").await;
+    clock.advance_ms(30_000);
+    pixel(a, "s=example.com&u=/pricing", "81.2.69.142", CHROME_WIN, "").await;
+    // Flushed while both visits are still live: they are counted already.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = db.totals("example.com").await;
+        let visits = t
+            .get(&("total".to_string(), String::new()))
+            .map_or(0, |r| r.visits);
+        if visits == 2 {
+            let entry = &t[&("entry_page".into(), "/".into())];
+            assert_eq!((entry.visits, entry.bounces), (2, 0));
+            assert!(
+                !t.keys().any(|(d, _)| d == "exit_page"),
+                "no visit has ended"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "live visits not counted: {visits}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(veil.running.state.pipeline.sessions.live(), 2);
+    veil.stop().await; // ends both visits
+    let t = db.totals("example.com").await;
+    let total = &t[&("total".into(), "".into())];
+    assert_eq!(
+        (total.visits, total.bounces, total.duration),
+        (2, 1, 30),
+        "counted once; the end adds the bounce and the duration"
+    );
+    assert_eq!(t[&("exit_page".into(), "/pricing".into())].visits, 1);
+    assert_eq!(t[&("exit_page".into(), "/".into())].visits, 1);
     db.drop().await;
 }
