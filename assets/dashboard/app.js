@@ -13,13 +13,13 @@
   const I18N = {
     en: {
       title: 'Statistics', today: 'Today', d7: '7 days', d30: '30 days', custom: 'Custom',
-      from: 'From', to: 'To', apply: 'Apply', compare: 'Compare with previous period',
+      from: 'From', to: 'To', apply: 'Apply', compare: 'Compare with', cmpNone: 'nothing', cmpPrevious: 'previous period', cmpYear: 'a year earlier',
       key: 'API key', keyHelp: 'Enter a read-only API key for this site. It is kept in this tab only (sessionStorage).',
       signIn: 'Open', badKey: 'This key is not valid for this site.',
       loading: 'Loading…', failed: 'Could not load the statistics: ',
       visitors: 'Visitors', pageviews: 'Pageviews', visits: 'Visits', bounce_rate: 'Bounce rate',
       visit_duration: 'Visit duration', views_per_visit: 'Views per visit', events: 'Events',
-      vsPrev: 'vs previous period', chart: 'Traffic', pages: 'Top pages', entry_page: 'Entry pages',
+      vsPrev: 'vs previous period', vsYear: 'vs a year earlier', chart: 'Traffic', pages: 'Top pages', entry_page: 'Entry pages',
       exit_page: 'Exit pages', sources: 'Sources', source: 'Channels', referrer: 'Referrers',
       campaigns: 'Campaigns', utm_source: 'Source', utm_medium: 'Medium', utm_campaign: 'Campaign',
       locations: 'Locations', country: 'Countries', region: 'Regions', browser: 'Browsers', os: 'Operating systems',
@@ -40,13 +40,13 @@
     },
     pl: {
       title: 'Statystyki', today: 'Dziś', d7: '7 dni', d30: '30 dni', custom: 'Własny zakres',
-      from: 'Od', to: 'Do', apply: 'Pokaż', compare: 'Porównaj z poprzednim okresem',
+      from: 'Od', to: 'Do', apply: 'Pokaż', compare: 'Porównaj z', cmpNone: 'niczym', cmpPrevious: 'poprzednim okresem', cmpYear: 'rokiem wcześniej',
       key: 'Klucz API', keyHelp: 'Wpisz klucz API (tylko do odczytu) tej witryny. Jest przechowywany tylko w tej karcie (sessionStorage).',
       signIn: 'Otwórz', badKey: 'Ten klucz nie jest ważny dla tej witryny.',
       loading: 'Wczytywanie…', failed: 'Nie udało się wczytać statystyk: ',
       visitors: 'Odwiedzający', pageviews: 'Odsłony', visits: 'Wizyty', bounce_rate: 'Współczynnik odrzuceń',
       visit_duration: 'Czas wizyty', views_per_visit: 'Odsłony na wizytę', events: 'Zdarzenia',
-      vsPrev: 'wobec poprzedniego okresu', chart: 'Ruch', pages: 'Najpopularniejsze strony', entry_page: 'Strony wejścia',
+      vsPrev: 'wobec poprzedniego okresu', vsYear: 'wobec roku wcześniej', chart: 'Ruch', pages: 'Najpopularniejsze strony', entry_page: 'Strony wejścia',
       exit_page: 'Strony wyjścia', sources: 'Źródła', source: 'Kanały', referrer: 'Strony odsyłające',
       campaigns: 'Kampanie', utm_source: 'Źródło', utm_medium: 'Medium', utm_campaign: 'Kampania',
       locations: 'Lokalizacje', country: 'Kraje', region: 'Regiony', browser: 'Przeglądarki', os: 'Systemy operacyjne',
@@ -121,7 +121,7 @@
   // ---- state ----------------------------------------------------------------
   const state = {
     key: sessionStorage.getItem(KEY_STORE),
-    today: null, k: 5, preset: '7d', from: null, to: null, compare: false, page: null, metric: 'visitors',
+    today: null, k: 5, preset: '7d', from: null, to: null, compare: '', page: null, metric: 'visitors',
     tabs: {}, timer: null, gen: 0,
   };
 
@@ -213,9 +213,12 @@
       }, h('label', { for: 'from' }, t('from')), from, h('label', { for: 'to' }, t('to')), to,
       h('button', { type: 'submit' }, t('apply'))));
     }
-    const cmp = h('input', { type: 'checkbox', id: 'compare', checked: state.compare });
-    cmp.addEventListener('change', () => { state.compare = cmp.checked; load(); });
-    c.append(h('label', { class: 'compare' }, cmp, ' ', t('compare')));
+    // The comparison: the period before, or the same dates a year earlier.
+    const cmp = h('select', { id: 'compare' },
+      ...[['', 'cmpNone'], ['previous', 'cmpPrevious'], ['year', 'cmpYear']].map(([v, label]) =>
+        h('option', { value: v, selected: state.compare === v ? '' : null }, t(label))));
+    cmp.addEventListener('change', () => { state.compare = cmp.value; load(); });
+    c.append(h('label', { class: 'compare', for: 'compare' }, t('compare'), ' ', cmp));
     c.append(h('span', { class: 'range muted', id: 'range' }, state.from + ' – ' + state.to));
   }
 
@@ -233,7 +236,7 @@
       if (agg.change && agg.change[m] !== null && agg.change[m] !== undefined) {
         const c = agg.change[m];
         const good = m === 'bounce_rate' ? c < 0 : c > 0;
-        delta = h('span', { class: 'delta ' + (c === 0 ? '' : good ? 'up' : 'down'), title: t('vsPrev') },
+        delta = h('span', { class: 'delta ' + (c === 0 ? '' : good ? 'up' : 'down'), title: t(agg.comparison === 'year' ? 'vsYear' : 'vsPrev') },
           (c > 0 ? '▲ ' : c < 0 ? '▼ ' : '') + pf.format(Math.abs(c)));
       }
       const chartable = ['visitors', 'visits', 'pageviews', 'events'].includes(m);
@@ -387,7 +390,7 @@
     const small = h('p', { class: 'muted' }, t('smallGroup', { k: state.k }));
     const safe = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
     try {
-      const cmp = state.compare ? { compare: 'previous' } : {};
+      const cmp = state.compare ? { compare: state.compare } : {};
       const [agg, series, entry, exit] = await Promise.all([
         safe(api('aggregate', { ...filterFor('page'), ...cmp })),
         safe(api('timeseries', { ...filterFor('page'), interval: interval(), ...cmp })),
@@ -423,7 +426,7 @@
     $('status').textContent = t('loading');
     $('range') && ($('range').textContent = state.from + ' – ' + state.to);
     const range = { from: state.from, to: state.to };
-    const cmp = state.compare ? { compare: 'previous' } : {};
+    const cmp = state.compare ? { compare: state.compare } : {};
     try {
       const [agg, series, consent] = await Promise.all([
         api('aggregate', { ...range, ...cmp }),

@@ -43,8 +43,8 @@ use crate::AppState;
 
 use super::kanon::{self, Foldable};
 use super::params::{
-    dimension, dimension_names, metrics_of, DateRange, Filter, Interval, MetricSet, Params,
-    Pattern, Sort, DEFAULT_LIMIT, MAX_LIMIT,
+    dimension, dimension_names, metrics_of, Compare, DateRange, Filter, Interval, MetricSet,
+    Params, Pattern, Sort, DEFAULT_LIMIT, MAX_LIMIT,
 };
 use super::query::{self, Group, Metrics, Scope};
 use crate::http::HttpError;
@@ -175,8 +175,8 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         None => {
             let set = metrics_of(Dim::Total);
             let cur = query::totals(c, ctx.scope(range), Dim::Total, "");
-            if compare {
-                let prev = query::totals(c, ctx.scope(range.previous()), Dim::Total, "");
+            if let Some(cmp) = compare {
+                let prev = query::totals(c, ctx.scope(cmp.range(range)), Dim::Total, "");
                 let (cur, prev) = tokio::try_join!(cur, prev)?;
                 (set, cur, Some(Some(prev)))
             } else {
@@ -187,22 +187,17 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
             let cur = shown_group(ctx, range, *dim, value)
                 .await?
                 .ok_or_else(|| not_shown(*dim, value, ctx.site.k))?;
-            let prev = if compare {
-                Some(shown_group(ctx, range.previous(), *dim, value).await?)
-            } else {
-                None
+            let prev = match compare {
+                Some(cmp) => Some(shown_group(ctx, cmp.range(range), *dim, value).await?),
+                None => None,
             };
             (metrics_of(*dim), cur, prev)
         }
     };
     let mut o = ctx.head(range);
     let cur = metrics_json(&cur, set);
-    if let Some(prev) = prev {
-        let prev_range = range.previous();
-        o.insert(
-            "previous_period".into(),
-            json!({"from": prev_range.from_str(), "to": prev_range.to_str()}),
-        );
+    if let (Some(prev), Some(cmp)) = (prev, compare) {
+        insert_comparison(&mut o, cmp, range);
         match prev {
             Some(prev) => {
                 let prev = metrics_json(&prev, set);
@@ -218,6 +213,16 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     o.insert("filter".into(), filter_json(&group));
     o.insert("metrics".into(), Value::Object(cur));
     Ok(Value::Object(o))
+}
+
+/// `comparison` and `previous_period` of an answer compared with another range.
+fn insert_comparison(o: &mut Map<String, Value>, cmp: Compare, range: DateRange) {
+    let prev = cmp.range(range);
+    o.insert("comparison".into(), json!(cmp.as_str()));
+    o.insert(
+        "previous_period".into(),
+        json!({"from": prev.from_str(), "to": prev.to_str()}),
+    );
 }
 
 fn filter_json(group: &Option<(Dim, String)>) -> Value {
@@ -296,14 +301,11 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         "buckets".into(),
         buckets_json(&cur, &suppress(&cur, k), set),
     );
-    if compare {
-        let prev_range = range.previous();
+    if let Some(cmp) = compare {
+        let prev_range = cmp.range(range);
         let prev = query::series(c, ctx.scope(prev_range), interval, dim, value).await?;
         let shown = group.is_none() || shown_group(ctx, prev_range, dim, value).await?.is_some();
-        o.insert(
-            "previous_period".into(),
-            json!({"from": prev_range.from_str(), "to": prev_range.to_str()}),
-        );
+        insert_comparison(&mut o, cmp, range);
         o.insert(
             "previous".into(),
             if shown {
@@ -408,9 +410,20 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let page = p.bounded("page", 1, 1_000_000)?;
     let k = ctx.site.k;
 
-    let (rows, truncated) =
-        query::groups(&ctx.state.stats.client, ctx.scope(range), dim, k).await?;
+    let compare = p.compare()?;
+    let client = &ctx.state.stats.client;
+    let (rows, truncated) = query::groups(client, ctx.scope(range), dim, k).await?;
     let (mut shown, other) = fold_groups(rows, k);
+    // The comparison range is folded on its own: a value appears with previous
+    // numbers only where that range names it too (k-anonymity holds in both).
+    let previous: Option<std::collections::HashMap<String, Group>> = match compare {
+        Some(cmp) => {
+            let (rows, _) = query::groups(client, ctx.scope(cmp.range(range)), dim, k).await?;
+            let (named, _) = fold_groups(rows, k);
+            Some(named.into_iter().map(|g| (g.value.clone(), g)).collect())
+        }
+        None => None,
+    };
     shown.sort_by(|a, b| {
         sort_key(b, sort)
             .cmp(&sort_key(a, sort))
@@ -440,6 +453,13 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         }
         if is_other {
             o.insert("groups".into(), json!(g.groups));
+        } else if let Some(prev) = &previous {
+            o.insert(
+                "previous".into(),
+                prev.get(&g.value).map_or(Value::Null, |p| {
+                    Value::Object(metrics_json(&p.metrics(), set))
+                }),
+            );
         }
         Value::Object(o)
     };
@@ -458,6 +478,9 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     o.insert("total_rows".into(), json!(total_rows));
     o.insert("truncated".into(), json!(truncated));
     o.insert("rows".into(), Value::Array(rows));
+    if let Some(cmp) = compare {
+        insert_comparison(&mut o, cmp, range);
+    }
     o.insert(
         "other".into(),
         other.as_ref().map_or(Value::Null, |g| row_json(g, true)),

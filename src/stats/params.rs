@@ -81,17 +81,55 @@ impl Params {
         }
     }
 
-    /// Whether `compare=previous` was asked for.
-    pub fn compare(&self) -> Result<bool, HttpError> {
+    /// The comparison asked for (`compare=previous` or `compare=year`).
+    pub fn compare(&self) -> Result<Option<Compare>, HttpError> {
         match self.get("compare") {
-            None => Ok(false),
-            Some("previous") => Ok(true),
+            None => Ok(None),
+            Some("previous") => Ok(Some(Compare::Previous)),
+            Some("year") => Ok(Some(Compare::Year)),
             Some(_) => Err(HttpError::param(
                 "compare",
-                "the only comparison is `previous`",
+                "must be `previous` (the period of equal length before) or `year` (the same dates a year earlier)",
             )),
         }
     }
+}
+
+/// What a range is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    /// The period of equal length just before.
+    Previous,
+    /// The same dates one year earlier (29 February → 28 February).
+    Year,
+}
+
+impl Compare {
+    /// The spelling in requests and answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compare::Previous => "previous",
+            Compare::Year => "year",
+        }
+    }
+
+    /// The range `r` is compared with.
+    pub fn range(self, r: DateRange) -> DateRange {
+        match self {
+            Compare::Previous => r.previous(),
+            Compare::Year => DateRange {
+                from: year_before(r.from),
+                to: year_before(r.to),
+            },
+        }
+    }
+}
+
+/// The same calendar date one year earlier; 29 February becomes 28 February.
+fn year_before(day: u32) -> u32 {
+    let (y, m, d) = crate::clock::civil_from_days(i64::from(day));
+    let d = if m == 2 && d == 29 { 28 } else { d };
+    days_from_civil(y - 1, m, d).max(0) as u32
 }
 
 /// An inclusive range of dates in the site's time zone, as day numbers.

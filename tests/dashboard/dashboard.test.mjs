@@ -156,7 +156,7 @@ test('the dashboard shows the seeded numbers, opens a page view, and keeps to it
   const kpi = (m) => page.getAttribute(`[data-kpi="${m}"]`, 'data-value').then(Number);
   assert.equal(await page.textContent('#range'), `${from} – ${today}`);
   assert.equal(await kpi('pageviews'), total.pageviews + 3, 'seeded plus live pageviews (flushed within the range)');
-  assert.equal(await kpi('visits'), total.visits);
+  assert.equal(await kpi('visits'), total.visits + 2, 'seeded plus the 2 live visits, counted when they start');
   // The top page row is "/" with ClickHouse's numbers (+2 live views of "/").
   const firstRow = 'table[data-dimension="page"] tbody tr:first-child';
   await page.waitForSelector(firstRow);
@@ -177,7 +177,7 @@ test('the dashboard shows the seeded numbers, opens a page view, and keeps to it
   await page.waitForSelector('#page-view [data-page-kpi="entries"]');
   const pk = (m) => page.getAttribute(`#page-view [data-page-kpi="${m}"]`, 'data-value').then(Number);
   assert.equal(await pk('pageviews'), home.pageviews + 2);
-  assert.equal(await pk('entries'), homeEntries.visits);
+  assert.equal(await pk('entries'), homeEntries.visits + 2, 'both live visits entered on /');
   assert.ok(await page.isVisible('#page-view svg.chart'));
   const notice = await page.textContent('#sources .notice');
   assert.match(notice, /filters across dimensions are not available: veil stores no per-visitor rows/i);
@@ -185,8 +185,17 @@ test('the dashboard shows the seeded numbers, opens a page view, and keeps to it
   await page.click('#page-view .back');
   await page.waitForSelector('#page-view', { state: 'detached' });
 
-  // Comparison with the previous 7 days (seeded too), then another preset.
-  await page.check('#compare');
+  // Comparison with the previous 7 days (seeded too), then with a year earlier
+  // (nothing seeded there: the overlay is drawn at zero), then another preset.
+  await page.selectOption('#compare', 'previous');
+  await page.waitForSelector('[data-kpi="pageviews"] .delta');
+  await page.waitForSelector('#traffic path.line.prev');
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-compare.png') });
+  await page.selectOption('#compare', 'year');
+  await page.waitForFunction(() => !document.querySelector('[data-kpi="pageviews"] .delta'));
+  // A flat line at zero has no height: present, not "visible" to playwright.
+  await page.waitForSelector('#traffic path.line.prev', { state: 'attached' });
+  await page.selectOption('#compare', 'previous');
   await page.waitForSelector('[data-kpi="pageviews"] .delta');
   await page.click('[data-preset="30d"]');
   await page.waitForFunction((f) => document.getElementById('range').textContent.startsWith(f), addDays(today, -29));

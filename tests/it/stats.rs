@@ -942,3 +942,80 @@ async fn every_documented_path_answers_with_the_documented_shape() {
     veil.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn comparisons_with_the_previous_period_and_a_year_earlier() {
+    let db = TestDb::new("stats_compare").await;
+    seed_known(&db, &["utc.example"]).await;
+    // The same dates a year earlier: 2025-03-28.
+    let y = utc(2025, 3, 28, 10);
+    insert(
+        &db,
+        &["utc.example"],
+        &[
+            pv(y, "total", "", 5, &[21, 22, 23]),
+            pv(y, "page", "/a", 4, &[21, 22]),
+            pv(y, "page", "/b", 1, &[23]),
+        ],
+    )
+    .await;
+    // Closed a year ago, open now: both stores answer.
+    db.close_days(u64::from(utc(2025, 3, 30, 0))).await;
+    let veil = TestVeil::start(stats_config(&db)).await;
+    let a = veil.addr;
+    let q = "site=utc.example&from=2026-03-28&to=2026-03-28";
+
+    let v = get(a, &format!("/api/v1/aggregate?{q}&compare=year")).await;
+    assert_eq!(v["comparison"], "year");
+    assert_eq!(
+        v["previous_period"],
+        json!({"from": "2025-03-28", "to": "2025-03-28"})
+    );
+    assert_eq!(v["previous"]["pageviews"], 5);
+    assert_eq!(v["previous"]["visitors"], 3);
+    let v = get(a, &format!("/api/v1/aggregate?{q}&compare=previous")).await;
+    assert_eq!(v["comparison"], "previous");
+    assert_eq!(
+        v["previous_period"],
+        json!({"from": "2026-03-27", "to": "2026-03-27"})
+    );
+    assert_eq!(v["previous"]["pageviews"], 0);
+
+    let v = get(
+        a,
+        &format!("/api/v1/timeseries?{q}&interval=day&compare=year"),
+    )
+    .await;
+    assert_eq!(v["previous"][0]["label"], "2025-03-28");
+    assert_eq!(v["previous"][0]["pageviews"], 5);
+
+    // Breakdown: previous numbers only for values that range names (k = 2):
+    // /a had 2 visitors a year ago, /b only 1 (folded there, so null).
+    let v = get(
+        a,
+        &format!("/api/v1/breakdown?{q}&dimension=page&compare=year"),
+    )
+    .await;
+    assert_eq!(v["comparison"], "year");
+    let row = |name: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(row("/a")["previous"]["pageviews"], 4);
+    assert_eq!(row("/a")["previous"]["visitors"], 2);
+    assert!(v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["value"] == "/a" || r["previous"].is_null()));
+    let (s, e) = status(a, &format!("/api/v1/aggregate?{q}&compare=decade")).await;
+    assert_eq!(s, 400);
+    assert!(e.contains("`year`"), "{e}");
+    veil.stop().await;
+    db.drop().await;
+}
