@@ -63,6 +63,7 @@ bench_bin="$(cd "$target_dir/release" && pwd)/veil-bench"
 [[ -x "$bin" && -x "$bench_bin" ]] || die "cargo build succeeded but $bin or $bench_bin is missing"
 
 out="$VEIL_STATS_BENCH_OUT"
+rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')"
 mkdir -p "$out/times" "$out/answers"
 site="statsbench.example"
 port="$VEIL_STATS_BENCH_PORT"
@@ -387,7 +388,7 @@ rule='|---|---:|---:|---:|---:|---:|'
     echo "## veil stats benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- machine: $(nproc) × $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(uname -sr); load average $load_before before the queries, $load_after after (${bench_seconds} s of queries)"
-    echo "- veil $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)') release build, defaults; ClickHouse $(ch 'SELECT version()') on the same machine; database \`$db\`"
+    echo "- veil $rev release build, defaults; ClickHouse $(ch 'SELECT version()') on the same machine; database \`$db\`"
     echo "- traffic: site \`$site\` (UTC), $days closed days ($closed_from .. $closed_to) + today ($today, up to the current hour), ~$(num "$VEIL_STATS_BENCH_PAGEVIEWS") pageviews a day; $(grep -h '^seeded\|^wrote\|^seed_seconds' "$out/seed.txt" 2>/dev/null | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
     echo "- $runs measured requests per query and side (after $warmup warm-up), veil and raw alternating; times are curl's time_total over loopback HTTP (veil: API → ClickHouse → JSON; raw: SQL straight to ClickHouse, TSV)"
     echo
