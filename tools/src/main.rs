@@ -58,6 +58,11 @@ enum Command {
         /// Seed of the generator (same seed, same data).
         #[arg(long, default_value_t = 1)]
         rng_seed: u64,
+        /// Also write the same traffic as raw events (one row per pageview or
+        /// event, Plausible style) into this table of the same database; create
+        /// it first from benches/raw_events.sql. The aggregates are unchanged.
+        #[arg(long, value_name = "TABLE")]
+        raw_events: Option<String>,
     },
     /// Write the SQL plan of scripts/chdb-check.py: every migration (v1 → v2
     /// included), the day close and every stats query over a small fixed data
@@ -88,6 +93,7 @@ fn main() -> anyhow::Result<()> {
             pageviews_per_day,
             database,
             rng_seed,
+            raw_events,
         } => {
             let config = Config::load(config.as_deref(), std::env::vars())
                 .context("configuration is invalid")?;
@@ -110,6 +116,7 @@ fn main() -> anyhow::Result<()> {
                 pageviews_per_day,
                 rng_seed,
                 end_secs: SystemClock.now_secs(),
+                raw_events,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -148,6 +155,9 @@ async fn seed(
         "seeded {} hours, {} rows, {} pageviews into {} ({} past days closed)",
         report.hours, report.rows, report.pageviews, ch.database, report.days_closed
     );
+    if let Some(table) = &opts.raw_events {
+        println!("wrote {} raw events into {table}", report.raw_rows);
+    }
     Ok(())
 }
 

@@ -13,6 +13,14 @@
 //! events with props, and consent-decision counters. Visitor ids are random
 //! 64-bit hashes. Memory is bounded by generating and inserting one hour at a
 //! time. It is deterministic for a given `rng_seed`.
+//!
+//! With [`SeedOptions::raw_events`] it also writes the *same* traffic the way a
+//! raw-event analytics store keeps it (one row per pageview or event, Plausible
+//! style; the table is `benches/raw_events.sql`), so `scripts/stats-bench.sh` can
+//! compare veil's storage with the raw design on identical visits. The raw rows
+//! come from the draws the aggregates already make; what they need beyond that
+//! (session ids, timestamps within the hour) is hashed, never drawn, so the
+//! aggregate rows are identical with or without them.
 
 use std::collections::HashMap;
 
@@ -20,8 +28,11 @@ use clickhouse::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use clickhouse::insert::Insert;
+use serde::Serialize;
 use veil::clock::zone::Zone;
 use veil::clock::HOUR_SECS;
+
 use veil::model::{Counters, Dim, DIRECT, PROP_SEP};
 use veil::sink::close::{close_due, CloseTiming, Zones};
 use veil::sink::row::{new_batch_id, AggRow};
@@ -43,6 +54,10 @@ pub struct SeedOptions {
     /// The site's time zone: days and hours are the site's local ones, as in
     /// production.
     pub zone: std::sync::Arc<Zone>,
+    /// Also write one raw row per pageview and event into this table (of the
+    /// shape of `benches/raw_events.sql`, created beforehand), for comparisons
+    /// with a raw-event store.
+    pub raw_events: Option<String>,
 }
 
 /// What was written.
@@ -56,6 +71,8 @@ pub struct SeedReport {
     pub pageviews: u64,
     /// Past days closed (their sketches finalised), as veil's day close does.
     pub days_closed: u64,
+    /// Raw event rows written (0 without [`SeedOptions::raw_events`]).
+    pub raw_rows: u64,
 }
 
 /// Weighted choices.
@@ -90,6 +107,7 @@ impl<T> Weighted<T> {
 }
 
 /// A visitor's fixed traits (derived from its hash, so stable within the day).
+#[derive(Clone, Copy)]
 struct Traits {
     country: u32,
     region: u32,
@@ -424,6 +442,80 @@ impl Hour {
     }
 }
 
+/// One raw event (a pageview, or a custom event when `event` is set), by
+/// vocabulary index: turned into a [`RawRow`] only while it is written.
+struct RawHit<'m> {
+    ts: u32,
+    user: u64,
+    session: u64,
+    page: u32,
+    /// Event name and its prop entries (`event\u{1f}key\u{1f}value`).
+    event: Option<(u32, &'m [u32])>,
+    channel: u32,
+    referrer: u32,
+    utm: [Option<u32>; 5],
+    t: Traits,
+}
+
+/// A row of the raw-event table (`benches/raw_events.sql`). Column names follow
+/// Plausible's `events_v2` where it has the column; props are its `meta` Nested
+/// (two parallel arrays).
+#[derive(clickhouse::Row, Serialize)]
+struct RawRow<'a> {
+    site: &'a str,
+    timestamp: u32,
+    name: &'a str,
+    user_id: u64,
+    session_id: u64,
+    pathname: &'a str,
+    referrer: &'a str,
+    referrer_source: &'a str,
+    channel: &'a str,
+    utm_source: &'a str,
+    utm_medium: &'a str,
+    utm_campaign: &'a str,
+    utm_term: &'a str,
+    utm_content: &'a str,
+    country: &'a str,
+    region: &'a str,
+    browser: &'a str,
+    browser_version: &'a str,
+    os: &'a str,
+    os_version: &'a str,
+    device: &'a str,
+    screen_size: &'a str,
+    language: &'a str,
+    #[serde(rename = "meta.key")]
+    meta_key: Vec<&'a str>,
+    #[serde(rename = "meta.value")]
+    meta_value: Vec<&'a str>,
+}
+
+/// Rows per raw `INSERT`: large blocks, as a raw store's ingest buffer would
+/// write them, so the table is not judged by a flood of tiny parts.
+const RAW_BATCH_ROWS: u64 = 1_000_000;
+
+/// Session id and hit timestamps of one visit, hashed from the seed, the hour and
+/// the visit's number in it (never drawn from the generator's RNG). The hits lie
+/// inside the visit's hour, the first at its start and the last `duration`
+/// seconds later (shortened only when the visit would not fit in the hour, or to
+/// keep hits at least a second apart), so the raw table's per-hour counts and
+/// its max − min per session match the aggregates' counters.
+fn visit_times(seed: u64, hour: u64, visit: u64, hits: u64, duration: u64) -> (u64, Vec<u32>) {
+    let session = mix(mix(seed ^ 0x5E55_1011) ^ hour.wrapping_mul(0x9E37_79B9) ^ visit);
+    let h = mix(session ^ 0x7153);
+    let span = if hits <= 1 {
+        0
+    } else {
+        duration.clamp(hits - 1, HOUR_SECS - 1)
+    };
+    let start = hour + h % (HOUR_SECS - span);
+    let times = (0..hits)
+        .map(|i| (start + if hits > 1 { span * i / (hits - 1) } else { 0 }) as u32)
+        .collect();
+    (session, times)
+}
+
 /// Relative traffic of a UTC hour of the day (a curve peaking mid-afternoon in Europe).
 fn hour_weight(hour_of_day: u32) -> f64 {
     let x = (f64::from(hour_of_day) - 13.0) / 24.0 * std::f64::consts::TAU;
@@ -439,8 +531,15 @@ fn day_factor(day: u64) -> f64 {
     }
 }
 
-/// The rows of one hour (`hour` = Unix seconds of its start).
-fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> Vec<AggRow> {
+/// The rows of one hour (`hour` = Unix seconds of its start); with `raw`, also
+/// its raw events, appended there. Collecting them draws nothing from `rng`.
+fn hour_rows<'m>(
+    model: &'m Model,
+    opts: &SeedOptions,
+    hour: u64,
+    rng: &mut StdRng,
+    mut raw: Option<&mut Vec<RawHit<'m>>>,
+) -> Vec<AggRow> {
     let day = u64::from(opts.zone.day_of(hour));
     let hour_of_day = (hour.saturating_sub(opts.zone.day_start(day as u32)) / HOUR_SECS).min(23);
     let curve_total: f64 = (0..24).map(hour_weight).sum();
@@ -461,6 +560,8 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         events: 1,
         ..Default::default()
     };
+    let mut pages = Vec::with_capacity(30);
+    let mut visit_no = 0u64;
     while pageviews < target {
         let visitor = mix(opts.rng_seed ^ (day << 32) ^ rng.random_range(0..pool));
         let t = model.traits(visitor);
@@ -475,6 +576,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         let n = n.min(target - pageviews).max(1);
         let mut entry = 0;
         let mut exit = 0;
+        pages.clear();
         for i in 0..n {
             let page = if i == 0 && rng.random_bool(0.35) {
                 model.home
@@ -485,6 +587,7 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
                 entry = page;
             }
             exit = page;
+            pages.push(page);
             h.add(Dim::Total, model.empty, pv, v);
             h.add(Dim::Page, page, pv, v);
             h.add(Dim::Referrer, *referrer, pv, v);
@@ -508,8 +611,10 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         }
         pageviews += n;
         let mut events = 0;
+        let mut event = None;
         if rng.random_bool(0.12) {
             let (name, props) = model.events.pick(rng);
+            event = Some((*name, props.as_slice()));
             h.add(Dim::Total, model.empty, ev, v);
             h.add(Dim::Page, exit, ev, v);
             h.add(Dim::Event, *name, ev, v);
@@ -527,6 +632,25 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
         } else {
             (n as f64 * rng.random_range(20.0..150.0)) as u64
         };
+        if let Some(raw) = raw.as_deref_mut() {
+            let (session, times) = visit_times(opts.rng_seed, hour, visit_no, n + events, duration);
+            let hit = |ts: u32, page: u32, event| RawHit {
+                ts,
+                user: visitor,
+                session,
+                page,
+                event,
+                channel: *channel,
+                referrer: *referrer,
+                utm: *utm,
+                t,
+            };
+            raw.extend(pages.iter().zip(&times).map(|(p, ts)| hit(*ts, *p, None)));
+            if let (Some(e), Some(ts)) = (event, times.last()) {
+                raw.push(hit(*ts, exit, Some(e)));
+            }
+        }
+        visit_no += 1;
         let visit = Counters {
             visits: 1,
             bounces: u64::from(n == 1 && events == 0),
@@ -613,6 +737,69 @@ fn hour_rows(model: &Model, opts: &SeedOptions, hour: u64, rng: &mut StdRng) -> 
     rows
 }
 
+/// `https://HOST/` per vocabulary entry, the full referrer a raw store keeps
+/// beside its source (empty for direct visits).
+fn referrer_urls(model: &Model) -> Vec<String> {
+    model
+        .vocab
+        .strings
+        .iter()
+        .map(|s| {
+            if s == DIRECT || s.is_empty() {
+                String::new()
+            } else {
+                format!("https://{s}/")
+            }
+        })
+        .collect()
+}
+
+/// The table row of a raw hit (strings borrowed from the model's vocabulary).
+fn raw_row<'a>(model: &'a Model, urls: &'a [String], site: &'a str, h: &RawHit<'a>) -> RawRow<'a> {
+    let s = |i: u32| model.vocab.strings[i as usize].as_str();
+    let utm = |j: usize| h.utm[j].map_or("", s);
+    let referrer = if s(h.referrer) == DIRECT {
+        ""
+    } else {
+        s(h.referrer)
+    };
+    let (name, props) = h.event.map_or(("pageview", &[][..]), |(n, p)| (s(n), p));
+    let mut meta_key = Vec::with_capacity(props.len());
+    let mut meta_value = Vec::with_capacity(props.len());
+    for p in props {
+        let mut it = s(*p).splitn(3, PROP_SEP).skip(1);
+        meta_key.push(it.next().unwrap_or(""));
+        meta_value.push(it.next().unwrap_or(""));
+    }
+    RawRow {
+        site,
+        timestamp: h.ts,
+        name,
+        user_id: h.user,
+        session_id: h.session,
+        pathname: s(h.page),
+        referrer: urls[h.referrer as usize].as_str(),
+        referrer_source: referrer,
+        channel: s(h.channel),
+        utm_source: utm(0),
+        utm_medium: utm(1),
+        utm_campaign: utm(2),
+        utm_term: utm(3),
+        utm_content: utm(4),
+        country: s(h.t.country),
+        region: s(h.t.region),
+        browser: s(h.t.browser),
+        browser_version: s(h.t.browser_version),
+        os: s(h.t.os),
+        os_version: s(h.t.os_version),
+        device: s(h.t.device),
+        screen_size: s(h.t.screen),
+        language: s(h.t.language),
+        meta_key,
+        meta_value,
+    }
+}
+
 /// The hours to generate: `days` whole local days ending with the day of
 /// `end_secs`, up to and including the local hour of `end_secs`.
 pub fn hours(opts: &SeedOptions) -> impl Iterator<Item = u64> {
@@ -634,8 +821,14 @@ pub async fn seed(
     let mut rng = StdRng::seed_from_u64(opts.rng_seed);
     let total = hours(opts).count() as u64;
     let mut report = SeedReport::default();
+    let urls = referrer_urls(&model);
+    let mut raw_hits = Vec::new();
+    let mut raw_insert: Option<Insert<RawRow<'static>>> = None;
+    let mut raw_pending = 0u64;
     for hour in hours(opts) {
-        let rows = hour_rows(&model, opts, hour, &mut rng);
+        raw_hits.clear();
+        let raw = opts.raw_events.is_some().then_some(&mut raw_hits);
+        let rows = hour_rows(&model, opts, hour, &mut rng, raw);
         let batch = new_batch_id();
         let mut insert = client.insert::<AggRow>("aggregates_in").await?;
         for mut row in rows {
@@ -645,8 +838,28 @@ pub async fn seed(
             insert.write(&row).await?;
         }
         insert.end().await?;
+        if let Some(table) = &opts.raw_events {
+            let ins = match raw_insert.as_mut() {
+                Some(ins) => ins,
+                None => raw_insert.insert(client.insert::<RawRow<'_>>(table).await?),
+            };
+            for hit in &raw_hits {
+                ins.write(&raw_row(&model, &urls, &opts.site, hit)).await?;
+            }
+            raw_pending += raw_hits.len() as u64;
+            report.raw_rows += raw_hits.len() as u64;
+            if raw_pending >= RAW_BATCH_ROWS {
+                if let Some(ins) = raw_insert.take() {
+                    ins.end().await?;
+                }
+                raw_pending = 0;
+            }
+        }
         report.hours += 1;
         progress(report.hours, total);
+    }
+    if let Some(ins) = raw_insert.take() {
+        ins.end().await?;
     }
     // Past days are closed as veil would close them: sketches → counters.
     let clock = veil::clock::ManualClock::at_ms(opts.end_secs * 1000);
@@ -673,10 +886,11 @@ mod tests {
             rng_seed: 7,
             end_secs: 1_795_424_400,
             zone: std::sync::Arc::new(Zone::new("UTC").unwrap()),
+            raw_events: None,
         };
         let hour = 1_795_424_400 + 13 * 3_600 - 1_795_424_400 % 86_400;
-        let rows = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1));
-        let again = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1));
+        let rows = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1), None);
+        let again = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1), None);
         assert!(rows == again, "same seed, same rows");
         let sum = |dim: &str, f: fn(&AggRow) -> u64| {
             rows.iter().filter(|r| r.dim == dim).map(f).sum::<u64>()
@@ -701,5 +915,87 @@ mod tests {
             .iter()
             .any(|r| r.dim == "prop" && r.value == "signup\u{1f}plan\u{1f}free"));
         assert_eq!(hours(&opts).count(), 10, "today up to the hour of end_secs");
+    }
+
+    #[test]
+    fn raw_events_are_the_same_traffic_and_change_no_aggregate() {
+        let model = build_model();
+        let opts = SeedOptions {
+            site: "s".into(),
+            days: 1,
+            pageviews_per_day: 24_000,
+            rng_seed: 7,
+            end_secs: 1_795_424_400,
+            zone: std::sync::Arc::new(Zone::new("UTC").unwrap()),
+            raw_events: Some("events_raw".into()),
+        };
+        let hour = 1_795_424_400 + 13 * 3_600 - 1_795_424_400 % 86_400;
+        let mut raw = Vec::new();
+        let plain = hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(3), None);
+        let with_raw = hour_rows(
+            &model,
+            &opts,
+            hour,
+            &mut StdRng::seed_from_u64(3),
+            Some(&mut raw),
+        );
+        assert!(
+            plain == with_raw,
+            "collecting raw rows changes no aggregate row"
+        );
+
+        let urls = referrer_urls(&model);
+        let rows: Vec<RawRow<'_>> = raw.iter().map(|h| raw_row(&model, &urls, "s", h)).collect();
+        let agg = |dim: &str, value: &str, f: fn(&AggRow) -> u64| {
+            plain
+                .iter()
+                .filter(|r| r.dim == dim && r.value == value)
+                .map(f)
+                .sum::<u64>()
+        };
+        let pageviews = rows.iter().filter(|r| r.name == "pageview").count() as u64;
+        assert_eq!(pageviews, agg("total", "", |r| r.pageviews));
+        let events = rows.iter().filter(|r| r.name != "pageview").count() as u64;
+        assert_eq!(events, agg("total", "", |r| r.events));
+        let home = rows
+            .iter()
+            .filter(|r| r.name == "pageview" && r.pathname == "/")
+            .count() as u64;
+        assert_eq!(home, agg("page", "/", |r| r.pageviews));
+
+        // Sessions: one per visit, inside the hour; bounces are one-hit sessions.
+        let mut sessions: HashMap<u64, (u32, u32, u64)> = HashMap::new();
+        for r in &rows {
+            assert!((hour..hour + HOUR_SECS).contains(&u64::from(r.timestamp)));
+            let s = sessions.entry(r.session_id).or_insert((u32::MAX, 0, 0));
+            s.0 = s.0.min(r.timestamp);
+            s.1 = s.1.max(r.timestamp);
+            s.2 += 1;
+        }
+        assert_eq!(sessions.len() as u64, agg("total", "", |r| r.visits));
+        let bounces = sessions.values().filter(|s| s.2 == 1).count() as u64;
+        assert_eq!(bounces, agg("total", "", |r| r.bounces));
+        let duration: u64 = sessions.values().map(|s| u64::from(s.1 - s.0)).sum();
+        let expected = agg("total", "", |r| r.duration);
+        assert!(
+            duration <= expected && duration * 100 >= expected * 95,
+            "raw durations {duration} vs {expected} (only visits longer than the hour are cut)"
+        );
+        let mut visitors: Vec<u64> = rows.iter().map(|r| r.user_id).collect();
+        visitors.sort_unstable();
+        visitors.dedup();
+        let total = plain
+            .iter()
+            .find(|r| r.dim == "total")
+            .map(|r| r.visitors.len());
+        assert_eq!(Some(visitors.len()), total);
+        let signup_pro = rows
+            .iter()
+            .filter(|r| r.name == "signup" && r.meta_value == ["pro"] && r.meta_key == ["plan"])
+            .count() as u64;
+        assert_eq!(
+            signup_pro,
+            agg("prop", "signup\u{1f}plan\u{1f}pro", |r| r.events)
+        );
     }
 }
