@@ -7,11 +7,16 @@
 --   * `open_aggregates`: hourly sketches of the open day(s), partitioned by
 --     (local date, time zone), so closing a zone's day drops one partition,
 --   * `daily` and `hourly`: plain UInt64 counters of closed days, visitors
---     included (the merged sketch's count). `part` 0 is the day close, any other
---     value is the id of a batch that arrived after its day was closed (spool replay
---     after an outage across midnight), added on top. Rows are written only by
---     idempotent steps that produce identical rows when repeated, so readers take
---     max() per (date[, hour], value, part) and a rerun never counts twice,
+--     included (the merged sketch's count), partitioned like the sketches. They are
+--     written only by the day close, one (date, zone) partition at a time, with
+--     `ALTER TABLE … REPLACE PARTITION … FROM` a staging table: atomic, so a rerun
+--     or a second node closing the same day leaves exactly one copy and readers sum
+--     the rows as they are,
+--   * `late_daily` and `late_hourly`: additions to a day that arrive after its
+--     close began (spool replay after an outage across midnight) under the batch's
+--     id as `part` (and v1 data converted at upgrade, part 1). A retried batch
+--     writes the same rows again, so readers take max() per (date[, hour], value,
+--     part) of these small tables,
 --   * `day_close`: the ledger of (site, local date) closes: state 1 = closing,
 --     2 = closed. Readers use `daily`/`hourly` for a day only once it says 2.
 --
@@ -81,6 +86,43 @@ GROUP BY date, batch;
 CREATE TABLE IF NOT EXISTS daily
 (
     date      Date,
+    zone      String,
+    site      String,
+    dim       String,
+    value     String,
+    hits      UInt64,
+    pageviews UInt64,
+    events    UInt64,
+    visits    UInt64,
+    bounces   UInt64,
+    duration  UInt64,
+    visitors  UInt64
+) ENGINE = MergeTree
+PARTITION BY (date, zone)
+ORDER BY (site, dim, date, value);
+
+CREATE TABLE IF NOT EXISTS hourly
+(
+    date      Date,
+    zone      String,
+    hour      DateTime('UTC'),
+    site      String,
+    dim       String,
+    value     String,
+    hits      UInt64,
+    pageviews UInt64,
+    events    UInt64,
+    visits    UInt64,
+    bounces   UInt64,
+    duration  UInt64,
+    visitors  UInt64
+) ENGINE = MergeTree
+PARTITION BY (date, zone)
+ORDER BY (site, dim, hour, value);
+
+CREATE TABLE IF NOT EXISTS late_daily
+(
+    date      Date,
     site      String,
     dim       String,
     value     String,
@@ -96,7 +138,7 @@ CREATE TABLE IF NOT EXISTS daily
 PARTITION BY date
 ORDER BY (site, dim, date, value, part);
 
-CREATE TABLE IF NOT EXISTS hourly
+CREATE TABLE IF NOT EXISTS late_hourly
 (
     date      Date,
     hour      DateTime('UTC'),

@@ -17,9 +17,10 @@
 //! A limit of `N` days keeps the dates `today - N ..= today` (day numbers, as in the
 //! `date` column, which holds each site's local date); older dates are expired.
 //!
-//! Partition ids are used instead of partition values because their spelling is the
-//! same on 18.16 and current releases (`20240131` for `PARTITION BY date`), while the
-//! `partition` column is `2024-01-31` on 18.16 and `'2024-01-31'` on current ones.
+//! Partitions are found in `system.parts` and dropped by id: each holds one date
+//! (alone, or with the zone), which `min_date` gives alike on 18.16 and current
+//! releases — partition ids of `(date, zone)` are hashes, and the `partition`
+//! column is spelled differently by the two.
 
 use std::fmt;
 use std::future::Future;
@@ -36,7 +37,7 @@ use crate::model::DataClass;
 /// The tables of finalised days, partitioned by local date: retention drops their
 /// partitions and deletes their rows per data class. (`open_aggregates` holds only
 /// the open day or two, which no limit reaches.)
-pub const DAY_TABLES: [&str; 2] = ["daily", "hourly"];
+pub const DAY_TABLES: [&str; 4] = ["daily", "hourly", "late_daily", "late_hourly"];
 
 /// Days `batches` partitions are kept. A batch id only matters while the writer may
 /// still retry the batch (minutes); a week leaves room for a long ClickHouse outage.
@@ -190,36 +191,12 @@ pub fn partition_days(config: &Config) -> u32 {
         .unwrap_or_else(|| RetentionConfig::default().max_days())
 }
 
-/// The day number of a `PARTITION BY date` partition id (`YYYYMMDD`), or `None` for
-/// any other spelling (a table partitioned differently is left alone).
-pub fn partition_day(id: &str) -> Option<u32> {
-    if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let y: i64 = id[0..4].parse().ok()?;
-    let m: u32 = id[4..6].parse().ok()?;
-    let d: u32 = id[6..8].parse().ok()?;
-    let day = u32::try_from(days_from_civil(y, m, d)).ok()?;
-    // Reject impossible dates (20240231) by formatting back.
-    (format_day(day).replace('-', "") == id).then_some(day)
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm; the inverse
-/// of [`crate::clock::civil_from_days`]).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[derive(Deserialize, clickhouse::Row)]
 struct PartRow {
     table: String,
     partition_id: String,
+    day: u32,
+    days: u64,
     rows: u64,
 }
 
@@ -233,9 +210,11 @@ struct Count {
 pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, RetentionError> {
     let rows = client
         .query(
-            "SELECT table, partition_id, sum(rows) AS rows FROM system.parts \
-             WHERE database = currentDatabase() AND active AND table IN ('daily', 'hourly', 'batches') \
-             GROUP BY table, partition_id ORDER BY table, partition_id",
+            "SELECT table, partition_id, toUInt32(min(min_date)) AS day, \
+             toUInt64(uniqExact(min_date) + uniqExact(max_date)) AS days, sum(rows) AS rows \
+             FROM system.parts WHERE database = currentDatabase() AND active \
+             AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly', 'batches') \
+             GROUP BY table, partition_id ORDER BY table, day",
         )
         .fetch_all::<PartRow>()
         .await?;
@@ -249,18 +228,22 @@ pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, Retent
         else {
             continue;
         };
-        match partition_day(&r.partition_id) {
-            Some(day) => out.push(DroppedPartition {
+        // Every table here is partitioned by a date (alone, or with the zone):
+        // a partition holds one day, which `min_date` = `max_date` gives on 18.16
+        // and on current releases alike (partition ids of (date, zone) are hashes).
+        if r.days == 2 {
+            out.push(DroppedPartition {
                 table,
                 partition_id: r.partition_id,
-                day,
+                day: r.day,
                 rows: r.rows,
-            }),
-            None => tracing::warn!(
+            });
+        } else {
+            tracing::warn!(
                 table,
                 partition_id = %r.partition_id,
-                "partition id is not a day; left alone"
-            ),
+                "partition holds more than one day; left alone"
+            );
         }
     }
     Ok(out)
@@ -270,7 +253,7 @@ pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, Retent
 /// the last day (older ones are probably stuck).
 async fn pending_mutations(client: &Client, recent_only: bool) -> Result<u64, RetentionError> {
     const ALL: &str = "SELECT count() AS n FROM system.mutations \
-        WHERE database = currentDatabase() AND table IN ('daily', 'hourly') AND is_done = 0";
+        WHERE database = currentDatabase() AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly') AND is_done = 0";
     let q = if recent_only {
         client
             .query(&format!("{ALL} AND create_time > now() - ?"))
@@ -493,20 +476,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partition_ids_are_days() {
-        assert_eq!(partition_day("19700101"), Some(0));
-        assert_eq!(partition_day("20261123"), Some(20_780));
-        assert_eq!(partition_day("20000229"), Some(11_016));
-        assert_eq!(partition_day("20240231"), None);
-        assert_eq!(partition_day("202401"), None);
-        assert_eq!(partition_day("2024-01-01"), None);
-        assert_eq!(partition_day("all"), None);
-        for day in [0u32, 1, 59, 365, 11_016, 20_780, 40_000] {
-            assert_eq!(partition_day(&format_day(day).replace('-', "")), Some(day));
-        }
-    }
-
-    #[test]
     fn partition_limit_is_the_longest_of_any_site() {
         let mut c = Config::default();
         let mut a: crate::config::SiteConfig =
@@ -530,7 +499,7 @@ mod tests {
             dropped: vec![DroppedPartition {
                 table: "daily",
                 partition_id: "20230101".into(),
-                day: partition_day("20230101").unwrap(),
+                day: 19_358, // 2023-01-01
                 rows: 3,
             }],
             deletions: vec![ScheduledDeletion {

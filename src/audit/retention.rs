@@ -19,7 +19,7 @@ pub(super) async fn pending_deletions(client: &Client) -> Result<u64, AuditError
     Ok(client
         .query(
             "SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() \
-             AND table IN ('daily', 'hourly') AND is_done = 0",
+             AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly') AND is_done = 0",
         )
         .fetch_one::<Count>()
         .await?

@@ -286,7 +286,7 @@ const VEIL_TABLES: &[(&str, &str)] = &[
 const AGGREGATE_KEYS: &[&str] = &["date", "zone", "hour", "site", "dim", "value"];
 
 /// Columns of `daily`/`hourly` that are keys rather than counters.
-const COUNTER_KEYS: &[&str] = &["date", "hour", "site", "dim", "value", "part"];
+const COUNTER_KEYS: &[&str] = &["date", "zone", "hour", "site", "dim", "value", "part"];
 
 pub(super) fn table_checks(tables: &BTreeMap<String, Table>) -> Vec<Check> {
     let mut out = Vec::new();
@@ -331,13 +331,18 @@ fn table_check(t: &Table) -> Check {
     let purpose = VEIL_TABLES
         .iter()
         .find(|(n, _)| *n == t.name)
-        .map(|(_, p)| *p);
+        .map(|(_, p)| *p)
+        .or_else(|| {
+            t.name
+                .starts_with(crate::sink::close::STAGE_PREFIX)
+                .then_some("a day close's staging table (counters only), dropped when it finishes")
+        });
     match t.name.as_str() {
         "aggregates_in" if t.engine != "Null" => fails.push(format!(
             "engine is {}, must be Null (it would store every inserted row)",
             t.engine
         )),
-        "daily" | "hourly" => {
+        "daily" | "hourly" | "late_daily" | "late_hourly" => {
             for c in &t.columns {
                 if !COUNTER_KEYS.contains(&c.name.as_str()) && c.ty != "UInt64" {
                     fails.push(format!(

@@ -14,15 +14,16 @@
 //! 1. mark (site, date) *closing* in `day_close`, then wait `settle` — longer than
 //!    an insert can take — so batches written before the mark have landed; the
 //!    writer routes batches of a closing or closed day to step 5 instead;
-//! 2. `INSERT … SELECT` the merged counters into `daily` and `hourly` (part 0): the
-//!    same sketches give the same rows, and readers take `max()` per key, so a
-//!    rerun or a second node writing them again changes nothing;
+//! 2. fill a staging table per final table with the merged counters and swap it
+//!    in with `REPLACE PARTITION` — atomic, so readers see none or all of the day,
+//!    and a rerun or a second node closing at once leaves exactly one copy (the
+//!    same sketches give the same rows);
 //! 3. mark *closed*: from here on readers use `daily`/`hourly` for the day;
 //! 4. drop the partition (dropping it twice is harmless).
 //! 5. **Late batches** (spool replay after an outage across midnight) for a
 //!    closing or closed day never re-open it: their counters are added to `daily`
-//!    and `hourly` as a part of their own (the batch id), so a retried batch lands
-//!    once; their visitors count as new visitors of that day (the day's other
+//!    and `hourly`'s late tables (`late_daily`, `late_hourly`) under their batch id,
+//!    which readers count once per id, so a retried batch lands once; their visitors count as new visitors of that day (the day's other
 //!    hashes are gone, so they cannot be told apart: visitors may be over-counted
 //!    by at most the late batch's visitors; pageviews, events and visits stay exact).
 //!
@@ -160,57 +161,71 @@ fn merged_counters() -> String {
     Counters::columns(|c| format!("sumMerge({c}) AS {c}"))
 }
 
-/// The writes of one (local date, zone) close, as [`close_day`] sends them.
-/// Built apart from the client so the current-engine check (`veil-bench
-/// sql-plan`) replays the very text the close sends.
-struct CloseSteps {
-    /// Step 1: the ledger says *closing*.
-    closing: Sql,
-    /// Step 2: the day's final counters.
-    daily: Sql,
-    /// Step 2: the day's final hourly counters.
-    hourly: Sql,
-    /// Step 3: the ledger says *closed*.
-    closed: Sql,
-    /// Step 4: the day's sketches are gone.
-    drop: Sql,
-}
+/// The tables a close finalises into, each with the hour column its rows carry.
+const FINAL_TABLES: [(&str, &str); 2] = [("daily", ""), ("hourly", "hour, ")];
 
-fn close_steps(date: u16, zone: &str) -> CloseSteps {
-    let day = format_day(u32::from(date));
+/// The prefix of the staging tables a close fills before swapping them in (the
+/// audit knows them as veil's).
+pub const STAGE_PREFIX: &str = "close_stage_";
+
+/// The writes that finalise one (local date, zone) partition once the ledger says
+/// *closing*: for `daily` and `hourly`, create a staging table like it, fill it
+/// with the partition's merged counters, swap it in with `REPLACE PARTITION`
+/// (atomic: readers see no row or every row, and a rerun or a second node leaves
+/// one copy), drop it. `token` makes the staging names unique to this attempt, so
+/// two closers never share one.
+fn finalise_steps(day: &str, zone: &str, token: &str) -> Vec<(String, Sql)> {
     let counters = Counters::NAMES.join(", ");
-    let final_rows = |table: &str, hour: &str| {
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO {table} (date, {hour}site, dim, value, part, {counters}, visitors) \
-             SELECT date, {hour}site, dim, value, toUInt64(0) AS part, {}, \
+    let mut out = Vec::new();
+    for (table, hour) in FINAL_TABLES {
+        let stage = format!("{STAGE_PREFIX}{table}_{}_{token}", day.replace('-', ""));
+        out.push((
+            format!("stage {table}"),
+            Sql::new(&format!("CREATE TABLE {stage} AS {table}")),
+        ));
+        let mut fill = Sql::new(&format!(
+            "INSERT INTO {stage} (date, zone, {hour}site, dim, value, {counters}, visitors) \
+             SELECT date, zone, {hour}site, dim, value, {}, \
              uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates \
-             WHERE date = toDate(?) AND zone = ? GROUP BY date, {hour}site, dim, value",
+             WHERE date = toDate(?) AND zone = ? GROUP BY date, zone, {hour}site, dim, value",
             merged_counters()
         ));
-        sql.args.extend([text(&day), text(zone)]);
-        sql
-    };
-    let mut drop = Sql::new("ALTER TABLE open_aggregates DROP PARTITION (?, ?)");
-    drop.args.extend([text(&day), text(zone)]);
-    CloseSteps {
-        closing: mark(&day, zone, CLOSING),
-        daily: final_rows("daily", ""),
-        hourly: final_rows("hourly", "hour, "),
-        closed: mark(&day, zone, CLOSED),
-        drop,
+        fill.args.extend([text(day), text(zone)]);
+        out.push((format!("fill {table}"), fill));
+        let mut swap = Sql::new(&format!(
+            "ALTER TABLE {table} REPLACE PARTITION (?, ?) FROM {stage}"
+        ));
+        swap.args.extend([text(day), text(zone)]);
+        out.push((format!("replace {table}"), swap));
+        out.push((
+            format!("unstage {table}"),
+            Sql::new(&format!("DROP TABLE IF EXISTS {stage}")),
+        ));
     }
+    out
 }
 
-/// Every write of closing one (local date, zone) partition that was not yet
-/// marked, in order: mark closing, `daily`, `hourly`, mark closed, drop the
-/// partition. [`close_day`] sends exactly these (skipping what the ledger says
-/// is done, and waiting `settle` after the first).
-pub fn close_day_statements(date: u16, zone: &str) -> Vec<Sql> {
-    let s = close_steps(date, zone);
-    vec![s.closing, s.daily, s.hourly, s.closed, s.drop]
+/// The drop of the partition's sketches: the last step.
+fn drop_sketches(day: &str, zone: &str) -> Sql {
+    let mut drop = Sql::new("ALTER TABLE open_aggregates DROP PARTITION (?, ?)");
+    drop.args.extend([text(day), text(zone)]);
+    drop
 }
 
-/// Closes one (local date, zone) partition: steps 1–4 of the module docs.
+/// Every write of closing one (local date, zone) partition, named, in order: mark
+/// closing, finalise `daily` and `hourly`, mark closed, drop the sketches.
+/// [`close_day`] sends exactly these (skipping what the ledger says is done,
+/// waiting `settle` after the first, with a random staging token).
+pub fn close_day_statements(date: u16, zone: &str, token: &str) -> Vec<(String, Sql)> {
+    let day = format_day(u32::from(date));
+    let mut out = vec![("closing".to_string(), mark(&day, zone, CLOSING))];
+    out.extend(finalise_steps(&day, zone, token));
+    out.push(("closed".to_string(), mark(&day, zone, CLOSED)));
+    out.push(("drop partition".to_string(), drop_sketches(&day, zone)));
+    out
+}
+
+/// Closes one (local date, zone) partition: the steps of the module docs.
 pub async fn close_day(
     client: &Client,
     date: u16,
@@ -228,17 +243,18 @@ pub async fn close_day(
         .fetch_one::<State>()
         .await?
         .state;
-    let steps = close_steps(date, zone);
     if state < CLOSED {
         if state < CLOSING {
-            steps.closing.query(client).execute().await?;
+            mark(&day, zone, CLOSING).query(client).execute().await?;
             tokio::time::sleep(settle).await;
         }
-        steps.daily.query(client).execute().await?;
-        steps.hourly.query(client).execute().await?;
-        steps.closed.query(client).execute().await?;
+        let token = format!("{:016x}", rand::random::<u64>());
+        for (_, sql) in finalise_steps(&day, zone, &token) {
+            sql.query(client).execute().await?;
+        }
+        mark(&day, zone, CLOSED).query(client).execute().await?;
     }
-    steps.drop.query(client).execute().await?;
+    drop_sketches(&day, zone).query(client).execute().await?;
     tracing::info!(date = %day, zone, "day closed: sketches finalised and dropped");
     Ok(())
 }
@@ -319,22 +335,41 @@ mod tests {
     }
 
     #[test]
-    fn the_close_statements_are_the_four_steps_in_order() {
-        let s: Vec<String> = close_day_statements(20_780, "Europe/Warsaw")
-            .iter()
-            .map(Sql::inline)
-            .collect();
-        assert_eq!(s.len(), 5);
-        assert!(s[0].starts_with("INSERT INTO day_close") && s[0].contains("toUInt8(1)"));
-        assert!(s[1].starts_with("INSERT INTO daily (date, site,"));
-        assert!(s[2].starts_with("INSERT INTO hourly (date, hour, site,"));
-        assert!(s[3].starts_with("INSERT INTO day_close") && s[3].contains("toUInt8(2)"));
+    fn the_close_statements_stage_and_swap_each_final_table_in_order() {
+        let steps = close_day_statements(20_780, "Europe/Warsaw", "t0");
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
-            s[4],
+            names,
+            [
+                "closing",
+                "stage daily",
+                "fill daily",
+                "replace daily",
+                "unstage daily",
+                "stage hourly",
+                "fill hourly",
+                "replace hourly",
+                "unstage hourly",
+                "closed",
+                "drop partition"
+            ]
+        );
+        let s: Vec<String> = steps.iter().map(|(_, q)| q.inline()).collect();
+        assert!(s[0].starts_with("INSERT INTO day_close") && s[0].contains("toUInt8(1)"));
+        assert_eq!(s[1], "CREATE TABLE close_stage_daily_20261123_t0 AS daily");
+        assert!(s[2].starts_with("INSERT INTO close_stage_daily_20261123_t0 (date, zone, site,"));
+        assert!(s[2].contains("WHERE date = toDate('2026-11-23') AND zone = 'Europe/Warsaw'"));
+        assert_eq!(
+            s[3],
+            "ALTER TABLE daily REPLACE PARTITION ('2026-11-23', 'Europe/Warsaw') FROM close_stage_daily_20261123_t0"
+        );
+        assert!(
+            s[6].starts_with("INSERT INTO close_stage_hourly_20261123_t0 (date, zone, hour, site,")
+        );
+        assert!(s[9].starts_with("INSERT INTO day_close") && s[9].contains("toUInt8(2)"));
+        assert_eq!(
+            s[10],
             "ALTER TABLE open_aggregates DROP PARTITION ('2026-11-23', 'Europe/Warsaw')"
         );
-        assert!(s[1..3]
-            .iter()
-            .all(|q| q.contains("WHERE date = toDate('2026-11-23') AND zone = 'Europe/Warsaw'")));
     }
 }

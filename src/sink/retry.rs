@@ -81,7 +81,8 @@ where
 }
 
 /// Inserts the rows of a batch: rows of an open day into `aggregates_in`, rows of
-/// a day whose close has begun into `daily` and `hourly` as the batch's own part
+/// a day whose close has begun into `late_daily` and `late_hourly` as the batch's
+/// own part
 /// (see [`super::close`]). Late rows go first, so a batch recorded in `batches`
 /// is complete.
 async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::error::Error> {
@@ -109,8 +110,18 @@ async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::e
             rows = rows.len(),
             "late rows for a closed day: added as counters"
         );
-        write_rows(&target.client, "daily", rows.iter().map(|r| r.late().0)).await?;
-        write_rows(&target.client, "hourly", rows.iter().map(|r| r.late().1)).await?;
+        write_rows(
+            &target.client,
+            "late_daily",
+            rows.iter().map(|r| r.late().0),
+        )
+        .await?;
+        write_rows(
+            &target.client,
+            "late_hourly",
+            rows.iter().map(|r| r.late().1),
+        )
+        .await?;
     }
     let open: Vec<&AggRow> = batch.rows.iter().filter(|r| !is_late(r)).collect();
     if open.is_empty() {

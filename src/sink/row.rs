@@ -67,10 +67,10 @@ pub fn new_batch_id() -> u64 {
 }
 
 counter_row! {
-    /// One row of `daily`: a closed day's final counters of one value (part 0), or a
-    /// late batch's addition to it (part = batch id).
+    /// One row of `late_daily`: a late batch's addition to a closed day (part =
+    /// batch id), or v1 data converted at upgrade (part 1).
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
-    pub struct DailyRow {
+    pub struct LateDailyRow {
         /// Local date.
         pub date: u16,
         /// Site id.
@@ -79,7 +79,7 @@ counter_row! {
         pub dim: String,
         /// Dimension value.
         pub value: String,
-        /// 0 = the day close; otherwise the late batch's id.
+        /// The late batch's id (1: converted from v1).
         pub part: u64,
     } then {
         /// Unique visitors (a count: no hash is stored).
@@ -88,9 +88,9 @@ counter_row! {
 }
 
 counter_row! {
-    /// One row of `hourly`: as [`DailyRow`], per local hour.
+    /// One row of `late_hourly`: as [`LateDailyRow`], per local hour.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
-    pub struct HourlyRow {
+    pub struct LateHourlyRow {
         /// Local date.
         pub date: u16,
         /// Start of the local hour.
@@ -101,7 +101,7 @@ counter_row! {
         pub dim: String,
         /// Dimension value.
         pub value: String,
-        /// 0 = the day close; otherwise the late batch's id.
+        /// The late batch's id (1: converted from v1).
         pub part: u64,
     } then {
         /// Unique visitors in the hour (a count).
@@ -112,20 +112,20 @@ counter_row! {
 impl AggRow {
     /// This window row as a late addition to a closed day: its counters, and its
     /// distinct visitors as a count, under the batch's id.
-    pub fn late(&self) -> (DailyRow, HourlyRow) {
+    pub fn late(&self) -> (LateDailyRow, LateHourlyRow) {
         let c = self.counters();
         let visitors = self.visitors.len() as u64;
-        let mut daily = DailyRow {
+        let mut daily = LateDailyRow {
             date: self.date,
             site: self.site.clone(),
             dim: self.dim.clone(),
             value: self.value.clone(),
             part: self.batch,
             visitors,
-            ..DailyRow::default()
+            ..LateDailyRow::default()
         };
         daily.set_counters(&c);
-        let mut hourly = HourlyRow {
+        let mut hourly = LateHourlyRow {
             date: self.date,
             hour: self.hour,
             site: self.site.clone(),
@@ -133,7 +133,7 @@ impl AggRow {
             value: self.value.clone(),
             part: self.batch,
             visitors,
-            ..HourlyRow::default()
+            ..LateHourlyRow::default()
         };
         hourly.set_counters(&c);
         (daily, hourly)

@@ -49,6 +49,8 @@ pub const TABLES: &[&str] = &[
     "open_aggregates",
     "daily",
     "hourly",
+    "late_daily",
+    "late_hourly",
     "day_close",
     "batches",
     "schema_migrations",
@@ -167,8 +169,8 @@ struct Exists {
 }
 
 /// The statements that turn v1's hourly sketches (`aggregates`, UTC hours) into
-/// v2's finalised days, then drop them: every site's rows become `daily` and
-/// `hourly` counters of its local days (part 1, "from v1"), every local day
+/// v2's finalised days, then drop them: every site's rows become `late_daily` and
+/// `late_hourly` counters of its local days (part 1, "from v1"), every local day
 /// before today is recorded closed, and today's v1 counts stay beside today's new
 /// sketches until today is closed. Repeating them after a crash writes the same
 /// rows again, which readers count once. Empty when there is no v1 table.
@@ -207,14 +209,14 @@ pub fn v1_site_statements(site: &str, tz: &str) -> Vec<Sql> {
     let merged = Counters::columns(|c| format!("sumMerge({c}) AS {c}"));
     let names = Counters::NAMES.join(", ");
     let mut daily = Sql::new(&format!(
-        "INSERT INTO daily (date, site, dim, value, part, {names}, visitors) \
+        "INSERT INTO late_daily (date, site, dim, value, part, {names}, visitors) \
          SELECT toDate(hour, ?) AS local_date, site, dim, value, toUInt64(1) AS part, {merged}, \
          uniqCombinedArrayMerge(visitors) AS visitors FROM aggregates WHERE site = ? \
          GROUP BY local_date, site, dim, value"
     ));
     daily.args.extend([text(tz), text(site)]);
     let mut hourly = Sql::new(&format!(
-        "INSERT INTO hourly (date, hour, site, dim, value, part, {names}, visitors) \
+        "INSERT INTO late_hourly (date, hour, site, dim, value, part, {names}, visitors) \
          SELECT toDate(hour, ?) AS local_date, hour, site, dim, value, toUInt64(1) AS part, {merged}, \
          uniqCombinedArrayMerge(visitors) AS visitors FROM aggregates WHERE site = ? \
          GROUP BY local_date, hour, site, dim, value"
@@ -255,7 +257,7 @@ mod tests {
     fn statements_split_and_drop_comments() {
         let s = statements(MIGRATIONS[0].sql);
         assert_eq!(s.len(), 5);
-        assert_eq!(statements(MIGRATIONS[1].sql).len(), 10);
+        assert_eq!(statements(MIGRATIONS[1].sql).len(), 12);
         assert!(s.iter().all(|s| !s.contains("--")));
         assert!(s[0].starts_with("CREATE TABLE IF NOT EXISTS aggregates_in"));
     }

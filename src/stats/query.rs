@@ -133,18 +133,22 @@ fn closed_days(s: Scope<'_>) -> Sql {
 
 /// The planner: a subquery with columns `date, hour, dim, value`, the counters and
 /// `visitors`, one row per (day or hour, value) of `dim` over the scope (only
-/// `value` when given). Closed days come from `daily`/`hourly` — part 0 plus any
-/// late parts, each deduplicated — and open days from `open_aggregates`, whose
-/// sketches are merged per day (or hour) here.
+/// `value` when given), from three sources summed:
+/// - closed days from `daily`/`hourly`, as they are (the day close swaps a day in
+///   atomically, so each row is there once);
+/// - late additions from `late_daily`/`late_hourly`, deduplicated per batch id
+///   (a retried batch writes its rows again);
+/// - open days from `open_aggregates`, whose sketches are merged per day (or
+///   hour) here.
 pub fn cells(s: Scope<'_>, dim: Dim, value: Option<&str>, grain: Grain) -> Sql {
     cells_of(s, Some(dim), value, grain)
 }
 
 /// [`cells`] of one dimension, or of every dimension (`None`; tests and audits).
 pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grain) -> Sql {
-    let (closed_table, hour) = match grain {
-        Grain::Day => ("daily", "toDateTime(0, 'UTC')"),
-        Grain::Hour => ("hourly", "hour"),
+    let (closed_table, late_table, hour) = match grain {
+        Grain::Day => ("daily", "late_daily", "toDateTime(0, 'UTC')"),
+        Grain::Hour => ("hourly", "late_hourly", "hour"),
     };
     let where_scope = |sql: &mut Sql| {
         sql.push(" WHERE site = ?", [text(s.site)]);
@@ -160,26 +164,40 @@ pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grai
         }
     };
     let group_hour = if grain == Grain::Hour { ", hour" } else { "" };
+    let columns = |agg: &str, visitors: &str| {
+        format!(
+            "{}, {visitors} AS visitors",
+            Counters::columns(|c| if agg.is_empty() {
+                c.to_string()
+            } else {
+                format!("{agg}({c}) AS {c}")
+            })
+        )
+    };
 
     let mut sql = Sql::new("(SELECT date, ");
     sql.push(hour, [])
         .push(" AS hour, dim, value, ", [])
-        .push(&Counters::columns(|c| format!("max({c}) AS {c}")), [])
-        .push(", max(visitors) AS visitors FROM ", [])
+        .push(&columns("", "visitors"), [])
+        .push(" FROM ", [])
         .push(closed_table, []);
     where_scope(&mut sql);
-    sql.push(" AND (part != 0 OR date IN ", []);
+    sql.push(" AND date IN ", []);
     sql.append(closed_days(s));
-    sql.push(") GROUP BY date", [])
+    sql.push(" UNION ALL SELECT date, ", [])
+        .push(hour, [])
+        .push(" AS hour, dim, value, ", [])
+        .push(&columns("max", "max(visitors)"), [])
+        .push(" FROM ", [])
+        .push(late_table, []);
+    where_scope(&mut sql);
+    sql.push(" GROUP BY date", [])
         .push(group_hour, [])
         .push(", dim, value, part UNION ALL SELECT date, ", [])
         .push(hour, [])
         .push(" AS hour, dim, value, ", [])
-        .push(&Counters::columns(|c| format!("sumMerge({c}) AS {c}")), [])
-        .push(
-            ", uniqCombinedArrayMerge(visitors) AS visitors FROM open_aggregates",
-            [],
-        );
+        .push(&columns("sumMerge", "uniqCombinedArrayMerge(visitors)"), [])
+        .push(" FROM open_aggregates", []);
     where_scope(&mut sql);
     sql.push(" AND date NOT IN ", []);
     sql.append(closed_days(s));
@@ -460,6 +478,7 @@ mod tests {
         };
         let sql = cells(scope, Dim::Page, None, Grain::Day);
         assert!(sql.text.contains("FROM daily"));
+        assert!(sql.text.contains("FROM late_daily"));
         assert!(sql.text.contains("FROM open_aggregates"));
         assert!(sql.text.contains("date NOT IN (SELECT date FROM day_close"));
         assert_eq!(sql.text.matches('?').count(), sql.args.len());

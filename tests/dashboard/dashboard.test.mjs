@@ -57,8 +57,8 @@ function addDays(d, n) {
 }
 
 // Metrics of dim/value over local dates [from, to] straight from ClickHouse: closed
-// days from their counters (each row once), open days from their sketches; visitors
-// are the sum of each day's unique visitors.
+// days from their counters, late additions once per batch, open days from their
+// sketches; visitors are the sum of each day's unique visitors.
 async function expected(from, to, dim, value) {
   const esc = (s) => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
   const where = `site = '${SITE}' AND dim = '${esc(dim)}' AND value = '${esc(value)}' ` +
@@ -66,8 +66,9 @@ async function expected(from, to, dim, value) {
   const closed = `(SELECT date FROM ${DB}.day_close WHERE site = '${SITE}' GROUP BY date HAVING max(state) >= 2)`;
   const out = await clickhouse(
     `SELECT sum(pv), sum(uv), sum(vi) FROM (` +
-    `SELECT max(pageviews) AS pv, max(visitors) AS uv, max(visits) AS vi FROM ${DB}.daily ` +
-    `WHERE ${where} AND (part != 0 OR date IN ${closed}) GROUP BY date, part ` +
+    `SELECT pageviews AS pv, visitors AS uv, visits AS vi FROM ${DB}.daily WHERE ${where} AND date IN ${closed} ` +
+    `UNION ALL SELECT max(pageviews) AS pv, max(visitors) AS uv, max(visits) AS vi FROM ${DB}.late_daily ` +
+    `WHERE ${where} GROUP BY date, part ` +
     `UNION ALL SELECT sumMerge(pageviews) AS pv, uniqCombinedArrayMerge(visitors) AS uv, sumMerge(visits) AS vi ` +
     `FROM ${DB}.open_aggregates WHERE ${where} AND date NOT IN ${closed} GROUP BY date)`);
   const [pageviews, visitors, visits] = out.split('\t').map(Number);

@@ -136,24 +136,22 @@ async fn stored_in(db: &TestDb, today: u32, table: &str) -> BTreeSet<(String, St
 
 #[derive(Debug, serde::Deserialize, clickhouse::Row)]
 struct Part {
-    table: String,
-    partition_id: String,
+    day: u32,
 }
 
+/// The dates of a table's partitions (one date each).
 async fn partition_days(db: &TestDb, table: &str) -> Vec<u32> {
-    let parts = db
-        .client
+    db.client
         .query(
-            "SELECT table, partition_id FROM system.parts WHERE database = currentDatabase() \
-             AND active GROUP BY table, partition_id ORDER BY partition_id",
+            "SELECT toUInt32(min_date) AS day FROM system.parts WHERE database = currentDatabase() \
+             AND active AND table = ? GROUP BY day ORDER BY day",
         )
+        .bind(table)
         .fetch_all::<Part>()
         .await
-        .unwrap();
-    parts
+        .unwrap()
         .into_iter()
-        .filter(|p| p.table == table)
-        .map(|p| retention::partition_day(&p.partition_id).expect("day partition"))
+        .map(|p| p.day)
         .collect()
 }
 

@@ -363,14 +363,28 @@ fn table_dumps(label: &str) -> Vec<Step> {
         (
             "daily",
             format!(
-                "SELECT date, site, dim, value, part, {counters}, visitors FROM daily FINAL \
-                 ORDER BY site, dim, date, value, part"
+                "SELECT date, zone, site, dim, value, {counters}, visitors FROM daily \
+                 ORDER BY site, dim, date, value"
             ),
         ),
         (
             "hourly",
             format!(
-                "SELECT date, hour, site, dim, value, part, {counters}, visitors FROM hourly \
+                "SELECT date, zone, hour, site, dim, value, {counters}, visitors FROM hourly \
+                 ORDER BY site, dim, hour, value"
+            ),
+        ),
+        (
+            "late_daily",
+            format!(
+                "SELECT date, site, dim, value, part, {counters}, visitors FROM late_daily FINAL \
+                 ORDER BY site, dim, date, value, part"
+            ),
+        ),
+        (
+            "late_hourly",
+            format!(
+                "SELECT date, hour, site, dim, value, part, {counters}, visitors FROM late_hourly \
                  FINAL ORDER BY site, dim, hour, value, part"
             ),
         ),
@@ -490,8 +504,7 @@ pub fn plan() -> Result<Vec<Step>, UnknownZone> {
     out.extend(inserts);
     out.extend(queries("open"));
     for (date, zone) in &partitions {
-        let steps = ["closing", "daily", "hourly", "closed", "drop partition"];
-        for (what, sql) in steps.iter().zip(close_day_statements(*date, zone)) {
+        for (what, sql) in close_day_statements(*date, zone, "plan") {
             let name = format!("close {} {zone}: {what}", format_day(u32::from(*date)));
             out.push(run(name, &sql));
         }
