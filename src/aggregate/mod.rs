@@ -147,7 +147,7 @@ impl WindowSite {
     pub fn utc(id: &str) -> WindowSite {
         WindowSite {
             id: id.to_string(),
-            zone: Arc::new(Zone::new("UTC").expect("UTC is always known")),
+            zone: Arc::new(Zone::utc()),
         }
     }
 }

@@ -61,6 +61,19 @@ impl Zone {
         })
     }
 
+    /// UTC, which needs no time zone database.
+    pub fn utc() -> Zone {
+        Zone {
+            name: "UTC".to_string(),
+            tz: jiff::tz::TimeZone::UTC,
+            span: RwLock::new(Span {
+                from: 0,
+                until: 0,
+                offset: 0,
+            }),
+        }
+    }
+
     /// The IANA name.
     pub fn name(&self) -> &str {
         &self.name

@@ -96,9 +96,7 @@ impl Zones {
         if let Some(z) = self.0.get(name) {
             return z.clone();
         }
-        let zone = Arc::new(
-            Zone::new(name).unwrap_or_else(|_| Zone::new("UTC").expect("UTC is always known")),
-        );
+        let zone = Arc::new(Zone::new(name).unwrap_or_else(|_| Zone::utc()));
         self.0.insert(name.to_string(), zone.clone());
         zone
     }
