@@ -10,58 +10,38 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
 use super::client::{Ledger, SiteLedger};
 use super::LoadgenError;
 use veil::config::ClickHouseConfig;
 use veil::privacy::consent::Decision;
 
-#[derive(Debug, Deserialize, clickhouse::Row)]
-struct TotalRow {
-    site: String,
-    pageviews: u64,
-    events: u64,
-}
-
-#[derive(Debug, Deserialize, clickhouse::Row)]
-struct DecisionRow {
-    site: String,
-    value: String,
-    hits: u64,
-}
-
-/// Stored counters of the given sites, as a ledger (site order as given).
+/// Stored counters of the given sites, as a ledger (site order as given), read
+/// the way the stats API reads them (closed days' counters, late additions and
+/// open days' sketches), over every day.
 pub async fn stored(cfg: &ClickHouseConfig, sites: &[String]) -> Result<Ledger, LoadgenError> {
+    use veil::stats::params::DateRange;
+    use veil::stats::query::{self, Scope};
     let client = veil::sink::schema::client(cfg);
-    let totals = client
-        .query(
-            "SELECT site, sumMerge(pageviews) AS pageviews, sumMerge(events) AS events \
-             FROM aggregates WHERE dim = 'total' GROUP BY site",
-        )
-        .fetch_all::<TotalRow>()
-        .await
-        .map_err(|e| LoadgenError::ClickHouse(e.to_string()))?;
-    let decisions = client
-        .query(
-            "SELECT site, value, sumMerge(hits) AS hits \
-             FROM aggregates WHERE dim = 'decision' GROUP BY site, value",
-        )
-        .fetch_all::<DecisionRow>()
-        .await
-        .map_err(|e| LoadgenError::ClickHouse(e.to_string()))?;
+    let ch = |e: clickhouse::error::Error| LoadgenError::ClickHouse(e.to_string());
     let mut ledger = Ledger::new(sites.len());
-    for t in totals {
-        if let Some(i) = sites.iter().position(|s| *s == t.site) {
-            ledger.sites[i].pageviews = t.pageviews;
-            ledger.sites[i].events = t.events;
-        }
-    }
-    for d in decisions {
-        let site = sites.iter().position(|s| *s == d.site);
-        let dec = Decision::ALL.iter().position(|x| x.as_str() == d.value);
-        if let (Some(i), Some(j)) = (site, dec) {
-            ledger.sites[i].decisions[j] = d.hits;
+    for (i, site) in sites.iter().enumerate() {
+        let scope = Scope {
+            site,
+            tz: "UTC",
+            range: DateRange {
+                from: 0,
+                to: 40_000,
+            },
+        };
+        let t = query::totals(&client, scope, veil::model::Dim::Total, "")
+            .await
+            .map_err(ch)?;
+        ledger.sites[i].pageviews = t.pageviews;
+        ledger.sites[i].events = t.events;
+        for (value, hits) in query::decisions(&client, scope).await.map_err(ch)? {
+            if let Some(j) = Decision::ALL.iter().position(|x| x.as_str() == value) {
+                ledger.sites[i].decisions[j] = hits;
+            }
         }
     }
     Ok(ledger)
