@@ -541,7 +541,12 @@ mod tests {
         // The DST days of both data sets are in the plan, in Warsaw's local days.
         assert!(a.iter().any(|s| s.sql.contains("'2026-03-29 01:00:00'")));
         let closes = names.iter().filter(|n| n.starts_with("close ")).count();
-        assert_eq!(closes, 5 * 3 * V2_DAYS.len());
+        let steps_per_close = close_day_statements(0, "UTC", "plan").len();
+        assert_eq!(
+            steps_per_close, 11,
+            "mark, stage/fill/swap/unstage × 2, mark, drop"
+        );
+        assert_eq!(closes, steps_per_close * 3 * V2_DAYS.len());
         // Kolkata's local hours start at :30 UTC.
         assert!(a.iter().any(|s| s.name.starts_with("v2 data [kol")
             && s.sql
