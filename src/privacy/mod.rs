@@ -307,8 +307,12 @@ impl Privacy {
 
     /// The time zone of a site (its day, its hours, its salt).
     pub fn zone(&self, site: u32) -> &crate::clock::zone::Zone {
-        let zone = self.sites.get(site as usize).map_or(0, |s| s.zone);
-        &self.salts.zones()[zone]
+        &self.salts.zones()[self.zone_index(site)]
+    }
+
+    /// The salt keeper's index of a site's zone (0 for an unknown site index).
+    fn zone_index(&self, site: u32) -> usize {
+        self.sites.get(site as usize).map_or(0, |s| s.zone)
     }
 
     /// The start of the site's current local hour.
@@ -319,8 +323,8 @@ impl Privacy {
     /// Whether the salt a visit of `site` that started at `start` was hashed
     /// under is still in memory (visits never outlive their salt).
     pub fn holds_visit_salt(&self, site: u32, start: u32) -> bool {
-        let zone = self.sites.get(site as usize).map_or(0, |s| s.zone);
-        self.salts.holds_time(zone, u64::from(start))
+        self.salts
+            .holds_time(self.zone_index(site), u64::from(start))
     }
 
     /// The visitor's address as veil believes it (trusted proxies applied); only

@@ -105,23 +105,18 @@ async fn insert_once(target: &Target, batch: &Batch) -> Result<(), clickhouse::e
     };
     let is_late = |r: &AggRow| late.iter().any(|(s, d)| *s == r.site && *d == r.date);
     if !late.is_empty() {
-        let rows: Vec<&AggRow> = batch.rows.iter().filter(|r| is_late(r)).collect();
+        let (daily, hourly): (Vec<_>, Vec<_>) = batch
+            .rows
+            .iter()
+            .filter(|r| is_late(r))
+            .map(AggRow::late)
+            .unzip();
         tracing::info!(
-            rows = rows.len(),
+            rows = daily.len(),
             "late rows for a closed day: added as counters"
         );
-        write_rows(
-            &target.client,
-            "late_daily",
-            rows.iter().map(|r| r.late().0),
-        )
-        .await?;
-        write_rows(
-            &target.client,
-            "late_hourly",
-            rows.iter().map(|r| r.late().1),
-        )
-        .await?;
+        write_rows(&target.client, "late_daily", daily.into_iter()).await?;
+        write_rows(&target.client, "late_hourly", hourly.into_iter()).await?;
     }
     let open: Vec<&AggRow> = batch.rows.iter().filter(|r| !is_late(r)).collect();
     if open.is_empty() {
