@@ -88,6 +88,8 @@ pub fn decode(body: &[u8]) -> Result<Beacon<'_>, DecodeError> {
         props,
         consent,
         opt_out: wire.optout,
+        revenue: None,
+        engagement: None,
     })
 }
 

@@ -31,6 +31,31 @@ pub struct Beacon<'a> {
     pub consent: Option<Cow<'a, str>>,
     /// The visitor objected (tracker's opt-out flag).
     pub opt_out: bool,
+    /// Revenue a custom event carries.
+    pub revenue: Option<Revenue>,
+    /// An engagement report for the page (time visible, scroll depth): neither a
+    /// pageview nor a custom event.
+    pub engagement: Option<Engagement>,
+}
+
+/// An amount of money, decoded: thousandths of the unit, and an ISO 4217-shaped
+/// code (upper case). Whether the site accepts the currency is the privacy
+/// boundary's call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Revenue {
+    /// Thousandths of the currency unit (19.99 EUR = 19 990).
+    pub milli: u64,
+    /// Upper-case three-letter code.
+    pub currency: [u8; 3],
+}
+
+/// How a page was engaged with before it was left or hidden.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Engagement {
+    /// Milliseconds the page was visible (capped by the decoder at 30 minutes).
+    pub time_ms: u32,
+    /// Deepest scroll position, percent of the page (0–100).
+    pub scroll: u8,
 }
 
 /// Why a beacon could not be decoded: each maps to a `400` with this text.

@@ -79,6 +79,8 @@ pub fn decode(body: &[u8]) -> Result<PlausibleEvent<'_>, DecodeError> {
         props,
         consent: None,
         opt_out: false,
+        revenue: None,
+        engagement: None,
     }))
 }
 

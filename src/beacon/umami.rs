@@ -93,6 +93,8 @@ pub fn decode(body: &[u8]) -> Result<UmamiEvent<'_>, DecodeError> {
         props,
         consent: None,
         opt_out: false,
+        revenue: None,
+        engagement: None,
     }))
 }
 

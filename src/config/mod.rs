@@ -24,7 +24,7 @@ pub use self::sections::{
     ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, RetentionJobConfig, SaltConfig,
     ServerConfig, SpoolConfig,
 };
-pub use self::site::{RetentionConfig, SiteConfig};
+pub use self::site::{FunnelConfig, GoalConfig, RetentionConfig, SiteConfig, StepConfig};
 
 use self::env::apply_env;
 

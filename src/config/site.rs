@@ -57,6 +57,66 @@ pub struct SiteConfig {
     /// The dashboard and its API calls work without a key (a public statistics page).
     #[serde(default)]
     pub public_dashboard: bool,
+    /// Pairs of dimensions stored together (`page*source`), so a breakdown of one
+    /// can be filtered by the other; unset = `model::DEFAULT_PAIRS`, `[]` = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<String>>,
+    /// Goals: a custom event, or a pageview of a path pattern.
+    #[serde(default)]
+    pub goals: Vec<GoalConfig>,
+    /// Funnels: ordered steps completed within one visit.
+    #[serde(default)]
+    pub funnels: Vec<FunnelConfig>,
+    /// Currencies revenue is stored in (ISO 4217 codes); revenue in any other
+    /// currency is not stored (the event still is), so sums never mix currencies
+    /// and the list of stored values stays bounded.
+    #[serde(default = "default_currencies")]
+    pub currencies: Vec<String>,
+}
+
+/// One goal: exactly one of `event` and `page`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalConfig {
+    /// Shown in the API and dashboard; unique per site.
+    pub name: String,
+    /// A custom event name: each such event completes the goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// A path pattern (`/signup/done`, `/blog/*`): each pageview of a matching page
+    /// completes the goal. `*` stands for any characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+/// One funnel: 2 to 8 steps, each a page pattern or a custom event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelConfig {
+    /// Shown in the API and dashboard; unique per site.
+    pub name: String,
+    /// The steps, in order.
+    pub steps: Vec<StepConfig>,
+}
+
+/// One funnel step: exactly one of `event` and `page`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    /// A custom event name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// A path pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+fn default_currencies() -> Vec<String> {
+    [
+        "EUR", "USD", "GBP", "PLN", "CHF", "SEK", "NOK", "DKK", "CZK", "JPY", "CAD", "AUD",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn default_k() -> u32 {

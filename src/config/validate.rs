@@ -174,6 +174,9 @@ impl Config {
                     ));
                 }
             }
+            if let Err((key, message)) = crate::model::Conversions::compile(site) {
+                return Err(ConfigError::key(format!("sites[{i}].{key}"), message));
+            }
             for (j, h) in site.hostnames.iter().enumerate() {
                 let bare = h.strip_prefix("*.").unwrap_or(h);
                 if bare.is_empty() || bare.contains(['/', ':', ' ']) {

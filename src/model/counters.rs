@@ -16,6 +16,10 @@ macro_rules! with_counters {
                 visits: "Visits (sessions) started.",
                 bounces: "Visits with one pageview and no engagement.",
                 duration: "Total visit duration in seconds.",
+                revenue: "Revenue in thousandths of the currency unit (only on cells keyed by a currency).",
+                engagements: "Engagement reports (a page left or hidden after being seen).",
+                engaged_ms: "Milliseconds the page was visible, summed over engagement reports.",
+                scroll_depth: "Deepest scroll position in percent, summed over engagement reports.",
             ]
             $($rest)*
         }

@@ -49,7 +49,97 @@ pub enum Dim {
     MarketingProp,
     /// Consent decision counters (`hits`).
     Decision,
+    /// A goal the site declared (its name): `hits` count completions, visitors
+    /// the converting visitors.
+    Goal,
+    /// A step of a declared funnel, `funnel\u{1f}NN` (step number from 01):
+    /// `visits` count the visits that reached it, in order, within one visit.
+    Funnel,
+    /// The currency of revenue (ISO 4217 code from the site's list): `revenue`
+    /// sums the amounts in that currency.
+    Currency,
+    /// Two dimensions together, an index into [`PAIRS`]; values are
+    /// `first\u{1f}second`. A site stores only the pairs it declares.
+    Pair(u8),
 }
+
+/// A pair of dimensions a site may declare (`sites.pairs`), stored like a single
+/// dimension so a breakdown of one can be filtered by the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairDef {
+    /// The `dim` value (`page*source`).
+    pub name: &'static str,
+    /// The dimension the value starts with.
+    pub first: Dim,
+    /// The dimension after the separator.
+    pub second: Dim,
+}
+
+const fn pair(name: &'static str, first: Dim, second: Dim) -> PairDef {
+    PairDef {
+        name,
+        first,
+        second,
+    }
+}
+
+/// Every pair a site may declare. The index is stored nowhere (rows carry the
+/// name), so entries may be appended, never reordered within a release.
+pub const PAIRS: [PairDef; 36] = [
+    pair("page*source", Dim::Page, Dim::Source),
+    pair("page*referrer", Dim::Page, Dim::Referrer),
+    pair("page*utm_source", Dim::Page, Dim::Utm(0)),
+    pair("page*utm_campaign", Dim::Page, Dim::Utm(2)),
+    pair("page*country", Dim::Page, Dim::Country),
+    pair("page*device", Dim::Page, Dim::Device),
+    pair("page*browser", Dim::Page, Dim::Browser),
+    pair("page*os", Dim::Page, Dim::Os),
+    pair("entry_page*source", Dim::EntryPage, Dim::Source),
+    pair("entry_page*referrer", Dim::EntryPage, Dim::Referrer),
+    pair("entry_page*utm_campaign", Dim::EntryPage, Dim::Utm(2)),
+    pair("entry_page*country", Dim::EntryPage, Dim::Country),
+    pair("entry_page*device", Dim::EntryPage, Dim::Device),
+    pair("source*country", Dim::Source, Dim::Country),
+    pair("source*device", Dim::Source, Dim::Device),
+    pair("referrer*country", Dim::Referrer, Dim::Country),
+    pair("utm_campaign*country", Dim::Utm(2), Dim::Country),
+    pair("country*device", Dim::Country, Dim::Device),
+    pair("source*goal", Dim::Source, Dim::Goal),
+    pair("referrer*goal", Dim::Referrer, Dim::Goal),
+    pair("utm_source*goal", Dim::Utm(0), Dim::Goal),
+    pair("utm_medium*goal", Dim::Utm(1), Dim::Goal),
+    pair("utm_campaign*goal", Dim::Utm(2), Dim::Goal),
+    pair("entry_page*goal", Dim::EntryPage, Dim::Goal),
+    pair("page*goal", Dim::Page, Dim::Goal),
+    pair("country*goal", Dim::Country, Dim::Goal),
+    pair("device*goal", Dim::Device, Dim::Goal),
+    pair("browser*goal", Dim::Browser, Dim::Goal),
+    pair("event*source", Dim::Event, Dim::Source),
+    pair("event*utm_campaign", Dim::Event, Dim::Utm(2)),
+    pair("event*country", Dim::Event, Dim::Country),
+    pair("event*device", Dim::Event, Dim::Device),
+    pair("event*page", Dim::Event, Dim::Page),
+    pair("event*currency", Dim::Event, Dim::Currency),
+    pair("goal*currency", Dim::Goal, Dim::Currency),
+    pair("source*currency", Dim::Source, Dim::Currency),
+];
+
+/// The pairs a site stores when it declares none: what the dashboard's filters
+/// and the goal card need.
+pub const DEFAULT_PAIRS: [&str; 12] = [
+    "page*source",
+    "page*country",
+    "entry_page*source",
+    "source*country",
+    "source*goal",
+    "utm_campaign*goal",
+    "entry_page*goal",
+    "country*goal",
+    "device*goal",
+    "event*currency",
+    "goal*currency",
+    "source*currency",
+];
 
 impl Dim {
     /// The value of the `dim` column.
@@ -75,7 +165,52 @@ impl Dim {
             Dim::Prop => "prop",
             Dim::MarketingProp => "marketing_prop",
             Dim::Decision => "decision",
+            Dim::Goal => "goal",
+            Dim::Funnel => "funnel",
+            Dim::Currency => "currency",
+            Dim::Pair(i) => PAIRS.get(usize::from(i)).map_or("pair", |p| p.name),
         }
+    }
+
+    /// The two dimensions of a pair.
+    pub fn parts(self) -> Option<(Dim, Dim)> {
+        match self {
+            Dim::Pair(i) => PAIRS.get(usize::from(i)).map(|p| (p.first, p.second)),
+            _ => None,
+        }
+    }
+
+    /// The pair of `a` and `b`, in either order.
+    pub fn pair_of(a: Dim, b: Dim) -> Option<Dim> {
+        PAIRS
+            .iter()
+            .position(|p| (p.first, p.second) == (a, b) || (p.first, p.second) == (b, a))
+            .map(|i| Dim::Pair(i as u8))
+    }
+
+    /// The pair called `name` (`page*source`).
+    pub fn pair_named(name: &str) -> Option<Dim> {
+        PAIRS
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| Dim::Pair(i as u8))
+    }
+
+    /// The dimension itself, or both parts of a pair.
+    pub fn components(self) -> impl Iterator<Item = Dim> {
+        let (a, b) = match self.parts() {
+            Some((a, b)) => (a, Some(b)),
+            None => (self, None),
+        };
+        std::iter::once(a).chain(b)
+    }
+
+    /// The withheld-mask bits ([`DataGroup::bit`]) of the groups this dimension
+    /// holds: a pair is withheld when either part is.
+    pub fn group_bits(self) -> u16 {
+        self.components()
+            .filter_map(Dim::group)
+            .fold(0, |m, g| m | g.bit())
     }
 }
 
@@ -117,38 +252,60 @@ impl DataClass {
     }
 }
 
+/// Every dimension that is not a pair.
+pub const SINGLE_DIMS: [Dim; 27] = [
+    Dim::Total,
+    Dim::Page,
+    Dim::EntryPage,
+    Dim::ExitPage,
+    Dim::Source,
+    Dim::Referrer,
+    Dim::Utm(0),
+    Dim::Utm(1),
+    Dim::Utm(2),
+    Dim::Utm(3),
+    Dim::Utm(4),
+    Dim::Country,
+    Dim::Region,
+    Dim::Browser,
+    Dim::BrowserVersion,
+    Dim::Os,
+    Dim::OsVersion,
+    Dim::Device,
+    Dim::Screen,
+    Dim::Language,
+    Dim::Event,
+    Dim::Prop,
+    Dim::MarketingProp,
+    Dim::Decision,
+    Dim::Goal,
+    Dim::Funnel,
+    Dim::Currency,
+];
+
 impl Dim {
-    /// Every dimension.
-    pub const ALL: [Dim; 24] = [
-        Dim::Total,
-        Dim::Page,
-        Dim::EntryPage,
-        Dim::ExitPage,
-        Dim::Source,
-        Dim::Referrer,
-        Dim::Utm(0),
-        Dim::Utm(1),
-        Dim::Utm(2),
-        Dim::Utm(3),
-        Dim::Utm(4),
-        Dim::Country,
-        Dim::Region,
-        Dim::Browser,
-        Dim::BrowserVersion,
-        Dim::Os,
-        Dim::OsVersion,
-        Dim::Device,
-        Dim::Screen,
-        Dim::Language,
-        Dim::Event,
-        Dim::Prop,
-        Dim::MarketingProp,
-        Dim::Decision,
-    ];
+    /// Every dimension: the single ones, then every pair.
+    pub const ALL: [Dim; SINGLE_DIMS.len() + PAIRS.len()] = {
+        let mut all = [Dim::Total; SINGLE_DIMS.len() + PAIRS.len()];
+        let mut i = 0;
+        while i < SINGLE_DIMS.len() {
+            all[i] = SINGLE_DIMS[i];
+            i += 1;
+        }
+        let mut j = 0;
+        while j < PAIRS.len() {
+            all[i + j] = Dim::Pair(j as u8);
+            j += 1;
+        }
+        all
+    };
 
     /// Whether the dimension's values come from visitors' input (pages, referrers,
     /// campaigns, events) and so need a cardinality bound.
     pub fn is_open_ended(self) -> bool {
+        if let Some((a, b)) = self.parts() {
+            return a.is_open_ended() || b.is_open_ended();
+        }
         !matches!(
             self,
             Dim::Total
@@ -160,6 +317,9 @@ impl Dim {
                 | Dim::Screen
                 | Dim::Language
                 | Dim::Decision
+                | Dim::Goal
+                | Dim::Funnel
+                | Dim::Currency
         )
     }
 
@@ -177,12 +337,21 @@ impl Dim {
             Dim::Language => DataGroup::Language,
             Dim::Event | Dim::Prop | Dim::MarketingProp => DataGroup::Events,
             Dim::EntryPage | Dim::ExitPage => DataGroup::Visits,
-            Dim::Total | Dim::Page | Dim::Decision => return None,
+            Dim::Goal | Dim::Funnel | Dim::Currency => DataGroup::Conversions,
+            // A pair holds both parts' groups: see `group_bits`.
+            Dim::Total | Dim::Page | Dim::Decision | Dim::Pair(_) => return None,
         })
     }
 
     /// The data class (retention, consent category) of the dimension.
     pub fn class(self) -> DataClass {
+        if let Some((a, b)) = self.parts() {
+            return if a.class() == DataClass::Marketing || b.class() == DataClass::Marketing {
+                DataClass::Marketing
+            } else {
+                DataClass::Audience
+            };
+        }
         match self {
             Dim::Utm(_) | Dim::MarketingProp => DataClass::Marketing,
             Dim::Decision => DataClass::Consent,

@@ -221,11 +221,15 @@ pub enum DataGroup {
     Language,
     /// Custom events and their props.
     Events,
+    /// Goals, funnels and revenue.
+    Conversions,
+    /// Time on page and scroll depth.
+    Engagement,
 }
 
 impl DataGroup {
     /// Every group.
-    pub const ALL: [DataGroup; 8] = [
+    pub const ALL: [DataGroup; 10] = [
         DataGroup::Visits,
         DataGroup::Geo,
         DataGroup::Agent,
@@ -234,6 +238,8 @@ impl DataGroup {
         DataGroup::Screen,
         DataGroup::Language,
         DataGroup::Events,
+        DataGroup::Conversions,
+        DataGroup::Engagement,
     ];
 
     /// Configuration spelling.
@@ -247,6 +253,8 @@ impl DataGroup {
             DataGroup::Screen => "screen",
             DataGroup::Language => "language",
             DataGroup::Events => "events",
+            DataGroup::Conversions => "conversions",
+            DataGroup::Engagement => "engagement",
         }
     }
 

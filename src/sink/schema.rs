@@ -12,7 +12,6 @@ use super::close::CLOSED;
 use super::sql::{text, Arg, Sql};
 use super::SinkError;
 use crate::config::ClickHouseConfig;
-use crate::model::Counters;
 
 /// One migration file.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "0002_days.sql",
         sql: include_str!("../../sql/0002_days.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_conversions.sql",
+        sql: include_str!("../../sql/0003_conversions.sql"),
     },
 ];
 
@@ -206,8 +210,19 @@ pub async fn convert_v1(
 
 /// The conversion statements of one site in zone `tz` (see [`convert_v1`]).
 pub fn v1_site_statements(site: &str, tz: &str) -> Vec<Sql> {
-    let merged = Counters::columns(|c| format!("sumMerge({c}) AS {c}"));
-    let names = Counters::NAMES.join(", ");
+    // The counters v1 had: later counters start at their column default (0).
+    const V1_COUNTERS: [&str; 6] = [
+        "hits",
+        "pageviews",
+        "events",
+        "visits",
+        "bounces",
+        "duration",
+    ];
+    let merged = V1_COUNTERS
+        .map(|c| format!("sumMerge({c}) AS {c}"))
+        .join(", ");
+    let names = V1_COUNTERS.join(", ");
     let mut daily = Sql::new(&format!(
         "INSERT INTO late_daily (date, site, dim, value, part, {names}, visitors) \
          SELECT toDate(hour, ?) AS local_date, site, dim, value, toUInt64(1) AS part, {merged}, \
