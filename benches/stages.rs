@@ -290,6 +290,8 @@ fn owned(b: &Beacon<'_>) -> Beacon<'static> {
         props: b.props.iter().map(|(k, v)| (o(k), o(v))).collect(),
         consent: b.consent.as_ref().map(o),
         opt_out: b.opt_out,
+        revenue: b.revenue,
+        engagement: b.engagement,
     }
 }
 

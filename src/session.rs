@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::model::Conversions;
 use crate::privacy::agent::DeviceClass;
 use crate::privacy::consent::Level;
 use crate::privacy::geo::Country;
@@ -107,6 +108,8 @@ struct Visit {
     device: Option<DeviceClass>,
     level: Level,
     withheld: u16,
+    /// Progress through the site's funnels, 4 bits each (`model::goals`).
+    funnels: u32,
 }
 
 /// A finished visit, with its strings resolved, ready to aggregate.
@@ -155,6 +158,22 @@ pub struct VisitInfo {
     pub new: bool,
     /// Source channel of the visit's first hit.
     pub channel: Option<Arc<str>>,
+    /// Where the visit came from, for hits credited to it (custom events and
+    /// goal completions); `None` for other hits, which need no lookups.
+    pub origin: Option<Origin>,
+    /// The visit's funnel progress before and after this hit.
+    pub funnels: (u32, u32),
+}
+
+/// The first-hit attributes of a visit that events and goals are credited to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// Entry page.
+    pub entry: Arc<str>,
+    /// Referrer host.
+    pub referrer: Option<Arc<str>>,
+    /// utm_source, utm_medium, utm_campaign.
+    pub utm: [Option<Arc<str>>; 3],
 }
 
 /// The sharded visit table.
@@ -212,17 +231,24 @@ impl Sessions {
     /// hit (used when it starts a visit). Returns what the aggregator needs, and
     /// visits closed by this call (a timed-out or consent-lowered visit of the same
     /// visitor, or early closes when full).
+    ///
+    /// `conv` holds the site's goals and funnels: the visit's funnel progress moves
+    /// on here, and hits that complete a goal (or are custom events) learn the
+    /// visit's origin.
     pub fn touch(
         &self,
         hit: &AnonHit,
         now: u32,
         channel: Option<&str>,
+        conv: &Conversions,
     ) -> (Option<VisitInfo>, Vec<ClosedVisit>) {
         let Some(visitor) = hit.visitor else {
             return (None, Vec::new());
         };
         let mut closed = Vec::new();
         let page = (hit.event.is_none()).then_some(&*hit.path);
+        let event = hit.event.as_deref();
+        let credited = event.is_some() || conv.goals_hit(None, &hit.path).next().is_some();
         let mut shard = self.shard(visitor).lock();
         if let Some(v) = shard.get_mut(&visitor) {
             let expired = now.saturating_sub(v.last) >= self.timeout_secs;
@@ -239,9 +265,17 @@ impl Sessions {
                     }
                     None => v.events = v.events.saturating_add(1),
                 }
+                let before = v.funnels;
+                v.funnels = conv.advance(before, event, &hit.path);
                 let info = VisitInfo {
                     new: false,
                     channel: self.interner.get(v.channel),
+                    origin: credited.then(|| Origin {
+                        entry: self.interner.get(v.entry).unwrap_or_else(|| Arc::from("/")),
+                        referrer: self.interner.get(v.referrer),
+                        utm: v.utm.map(|id| self.interner.get(id)),
+                    }),
+                    funnels: (before, v.funnels),
                 };
                 return (Some(info), closed);
             }
@@ -279,7 +313,9 @@ impl Sessions {
             device: hit.device,
             level: hit.level,
             withheld: hit.withheld,
+            funnels: conv.advance(0, event, &hit.path),
         };
+        let funnels = (0, visit.funnels);
         shard.insert(visitor, visit);
         drop(shard);
         if self.live.fetch_add(1, Ordering::Relaxed) + 1 > self.max_live {
@@ -288,6 +324,12 @@ impl Sessions {
         let info = VisitInfo {
             new: true,
             channel: channel.map(Arc::from),
+            origin: credited.then(|| Origin {
+                entry: Arc::from(&*hit.path),
+                referrer: hit.referrer.as_deref().map(Arc::from),
+                utm: [0, 1, 2].map(|i| hit.utm[i].as_deref().map(Arc::from)),
+            }),
+            funnels,
         };
         (Some(info), closed)
     }
@@ -405,11 +447,16 @@ mod tests {
     #[test]
     fn a_visit_tracks_entry_exit_duration_and_bounce() {
         let s = Sessions::new(4, 1800, 1000);
-        let (info, closed) = s.touch(&hit(7, "/a", None), 100, Some("search"));
+        let (info, closed) = s.touch(
+            &hit(7, "/a", None),
+            100,
+            Some("search"),
+            &Conversions::default(),
+        );
         assert!(info.unwrap().new && closed.is_empty());
-        let (info, _) = s.touch(&hit(7, "/b", None), 160, None);
+        let (info, _) = s.touch(&hit(7, "/b", None), 160, None, &Conversions::default());
         assert_eq!(info.unwrap().channel.as_deref(), Some("search"));
-        s.touch(&hit(8, "/c", None), 100, None);
+        s.touch(&hit(8, "/c", None), 100, None, &Conversions::default());
         assert_eq!(s.live(), 2);
         let mut closed = s.sweep(100 + 1800 + 60, |_, _| true);
         closed.sort_by_key(|c| c.visitor);
@@ -423,9 +470,14 @@ mod tests {
     #[test]
     fn an_event_is_engagement_and_timeouts_start_new_visits() {
         let s = Sessions::new(2, 1800, 1000);
-        s.touch(&hit(1, "/a", None), 0, None);
-        s.touch(&hit(1, "/a", Some("signup")), 10, None);
-        let (info, closed) = s.touch(&hit(1, "/a", None), 5000, None);
+        s.touch(&hit(1, "/a", None), 0, None, &Conversions::default());
+        s.touch(
+            &hit(1, "/a", Some("signup")),
+            10,
+            None,
+            &Conversions::default(),
+        );
+        let (info, closed) = s.touch(&hit(1, "/a", None), 5000, None, &Conversions::default());
         assert!(info.unwrap().new);
         assert_eq!(closed.len(), 1);
         assert!(!closed[0].bounce);
@@ -436,8 +488,8 @@ mod tests {
         let s = Sessions::new(2, 1800, 1000);
         let mut h = hit(3, "/a", None);
         h.level = Level::Marketing;
-        s.touch(&h, 0, None);
-        let (_, closed) = s.touch(&hit(3, "/b", None), 10, None);
+        s.touch(&h, 0, None, &Conversions::default());
+        let (_, closed) = s.touch(&hit(3, "/b", None), 10, None, &Conversions::default());
         assert!(
             closed.is_empty(),
             "marketing → analytics drops the old visit"
@@ -452,7 +504,10 @@ mod tests {
         let s = Sessions::new(4, 1800, 100);
         let mut closed = 0;
         for v in 0..1000u64 {
-            closed += s.touch(&hit(v, "/", None), v as u32, None).1.len();
+            closed += s
+                .touch(&hit(v, "/", None), v as u32, None, &Conversions::default())
+                .1
+                .len();
         }
         assert!(s.live() <= 100, "live {}", s.live());
         assert_eq!(closed + s.live(), 1000);
@@ -462,7 +517,7 @@ mod tests {
     #[test]
     fn visits_do_not_outlive_their_salt() {
         let s = Sessions::new(2, 1800, 100);
-        s.touch(&hit(1, "/", None), 10, None);
+        s.touch(&hit(1, "/", None), 10, None, &Conversions::default());
         assert_eq!(s.sweep(20, |_, _| true).len(), 0);
         assert_eq!(s.sweep(20, |_, _| false).len(), 1);
     }
@@ -488,7 +543,7 @@ mod tests {
                 &paths[(v % 500) as usize],
                 None,
             );
-            s.touch(&h, 0, Some("search"));
+            s.touch(&h, 0, Some("search"), &Conversions::default());
         }
         let after = rss_kb();
         println!(

@@ -19,6 +19,7 @@ use crate::aggregate::{Aggregator, WindowSite};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::model::Conversions;
 use crate::pipeline::rate_limit::RateLimits;
 use crate::pipeline::Pipeline;
 use crate::privacy::geo::GeoDb;
@@ -251,9 +252,12 @@ pub fn build_pipeline(
     let window_sites = privacy
         .sites()
         .iter()
-        .map(|s| WindowSite {
+        .zip(&config.sites)
+        .map(|(s, site)| WindowSite {
             id: s.id.clone(),
             zone: salts.zones()[s.zone].clone(),
+            // Validated with the configuration: this cannot fail here.
+            conv: Arc::new(Conversions::compile(site).unwrap_or_default()),
         })
         .collect();
     let aggregator = Arc::new(Aggregator::new(

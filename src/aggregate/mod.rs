@@ -20,7 +20,8 @@ use hashbrown::HashMap;
 use parking_lot::Mutex;
 
 use crate::clock::zone::Zone;
-use crate::model::{Counters, Dim, DIRECT, DIRECT_CHANNEL, PROP_SEP, UNKNOWN};
+use crate::model::goals::{funnel_step, funnel_value};
+use crate::model::{Conversions, Counters, Dim, DIRECT, DIRECT_CHANNEL, PROP_SEP, UNKNOWN};
 use crate::privacy::consent::{Decision, Level};
 use crate::privacy::AnonHit;
 use crate::session::{ClosedVisit, VisitInfo};
@@ -30,6 +31,7 @@ use guard::CardinalityGuard;
 use window::{Cell, CellKey, Window};
 
 /// The attributes a hit and a visit share: each becomes one dimension's value.
+#[derive(Clone, Copy)]
 struct Attributes<'a> {
     channel: Option<&'a str>,
     referrer: Option<&'a str>,
@@ -41,17 +43,54 @@ struct Attributes<'a> {
     os: Option<&'a str>,
 }
 
+/// What one counting step knows, for the declared pairs: the attributes plus
+/// the page, entry page, event, goal and currency where the step has them.
+#[derive(Clone, Copy, Default)]
+struct Facts<'a> {
+    page: Option<&'a str>,
+    entry: Option<&'a str>,
+    event: Option<&'a str>,
+    goal: Option<&'a str>,
+    currency: Option<&'a str>,
+}
+
+/// The value `dim` has in a step, with the same stand-ins for missing values as
+/// the single dimensions (`direct`, `(direct)`, `(unknown)`); `None` when the step
+/// does not know it (then no pair with it is written).
+fn value_of<'a>(dim: Dim, a: &'a Attributes<'a>, f: &Facts<'a>) -> Option<&'a str> {
+    Some(match dim {
+        Dim::Page => f.page?,
+        Dim::EntryPage => f.entry?,
+        Dim::Event => f.event?,
+        Dim::Goal => f.goal?,
+        Dim::Currency => f.currency?,
+        Dim::Source => a.channel.unwrap_or(DIRECT_CHANNEL),
+        Dim::Referrer => a.referrer.unwrap_or(DIRECT),
+        Dim::Utm(i) => a.utm.get(usize::from(i)).copied().flatten()?,
+        Dim::Country => a.country.as_ref().map_or(UNKNOWN, |c| c.as_str()),
+        Dim::Region => a.region.unwrap_or(UNKNOWN),
+        Dim::Device => a.device?.as_str(),
+        Dim::Browser => a.browser?,
+        Dim::Os => a.os?,
+        _ => return None,
+    })
+}
+
 /// A locked window shard plus the guard every value passes.
 struct Adder<'a> {
     w: parking_lot::MutexGuard<'a, Window>,
     guard: &'a CardinalityGuard,
     /// Data groups not to write (the visitor's consent does not cover them).
     withheld: u16,
+    /// The site's declarations (pairs, goals, funnels).
+    conv: &'a Conversions,
+    /// Reused for pair values.
+    buf: String,
 }
 
 impl Adder<'_> {
     /// The dimensions a visit is counted under: total, entry page and its first
-    /// hit's attributes.
+    /// hit's attributes, and the declared pairs of those.
     fn add_visit(
         &mut self,
         site: u32,
@@ -64,6 +103,11 @@ impl Adder<'_> {
         self.add(site, hour, Dim::Total, "", c, v);
         self.add(site, hour, Dim::EntryPage, entry, c, v);
         self.add_attributes(site, hour, a, c, v);
+        let f = Facts {
+            entry: Some(entry),
+            ..Facts::default()
+        };
+        self.add_pairs(site, hour, a, &f, None, c, c, v);
     }
 
     /// Source, referrer, campaigns, country, region, device, browser and OS.
@@ -75,30 +119,16 @@ impl Adder<'_> {
         c: &Counters,
         v: Option<u64>,
     ) {
-        self.add(
-            site,
-            hour,
-            Dim::Source,
-            a.channel.unwrap_or(DIRECT_CHANNEL),
-            c,
-            v,
-        );
-        self.add(
-            site,
-            hour,
-            Dim::Referrer,
-            a.referrer.unwrap_or(DIRECT),
-            c,
-            v,
-        );
+        for dim in [Dim::Source, Dim::Referrer, Dim::Country, Dim::Region] {
+            if let Some(value) = value_of(dim, a, &Facts::default()) {
+                self.add(site, hour, dim, value, c, v);
+            }
+        }
         for (i, utm) in a.utm.iter().enumerate() {
             if let Some(u) = utm {
                 self.add(site, hour, Dim::Utm(i as u8), u, c, v);
             }
         }
-        let country = a.country.as_ref().map_or(UNKNOWN, |c| c.as_str());
-        self.add(site, hour, Dim::Country, country, c, v);
-        self.add(site, hour, Dim::Region, a.region.unwrap_or(UNKNOWN), c, v);
         if let Some(d) = a.device {
             self.add(site, hour, Dim::Device, d.as_str(), c, v);
         }
@@ -107,6 +137,46 @@ impl Adder<'_> {
         }
         if let Some(o) = a.os {
             self.add(site, hour, Dim::Os, o, c, v);
+        }
+    }
+
+    /// The site's declared pairs whose two parts this step knows; `only` keeps
+    /// the pairs with that part (a goal's step writes only goal pairs, so the
+    /// event's own pairs are not counted twice). Pairs with a currency get
+    /// `money` (the counters plus the revenue), the others `c`.
+    #[allow(clippy::too_many_arguments)]
+    fn add_pairs(
+        &mut self,
+        site: u32,
+        hour: u32,
+        a: &Attributes<'_>,
+        f: &Facts<'_>,
+        only: Option<Dim>,
+        c: &Counters,
+        money: &Counters,
+        v: Option<u64>,
+    ) {
+        let pairs = self.conv.pairs;
+        for dim in pairs.iter() {
+            let Some((x, y)) = dim.parts() else { continue };
+            if only.is_some_and(|o| x != o && y != o) {
+                continue;
+            }
+            let (Some(vx), Some(vy)) = (value_of(x, a, f), value_of(y, a, f)) else {
+                continue;
+            };
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            buf.push_str(vx);
+            buf.push(PROP_SEP);
+            buf.push_str(vy);
+            let counters = if x == Dim::Currency || y == Dim::Currency {
+                money
+            } else {
+                c
+            };
+            self.add(site, hour, dim, &buf, counters, v);
+            self.buf = buf;
         }
     }
 
@@ -119,7 +189,7 @@ impl Adder<'_> {
         c: &Counters,
         visitor: Option<u64>,
     ) {
-        if dim.group().is_some_and(|g| self.withheld & g.bit() != 0) {
+        if dim.group_bits() & self.withheld != 0 {
             return;
         }
         // Values already in the window passed the guard earlier this hour: only a
@@ -140,14 +210,18 @@ pub struct WindowSite {
     pub id: String,
     /// The site's time zone.
     pub zone: Arc<Zone>,
+    /// The site's pairs, goals and funnels.
+    pub conv: Arc<Conversions>,
 }
 
 impl WindowSite {
-    /// A site on UTC (tests and tools).
+    /// A site on UTC with the default pairs and no goals (tests and tools).
     pub fn utc(id: &str) -> WindowSite {
+        let conv = crate::config::SiteConfig::with_id(id);
         WindowSite {
             id: id.to_string(),
             zone: Arc::new(Zone::utc()),
+            conv: Arc::new(Conversions::compile(&conv).unwrap_or_default()),
         }
     }
 }
@@ -180,11 +254,22 @@ impl Aggregator {
         self.guard.folded.load(Ordering::Relaxed)
     }
 
-    fn adder(&self, key: Option<u64>, withheld: u16) -> Adder<'_> {
+    /// The declarations (pairs, goals, funnels) of site `site`.
+    pub fn conversions(&self, site: u32) -> &Conversions {
+        &self.site(site).conv
+    }
+
+    fn site(&self, site: u32) -> &WindowSite {
+        &self.sites[(site as usize).min(self.sites.len() - 1)]
+    }
+
+    fn adder(&self, site: u32, key: Option<u64>, withheld: u16) -> Adder<'_> {
         Adder {
             w: self.shard(key).lock(),
             guard: &self.guard,
             withheld,
+            conv: &self.site(site).conv,
+            buf: String::new(),
         }
     }
 
@@ -202,8 +287,7 @@ impl Aggregator {
             hits: 1,
             ..Default::default()
         };
-        self.shard(None)
-            .lock()
+        self.adder(site, None, 0)
             .add(site, hour, Dim::Decision, decision.as_str(), &c, None);
     }
 
@@ -211,7 +295,7 @@ impl Aggregator {
     /// first hit, in the hour it started (where its start was counted), and the
     /// visit itself on its exit page — the one thing only its end knows.
     pub fn record_visit(&self, v: &ClosedVisit) {
-        let mut w = self.adder(Some(v.visitor), v.withheld);
+        let mut w = self.adder(v.site, Some(v.visitor), v.withheld);
         let end = Counters {
             bounces: u64::from(v.bounce),
             duration: u64::from(v.duration),
@@ -248,31 +332,38 @@ impl Aggregator {
         );
     }
 
+    /// Adds an engagement report: time on page and scroll depth, on the page
+    /// and the site total (no visitor: the pageview counted them).
+    pub fn record_engagement(&self, hit: &AnonHit) {
+        let Some(e) = hit.engagement else { return };
+        let c = Counters {
+            engagements: 1,
+            engaged_ms: u64::from(e.time_ms),
+            scroll_depth: u64::from(e.scroll),
+            ..Counters::default()
+        };
+        let mut w = self.adder(hit.site, None, hit.withheld);
+        w.add(hit.site, hit.hour, Dim::Total, "", &c, None);
+        w.add(hit.site, hit.hour, Dim::Page, &hit.path, &c, None);
+    }
+
     /// Adds one anonymous hit to the window; `visit` says which visit it belongs to
-    /// (its source channel is the hit's source).
+    /// (its source channel is the hit's source; its origin is what custom events
+    /// and goals are credited to).
     pub fn record(&self, hit: &AnonHit, visit: Option<&VisitInfo>) {
-        let mut w = self.adder(hit.visitor, hit.withheld);
+        let mut w = self.adder(hit.site, hit.visitor, hit.withheld);
         let (site, hour, v) = (hit.site, hit.hour, hit.visitor);
         w.add(
             site,
             hour,
             Dim::Decision,
             hit.decision.as_str(),
-            &Counters {
-                hits: 1,
-                ..Default::default()
-            },
+            &Counters::hit(),
             None,
         );
         let c = match hit.event {
-            None => Counters {
-                pageviews: 1,
-                ..Default::default()
-            },
-            Some(_) => Counters {
-                events: 1,
-                ..Default::default()
-            },
+            None => Counters::pageview(),
+            Some(_) => Counters::event(),
         };
         if hit.level == Level::Count {
             // Anonymous count: pageviews per page and hour, nothing else.
@@ -282,41 +373,85 @@ impl Aggregator {
             }
             return;
         }
+        let attrs = Attributes {
+            channel: visit.and_then(|i| i.channel.as_deref()),
+            referrer: hit.referrer.as_deref(),
+            utm: hit.utm.each_ref().map(|u| u.as_deref()),
+            country: hit.country,
+            region: hit.region.as_deref(),
+            device: hit.device,
+            browser: hit.agent.as_ref().map(|a| &*a.browser),
+            os: hit.agent.as_ref().map(|a| &*a.os),
+        };
         if visit.is_some_and(|i| i.new) {
             // A visit counts when it starts, so a dashboard opened during the day
             // sees today's visits; its bounce and duration come when it ends.
-            w.add_visit(
-                site,
-                hour,
-                &hit.path,
-                &Attributes {
-                    channel: visit.and_then(|i| i.channel.as_deref()),
-                    referrer: hit.referrer.as_deref(),
-                    utm: [
-                        hit.utm[0].as_deref(),
-                        hit.utm[1].as_deref(),
-                        hit.utm[2].as_deref(),
-                        None,
-                        None,
-                    ],
-                    country: hit.country,
-                    region: hit.region.as_deref(),
-                    device: hit.device,
-                    browser: hit.agent.as_ref().map(|a| &*a.browser),
-                    os: hit.agent.as_ref().map(|a| &*a.os),
-                },
-                &Counters {
-                    visits: 1,
-                    ..Default::default()
-                },
-                v,
-            );
+            let start = Attributes {
+                utm: [attrs.utm[0], attrs.utm[1], attrs.utm[2], None, None],
+                ..attrs
+            };
+            let visits = Counters {
+                visits: 1,
+                ..Default::default()
+            };
+            w.add_visit(site, hour, &hit.path, &start, &visits, v);
         }
         w.add(site, hour, Dim::Total, "", &c, v);
         w.add(site, hour, Dim::Page, &hit.path, &c, v);
+        if let Some(info) = visit {
+            record_funnels(&mut w, site, hour, info.funnels, v);
+        }
+        // Events and goals are credited to the visit's origin (its first hit).
+        let origin = visit.and_then(|i| i.origin.as_ref());
+        let credited = Attributes {
+            channel: visit
+                .and_then(|i| i.channel.as_deref())
+                .or(hit.channel.map(|c| c.as_str())),
+            referrer: origin.map_or(hit.referrer.as_deref(), |o| o.referrer.as_deref()),
+            utm: match origin {
+                Some(o) => [
+                    o.utm[0].as_deref(),
+                    o.utm[1].as_deref(),
+                    o.utm[2].as_deref(),
+                    None,
+                    None,
+                ],
+                None => hit.utm.each_ref().map(|u| u.as_deref()),
+            },
+            ..attrs
+        };
+        let entry = origin.map(|o| &*o.entry);
+        let mut code = [0u8; 3];
+        let revenue = hit.revenue.map(|r| {
+            code = r.currency;
+            r.milli
+        });
+        let currency = revenue.and_then(|_| std::str::from_utf8(&code).ok());
+        let conv = w.conv;
+        // Allocates only when a goal is completed.
+        let goal_names: Vec<&str> = conv
+            .goals_hit(hit.event.as_deref(), &hit.path)
+            .map(|g| &*g.name)
+            .collect();
         if let Some(name) = &hit.event {
             let name = clean(name);
             w.add(site, hour, Dim::Event, &name, &c, v);
+            let money = Counters {
+                revenue: revenue.unwrap_or(0),
+                ..c
+            };
+            if let Some(cur) = currency {
+                w.add(site, hour, Dim::Currency, cur, &money, v);
+            }
+            let f = Facts {
+                page: Some(&hit.path),
+                entry,
+                event: Some(&name),
+                currency,
+                goal: None,
+            };
+            w.add_pairs(site, hour, &credited, &f, None, &c, &money, v);
+            record_goals(&mut w, site, hour, &goal_names, &credited, &f, revenue, v);
             let mut buf = String::new();
             let props = hit.props.iter().map(|p| (Dim::Prop, p));
             let marketing = hit.marketing_props.iter().map(|p| (Dim::MarketingProp, p));
@@ -331,22 +466,16 @@ impl Aggregator {
             }
             return;
         }
-        w.add_attributes(
-            site,
-            hour,
-            &Attributes {
-                channel: visit.and_then(|i| i.channel.as_deref()),
-                referrer: hit.referrer.as_deref(),
-                utm: hit.utm.each_ref().map(|u| u.as_deref()),
-                country: hit.country,
-                region: hit.region.as_deref(),
-                device: hit.device,
-                browser: hit.agent.as_ref().map(|a| &*a.browser),
-                os: hit.agent.as_ref().map(|a| &*a.os),
-            },
-            &c,
-            v,
-        );
+        w.add_attributes(site, hour, &attrs, &c, v);
+        let f = Facts {
+            page: Some(&hit.path),
+            ..Facts::default()
+        };
+        w.add_pairs(site, hour, &attrs, &f, None, &c, &c, v);
+        if !goal_names.is_empty() {
+            let f = Facts { entry, ..f };
+            record_goals(&mut w, site, hour, &goal_names, &credited, &f, None, v);
+        }
         if let Some(agent) = &hit.agent {
             let mut buf = String::with_capacity(32);
             buf.push_str(&agent.browser);
@@ -433,6 +562,61 @@ impl Aggregator {
     }
 }
 
+/// Each goal a hit completes: one completion (`hits`) and the visitor under
+/// the goal, and under the declared goal pairs, credited to the visit's origin;
+/// pairs with a currency also get the event's revenue.
+#[allow(clippy::too_many_arguments)]
+fn record_goals(
+    w: &mut Adder<'_>,
+    site: u32,
+    hour: u32,
+    goals: &[&str],
+    credited: &Attributes<'_>,
+    f: &Facts<'_>,
+    revenue: Option<u64>,
+    v: Option<u64>,
+) {
+    let done = Counters::hit();
+    let money = Counters {
+        revenue: revenue.unwrap_or(0),
+        ..done
+    };
+    for goal in goals {
+        w.add(site, hour, Dim::Goal, goal, &done, v);
+        let f = Facts {
+            goal: Some(goal),
+            ..*f
+        };
+        w.add_pairs(site, hour, credited, &f, Some(Dim::Goal), &done, &money, v);
+    }
+}
+
+/// The funnel steps a hit moved its visit to: one visit (and its visitor) on
+/// each newly reached step.
+fn record_funnels(
+    w: &mut Adder<'_>,
+    site: u32,
+    hour: u32,
+    (before, after): (u32, u32),
+    v: Option<u64>,
+) {
+    if before == after {
+        return;
+    }
+    let reached = Counters {
+        visits: 1,
+        ..Counters::default()
+    };
+    let conv = w.conv;
+    for (i, f) in conv.funnels.iter().enumerate() {
+        let step = funnel_step(after, i);
+        if step > funnel_step(before, i) {
+            let value = funnel_value(&f.name, step);
+            w.add(site, hour, Dim::Funnel, &value, &reached, v);
+        }
+    }
+}
+
 /// Removes the prop separator and control characters.
 fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     if s.chars().any(char::is_control) {
@@ -484,8 +668,8 @@ mod tests {
         assert_eq!(get("total", "").date, 20_780);
         assert!(a.drain().is_empty(), "drain empties the window");
         assert_eq!(
-            DataClass::Marketing.dims(),
-            vec![
+            DataClass::Marketing.dims()[..6],
+            [
                 "utm_source",
                 "utm_medium",
                 "utm_campaign",
@@ -493,6 +677,12 @@ mod tests {
                 "utm_content",
                 "marketing_prop"
             ]
+        );
+        assert!(
+            DataClass::Marketing.dims()[6..]
+                .iter()
+                .all(|d| d.contains("utm_")),
+            "a pair with a campaign part is campaign data"
         );
         assert_eq!(DataClass::Consent.dims(), vec!["decision"]);
     }
@@ -513,7 +703,9 @@ mod tests {
         assert_eq!(pages.len(), 4);
         assert_eq!(pages.iter().find(|p| p.0 == OTHER).map(|p| p.1), Some(7));
         assert_eq!(pages.iter().map(|p| p.1).sum::<u64>(), 11);
-        assert_eq!(a.folded_values(), 7);
+        // Seven pages, and seven each of the default pairs page*source and
+        // page*country: the bound holds per pair as per dimension.
+        assert_eq!(a.folded_values(), 21);
         assert_eq!(
             rows.iter().find(|r| r.dim == "total").unwrap().pageviews,
             11,

@@ -97,18 +97,4 @@ impl Window {
             .or_default()
             .add(c, visitor);
     }
-
-    pub(super) fn add(
-        &mut self,
-        site: u32,
-        hour: u32,
-        dim: Dim,
-        value: &str,
-        c: &Counters,
-        visitor: Option<u64>,
-    ) {
-        if !self.add_existing(site, hour, dim, value, c, visitor) {
-            self.insert(site, hour, dim, value, c, visitor);
-        }
-    }
 }

@@ -119,6 +119,15 @@ fn default_currencies() -> Vec<String> {
     .to_vec()
 }
 
+impl SiteConfig {
+    /// A site with every default (tests and tools).
+    pub fn with_id(id: &str) -> SiteConfig {
+        let mut site: SiteConfig = toml::from_str("id = \"x\"").expect("a site needs only its id");
+        site.id = id.to_string();
+        site
+    }
+}
+
 fn default_k() -> u32 {
     5
 }

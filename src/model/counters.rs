@@ -177,7 +177,11 @@ mod tests {
                 "events",
                 "visits",
                 "bounces",
-                "duration"
+                "duration",
+                "revenue",
+                "engagements",
+                "engaged_ms",
+                "scroll_depth"
             ]
         );
         let mut c = Counters::pageview();
@@ -187,7 +191,8 @@ mod tests {
         assert!(!c.is_zero() && Counters::default().is_zero());
         assert_eq!(
             Counters::columns(|n| format!("sum({n})")),
-            "sum(hits), sum(pageviews), sum(events), sum(visits), sum(bounces), sum(duration)"
+            "sum(hits), sum(pageviews), sum(events), sum(visits), sum(bounces), sum(duration), \
+             sum(revenue), sum(engagements), sum(engaged_ms), sum(scroll_depth)"
         );
         let mut r = TestRow::default();
         r.set_counters(&c);
@@ -202,6 +207,10 @@ mod tests {
                 "visits",
                 "bounces",
                 "duration",
+                "revenue",
+                "engagements",
+                "engaged_ms",
+                "scroll_depth",
                 "visitors"
             ]
         );

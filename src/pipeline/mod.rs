@@ -131,8 +131,14 @@ impl Pipeline {
             Ok(Outcome::Record(hit)) => {
                 Metrics::inc(&m.beacons_accepted);
                 Metrics::inc(&m.beacons_recorded);
+                if hit.engagement.is_some() {
+                    // Not a pageview: no visit, no realtime, no decision count.
+                    self.aggregator.record_engagement(&hit);
+                    return Ok(());
+                }
                 let channel = hit.channel.map(|c| c.as_str());
-                let (visit, closed) = self.sessions.touch(&hit, hit.secs, channel);
+                let conv = self.aggregator.conversions(hit.site);
+                let (visit, closed) = self.sessions.touch(&hit, hit.secs, channel, conv);
                 if hit.event.is_none() {
                     self.realtime.record(hit.site, hit.secs);
                 }
@@ -140,6 +146,10 @@ impl Pipeline {
                 for c in &closed {
                     self.aggregator.record_visit(c);
                 }
+                Ok(())
+            }
+            Ok(Outcome::Dropped) => {
+                Metrics::inc(&m.beacons_accepted);
                 Ok(())
             }
             Ok(Outcome::CountOnly {

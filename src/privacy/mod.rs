@@ -26,7 +26,7 @@ pub mod referrer;
 pub mod salt;
 pub mod url;
 
-use crate::beacon::Beacon;
+use crate::beacon::{Beacon, Engagement, Revenue};
 use crate::clock::{hour_of, Clock};
 use crate::config::{Config, LimitsConfig};
 use agent::{Agent, AgentParser, DeviceClass};
@@ -48,6 +48,8 @@ pub struct Site {
     pub marketing_props: Vec<String>,
     /// Fragment routes (`#/route`) are pages.
     pub hash_routing: bool,
+    /// Currencies revenue is stored in.
+    pub currencies: Vec<[u8; 3]>,
     /// Index of the site's time zone in the salt keeper: its days, hours and salt.
     pub zone: usize,
 }
@@ -132,6 +134,10 @@ pub struct AnonHit {
     /// Data groups ([`DataGroup::bit`]) the visitor's consent does not cover:
     /// their dimensions are not written at all.
     pub withheld: u16,
+    /// Revenue of the custom event, in a currency the site accepts.
+    pub revenue: Option<Revenue>,
+    /// An engagement report: the hit is neither a pageview nor a custom event.
+    pub engagement: Option<Engagement>,
 }
 
 impl AnonHit {
@@ -172,6 +178,8 @@ impl AnonHit {
             props: Vec::new(),
             marketing_props: Vec::new(),
             withheld: 0,
+            revenue: None,
+            engagement: None,
         }
     }
 
@@ -186,6 +194,9 @@ impl AnonHit {
 pub enum Outcome {
     /// Aggregate this.
     Record(Box<AnonHit>),
+    /// Nothing to store and no decision to count: an engagement report the
+    /// visitor's consent does not cover (it follows a pageview already counted).
+    Dropped,
     /// Only count the decision for the site and hour.
     CountOnly {
         /// Site index.
@@ -248,6 +259,9 @@ impl Privacy {
                 consent: ConsentPolicy::from(&s.consent),
                 marketing_props: s.marketing_props.clone(),
                 hash_routing: s.hash_routing,
+                currencies: crate::model::Conversions::compile(s)
+                    .map(|c| c.currencies)
+                    .unwrap_or_default(),
                 zone: salts.zone_index(&s.timezone).unwrap_or(0),
             })
             .collect();
@@ -400,6 +414,10 @@ impl Privacy {
             });
         }
 
+        if beacon.engagement.is_some() && (level == Level::Count || !allowed(DataGroup::Engagement))
+        {
+            return Ok(Outcome::Dropped);
+        }
         if beacon.event.is_some() && !allowed(DataGroup::Events) {
             return Ok(Outcome::CountOnly {
                 site: site_idx,
@@ -415,6 +433,7 @@ impl Privacy {
         let mut hit = AnonHit {
             event,
             withheld,
+            engagement: beacon.engagement,
             ..AnonHit::at(
                 site_idx,
                 now,
@@ -475,6 +494,12 @@ impl Privacy {
         if level == Level::Marketing && allowed(DataGroup::Campaigns) {
             hit.utm = page.utm.map(|u| u.map(String::into_boxed_str));
         }
+        // Revenue only on events, in a listed currency: sums never mix currencies.
+        hit.revenue = beacon.revenue.filter(|r| {
+            hit.event.is_some()
+                && allowed(DataGroup::Conversions)
+                && site.currencies.contains(&r.currency)
+        });
         let props = beacon
             .props
             .iter()

@@ -146,6 +146,10 @@ fn hour_cells(
         visits: (n as u64).div_ceil(2),
         bounces: mix.below(2),
         duration: mix.below(600),
+        revenue: mix.below(100_000),
+        engagements: mix.below(3),
+        engaged_ms: mix.below(90_000),
+        scroll_depth: mix.below(300),
     };
     out.push((Dim::Total, String::new(), c(mix, visitors.len()), visitors));
     if !crowd.is_empty() {
