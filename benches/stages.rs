@@ -301,9 +301,13 @@ fn privacy(geo: Option<Arc<GeoDb>>) -> Option<(Privacy, Config)> {
     let mut toml = String::from(
         "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[limits]\nper_client_per_sec = 0\nper_site_per_sec = 0\n",
     );
+    // Every site with the default pairs and a goal or two and a funnel, as a
+    // site using them would run (the hot path pays for them per hit).
     for s in TrafficConfig::default().sites {
         toml.push_str(&format!(
-            "[[sites]]\nid = \"{s}\"\nhostnames = [\"{s}.example\"]\nconsent = {{ preset = \"eu-strict\" }}\n"
+            "[[sites]]\nid = \"{s}\"\nhostnames = [\"{s}.example\"]\nconsent = {{ preset = \"eu-strict\" }}\n\
+             goals = [{{ name = \"Signup\", event = \"signup\" }}, {{ name = \"Pricing\", page = \"/pricing*\" }}]\n\
+             funnels = [{{ name = \"Docs to signup\", steps = [{{ page = \"/docs*\" }}, {{ page = \"/signup\" }}, {{ event = \"signup\" }}] }}]\n"
         ));
     }
     let config = match Config::from_toml_str(&toml, Path::new("bench.toml"), std::iter::empty()) {
