@@ -3,9 +3,9 @@ let E=a("api")||new URL("api/collect",s.src),L=e=>e?.split(/\W+/).filter(Boolean
 W=(e,v)=>{try{v==c?delete t[e]:t[e]=v}catch(e){}},
 K=(e=L(t.veil_consent))=>A&&e?A.filter(a=>e.includes(a)):A||e,
 U=()=>l.origin+l.pathname+(H?l.hash.replace(/^#!?(\/[^?]*).*|.*/,"$1"):"")+l.search,
-T=(e,p,u)=>{e=JSON.stringify({site:S,url:u||P||U(),referrer:R,width:screen.width,event:e,props:p,consent:K(),optout:!!t.veil_optout});n.sendBeacon(E,e)||fetch(E,{method:"POST",body:e,keepalive:!0}).catch(e=>0)},
-V=e=>{P&&(R=P);T(c,c,P=e?new URL(e,l)+"":U())},Z=()=>U()!=P&&V(),
-v=(e,p)=>/^(consent|optout|pageview)$/.test(e)?v[e](p):T(e,p),q=w.veil?.q||[];
+T=(e,p,r)=>{e=JSON.stringify({site:S,url:P||U(),referrer:R,width:screen.width,event:e,props:p,revenue:r,consent:K(),optout:!!t.veil_optout});n.sendBeacon(E,e)||fetch(E,{method:"POST",body:e,keepalive:!0}).catch(e=>0)},
+V=e=>{P&&(R=P);P=e?new URL(e,l)+"":U();T()},Z=()=>U()!=P&&V(),
+v=(e,p,r)=>/^(consent|optout|pageview)$/.test(e)?v[e](p):T(e,p,r),q=w.veil?.q||[];
 v.pageview=V;v.consent=e=>(e!==c&&(A=c,W("veil_consent",e&&e+"")),K());v.optout=e=>(e!==c&&W("veil_optout",e?1:c),!!t.veil_optout);
 w.veil=v;q.forEach(e=>v(...e));
 d.addEventListener("click",e=>{let u=new URL(e.target.closest?.("a")?.href,l),h=u.host,f=h!=l.host?h:"",p=f+u.pathname;!h||(D&&/\.(pdf|zip|gz|dmg|exe|msi|apk|csv|xlsx?|docx?|txt|mp[34])$/i.test(p)?T("download",{file:p}):f&&B&&T("outbound",{url:p}))},!0);

@@ -6,13 +6,20 @@
 //! `umami_website_id` in the site's configuration. veil never reads `id` (the
 //! identity Umami's `identify()` sets), `vid` (its persistent visitor id) or `title`:
 //! they identify people or are free text. `identify` calls are accepted and dropped.
+//!
+//! Revenue is what Umami's revenue report reads: an event's `data` keys `revenue`
+//! (a number; a decimal string is accepted too) and `currency`, as
+//! `umami.track('checkout', {revenue: 19.99, currency: 'EUR'})` sends them. When an
+//! event has both they become the beacon's revenue, not props, and a malformed
+//! amount or currency is a `400` as in every veil format. On a pageview (no `name`)
+//! they stay props, as Umami's report counts events only.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::json::prop_text;
-use super::{event_name, Beacon, DecodeError};
+use super::json::{prop_text, revenue_of};
+use super::{check_kind, event_name, Beacon, DecodeError};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -78,29 +85,54 @@ pub fn decode(body: &[u8]) -> Result<UmamiEvent<'_>, DecodeError> {
         .as_deref()
         .and_then(|s| s.split('x').next())
         .and_then(|w| w.trim().parse().ok());
-    let props = p
-        .data
-        .unwrap_or_default()
+    let event = event_name(p.name);
+    let mut data = p.data.unwrap_or_default();
+    let revenue = match (&event, data.get("revenue"), data.get("currency")) {
+        (Some(_), Some(amount), Some(currency)) => {
+            let r = revenue_of(Some(amount), Some(currency))?;
+            data.remove("revenue");
+            data.remove("currency");
+            Some(r)
+        }
+        _ => None,
+    };
+    let props = data
         .into_iter()
         .filter_map(|(k, v)| Some((Cow::Owned(k), Cow::Owned(prop_text(v)?))))
         .collect();
-    Ok(UmamiEvent::Hit(Beacon {
+    let b = Beacon {
         site,
         url,
         referrer: p.referrer.filter(|r| !r.is_empty()),
         width,
-        event: event_name(p.name),
+        event,
         props,
         consent: None,
         opt_out: false,
-        revenue: None,
+        revenue,
         engagement: None,
-    }))
+    };
+    check_kind(&b)?;
+    Ok(UmamiEvent::Hit(b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::beacon::Revenue;
+
+    fn hit(body: &str) -> Beacon<'_> {
+        match decode(body.as_bytes()) {
+            Ok(UmamiEvent::Hit(b)) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn event(data: &str) -> String {
+        format!(
+            r#"{{"type":"event","payload":{{"website":"w","url":"https://shop.example/cart","name":"checkout","data":{data}}}}}"#
+        )
+    }
 
     #[test]
     fn decodes_what_the_official_script_sends() {
@@ -134,5 +166,39 @@ mod tests {
             Err(DecodeError::MissingSite)
         );
         assert!(decode(br#"{"type":"event"}"#).is_err());
+    }
+
+    #[test]
+    fn revenue_from_event_data() {
+        let body = event(r#"{"revenue":19.99,"currency":"eur","cart":3}"#);
+        let b = hit(&body);
+        assert_eq!(
+            b.revenue,
+            Some(Revenue {
+                milli: 19_990,
+                currency: *b"EUR"
+            })
+        );
+        assert_eq!(b.props, vec![(Cow::from("cart"), Cow::from("3"))]);
+        let body = event(r#"{"revenue":"0.0005","currency":"USD"}"#);
+        assert_eq!(hit(&body).revenue.map(|r| r.milli), Some(1));
+        // One of the two is an ordinary prop.
+        let body = event(r#"{"revenue":5}"#);
+        let b = hit(&body);
+        assert_eq!((b.revenue, b.props.len()), (None, 1));
+        // On a pageview Umami's report does not count it: props as before.
+        let b = hit(
+            r#"{"type":"event","payload":{"website":"w","url":"/","data":{"revenue":5,"currency":"EUR"}}}"#,
+        );
+        assert_eq!((b.revenue, b.props.len()), (None, 2));
+        let reason = |data: &str| decode(event(data).as_bytes()).unwrap_err().to_string();
+        assert_eq!(
+            reason(r#"{"revenue":-1,"currency":"EUR"}"#),
+            "revenue amount must be a non-negative decimal number"
+        );
+        assert_eq!(
+            reason(r#"{"revenue":1,"currency":"EURO"}"#),
+            "revenue currency must be a three-letter ISO 4217 code"
+        );
     }
 }

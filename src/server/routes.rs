@@ -211,7 +211,6 @@ async fn plausible(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
     };
     let accepted = || response::text(StatusCode::ACCEPTED, "text/plain", "ok".into());
     match beacon::plausible::decode(&body) {
-        Ok(PlausibleEvent::Engagement) => accepted(),
         Ok(PlausibleEvent::Hit(mut b)) => {
             if let Some(site) = state.pipeline.privacy.site_for_domain(&b.site) {
                 b.site = std::borrow::Cow::Owned(site.to_string());

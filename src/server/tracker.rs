@@ -41,7 +41,7 @@
 //! - Link clicks (`data-outbound`, `data-downloads`) are primary-button clicks; the
 //!   beacon leaves before the browser follows the link. Middle clicks and "open in
 //!   new tab" from the context menu are not seen.
-//! - Sent: `{site, url, referrer, width, event?, props?, consent?, optout}` as
+//! - Sent: `{site, url, referrer, width, event?, props?, revenue?, consent?, optout}` as
 //!   `text/plain` through `navigator.sendBeacon` (no CORS preflight, survives the page
 //!   unloading), falling back to `fetch(api, {method: 'POST', body, keepalive: true})`
 //!   when `sendBeacon` refuses (a string body is `text/plain` there too).
@@ -62,6 +62,7 @@
 //! window.veil = window.veil || function () { (veil.q = veil.q || []).push(arguments) };
 //!
 //! veil('signup', {plan: 'pro'});        // custom event with props (strings, numbers, booleans)
+//! veil('purchase', {plan: 'pro'}, {amount: 19.99, currency: 'EUR'}); // with revenue
 //! veil('pageview');                     // pageview now (with data-manual); veil('pageview', '/masked/url') sends that URL
 //! veil('consent', ['analytics']);       // queued form of veil.consent
 //! veil('optout', true);                 // queued form of veil.optout
@@ -77,6 +78,13 @@
 //! ```
 //!
 //! `pageview`, `consent` and `optout` are reserved: they are no custom event names.
+//!
+//! Revenue is a third argument rather than a key inside the props, so that every
+//! existing call keeps its meaning and a site's own `revenue` prop stays a prop.
+//! `amount` is a number or a decimal string (`"19.99"`, kept to thousandths),
+//! `currency` a three-letter ISO 4217 code; the script sends them as given and
+//! veil answers `400` with the reason when either is malformed (a negative amount,
+//! `EURO`). Pass `{}` or `undefined` as props when there are none.
 //!
 //! ## Consent
 //!
@@ -120,8 +128,9 @@
 //! object when storage is blocked, so the API still works for the page), `E` endpoint,
 //! `L` parse a category list, `A` the page's categories, `H`/`D`/`B` hash routing /
 //! downloads / outbound on, `P` last pageview URL, `R` referrer, `W` storage write,
-//! `K` categories to send, `U` current page URL, `T` send a beacon, `V` pageview, `Z`
-//! pageview if the URL changed, `v` the public `veil`, `q` the stub's queue.
+//! `K` categories to send, `U` current page URL, `T` send a beacon (event, props,
+//! revenue), `V` pageview, `Z` pageview if the URL changed, `v` the public `veil`,
+//! `q` the stub's queue.
 
 use std::io::Write;
 use std::sync::LazyLock;
