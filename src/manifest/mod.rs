@@ -25,10 +25,10 @@ mod text_en;
 mod text_pl;
 
 pub use self::model::{
-    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, IpProcessing,
-    KAnonymity, LegalBasis, LevelManifest, Manifest, NeverCollected, OptOutCookie, PageProcessing,
-    Processing, Profiling, Purpose, Recipients, RefusalManifest, RetentionManifest, Rights,
-    StoredDim, Trigger, VisitorHash,
+    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, ConversionsManifest,
+    EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis, LevelManifest,
+    Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
+    Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
 };
 pub(crate) use self::render::{disclosure, opt_out_texts, DimGroup, OptOutTexts};
 pub use self::render::{render, Format, Lang};
@@ -42,6 +42,11 @@ pub enum ManifestError {
     /// The site is not in the configuration.
     #[error("unknown site `{0}`: it is not configured")]
     UnknownSite(String),
+    /// The site's pairs, goals, funnels or currencies do not compile (a
+    /// configuration that skipped validation): the manifest would not know what
+    /// is stored, so there is none rather than a wrong one.
+    #[error("site `{0}`: `{1}` {2}")]
+    InvalidSite(String, String, String),
     /// `--format` / `format=` names no known format.
     #[error("unknown format `{0}`: use json, md or html")]
     UnknownFormat(String),

@@ -167,7 +167,22 @@ fn count_level_stores_page_views_only() {
     let analytics = m.level(Level::Analytics).unwrap();
     assert!(analytics.visitor_hash && analytics.uses_ip);
     let dims: Vec<&str> = analytics.stored.iter().map(|s| s.dim).collect();
-    assert_eq!(dims, DataClass::Audience.dims());
+    // Every audience dimension but the undeclared goals and funnels, and of the
+    // default pairs those whose parts exist (no goal is declared).
+    let mut expected: Vec<&str> = DataClass::Audience
+        .dims()
+        .into_iter()
+        .filter(|d| !d.contains('*') && !matches!(*d, "goal" | "funnel"))
+        .collect();
+    expected.extend([
+        "page*source",
+        "page*country",
+        "entry_page*source",
+        "source*country",
+        "event*currency",
+        "source*currency",
+    ]);
+    assert_eq!(dims, expected);
     assert!(!dims.iter().any(|d| d.starts_with("utm_")));
     assert_eq!(
         m.refusal.stored.iter().map(|s| s.dim).collect::<Vec<_>>(),
@@ -563,4 +578,108 @@ fn custom_category_requirements_are_disclosed() {
     assert!(md(&c, Lang::Pl).contains("obejmuje także kategorię `functional`"));
     let plain = preset("eu-strict");
     assert!(!md(&plain, Lang::En).contains("also includes the category"));
+}
+
+/// A site declaring goals, funnels and its own pairs (one with a campaign part,
+/// one with a goal, one with revenue), keeping the default currencies.
+const CONVERSIONS_SITE: &str = r#"consent = { preset = "eu-strict", categories = ["functional"], requires = { conversions = "functional", engagement = "functional" } }
+marketing_props = ["coupon"]
+pairs = ["page*source", "country*device", "source*goal", "page*utm_campaign", "goal*currency"]
+goals = [{ name = "Signup", event = "signup" }, { name = "Pricing", page = "/pricing*" }]
+funnels = [{ name = "Buy", steps = [{ page = "/pricing" }, { event = "signup" }, { page = "/thanks" }] }]"#;
+
+fn level_dims(m: &Manifest, level: Level) -> Vec<&'static str> {
+    m.level(level)
+        .unwrap()
+        .stored
+        .iter()
+        .map(|s| s.dim)
+        .collect()
+}
+
+#[test]
+fn declared_goals_funnels_pairs_and_currencies_are_stored_at_their_levels() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let count = level_dims(&m, Level::Count);
+    assert_eq!(
+        count,
+        vec!["total", "page"],
+        "no conversions when only counting"
+    );
+    assert!(m.level(Level::Count).unwrap().engagement.is_none());
+
+    let analytics = level_dims(&m, Level::Analytics);
+    for d in [
+        "goal",
+        "funnel",
+        "currency",
+        "page*source",
+        "country*device",
+    ] {
+        assert!(analytics.contains(&d), "{d}: {analytics:?}");
+    }
+    assert!(analytics.contains(&"source*goal") && analytics.contains(&"goal*currency"));
+    assert!(
+        !analytics.contains(&"page*utm_campaign"),
+        "a pair with a campaign part waits for marketing"
+    );
+    assert!(!analytics.contains(&"page*country"), "an undeclared pair");
+    let marketing = level_dims(&m, Level::Marketing);
+    assert!(marketing.contains(&"page*utm_campaign") && marketing.contains(&"goal"));
+    let pairs: Vec<&str> = marketing
+        .iter()
+        .copied()
+        .filter(|d| d.contains('*'))
+        .collect();
+    assert_eq!(pairs.len(), 5, "every declared pair, once: {pairs:?}");
+
+    let j = json(&config(CONVERSIONS_SITE, ""));
+    let stored = |level: usize, dim: &str| {
+        j["levels"][level]["stored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["dim"] == dim)
+            .cloned()
+            .unwrap_or_else(|| panic!("{dim} at level {level}"))
+    };
+    let campaign_pair = stored(2, "page*utm_campaign");
+    assert_eq!(campaign_pair["class"], "marketing");
+    assert_eq!(campaign_pair["retention_days"], 365);
+    assert_eq!(campaign_pair["groups"], serde_json::json!(["campaigns"]));
+    assert_eq!(
+        stored(1, "source*goal")["groups"],
+        serde_json::json!(["referrers", "conversions"]),
+        "a pair belongs to both parts' groups"
+    );
+    assert_eq!(
+        stored(1, "funnel")["groups"],
+        serde_json::json!(["conversions"])
+    );
+    assert_eq!(stored(1, "page")["groups"], serde_json::json!([]));
+    assert_eq!(stored(1, "goal")["retention_days"], 730);
+    assert_eq!(
+        j["conversions"]["goals"],
+        serde_json::json!(["Signup", "Pricing"])
+    );
+    assert_eq!(j["conversions"]["funnels"][0]["steps"], 3);
+    assert_eq!(j["conversions"]["currencies"].as_array().unwrap().len(), 12);
+    let engagement = &j["levels"][1]["engagement"];
+    assert_eq!(
+        engagement["stored_with"],
+        serde_json::json!(["total", "page"])
+    );
+    assert_eq!(engagement["group"], "engagement");
+    assert!(j["levels"][0]["engagement"].is_null());
+}
+
+#[test]
+fn a_site_whose_declarations_do_not_compile_gets_no_manifest() {
+    let mut c = preset("eu-strict");
+    c.sites[0].pairs = Some(vec!["page*nothing".into()]);
+    let e = Manifest::for_site(&c, "shop.example").unwrap_err();
+    assert!(
+        e.to_string().starts_with("site `shop.example`: `pairs[0]`"),
+        "{e}"
+    );
 }
