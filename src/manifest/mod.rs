@@ -30,7 +30,10 @@ pub use self::model::{
     Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
     Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
 };
-pub(crate) use self::render::{disclosure, opt_out_texts, DimGroup, OptOutTexts};
+pub(crate) use self::render::{
+    combinations, disclosure, group_in_pairs, listed_dims, opt_out_texts, revenue_breakdowns,
+    DimGroup, OptOutTexts,
+};
 pub use self::render::{render, Format, Lang};
 
 /// Lifetime of the opt-out cookie: five years, in seconds.

@@ -375,33 +375,34 @@ fn controller_contact_and_k_are_stated() {
     assert!(md(&preset("eu-strict"), Lang::Pl).contains("właściciel serwisu shop.example."));
 }
 
+// Words that would betray an untranslated sentence in the Polish prose.
+const ENGLISH: [&str; 22] = [
+    "consent",
+    "visitor",
+    "retention",
+    "purpose",
+    "controller",
+    "legitimate",
+    "recipient",
+    "profiling",
+    "objection",
+    "object ",
+    "rights",
+    " days",
+    " day ",
+    " hour",
+    " the ",
+    " and ",
+    " of ",
+    " is ",
+    " we ",
+    "statistics",
+    "analytics",
+    "never",
+];
+
 #[test]
 fn both_languages_render_for_every_preset_and_polish_has_no_english_left() {
-    // Words that would betray an untranslated sentence in the Polish prose.
-    const ENGLISH: [&str; 22] = [
-        "consent",
-        "visitor",
-        "retention",
-        "purpose",
-        "controller",
-        "legitimate",
-        "recipient",
-        "profiling",
-        "objection",
-        "object ",
-        "rights",
-        " days",
-        " day ",
-        " hour",
-        " the ",
-        " and ",
-        " of ",
-        " is ",
-        " we ",
-        "statistics",
-        "analytics",
-        "never",
-    ];
     for p in PRESETS {
         for geo in [true, false] {
             let top = if geo { geo_top() } else { String::new() };
@@ -588,6 +589,20 @@ pairs = ["page*source", "country*device", "source*goal", "page*utm_campaign", "g
 goals = [{ name = "Signup", event = "signup" }, { name = "Pricing", page = "/pricing*" }]
 funnels = [{ name = "Buy", steps = [{ page = "/pricing" }, { event = "signup" }, { page = "/thanks" }] }]"#;
 
+/// Words of the new items that would betray an untranslated Polish sentence.
+const ENGLISH_NEW: [&str; 10] = [
+    "goal",
+    "funnel",
+    "revenue",
+    "currency",
+    "scroll",
+    "time on page",
+    "combination",
+    "pair",
+    "per ",
+    "order",
+];
+
 fn level_dims(m: &Manifest, level: Level) -> Vec<&'static str> {
     m.level(level)
         .unwrap()
@@ -671,6 +686,167 @@ fn declared_goals_funnels_pairs_and_currencies_are_stored_at_their_levels() {
     );
     assert_eq!(engagement["group"], "engagement");
     assert!(j["levels"][0]["engagement"].is_null());
+}
+
+#[test]
+fn goals_funnels_revenue_pairs_and_engagement_are_explained_in_both_languages() {
+    let c = config(CONVERSIONS_SITE, "");
+    let en = md(&c, Lang::En);
+    let stored = section(&en, "What we store");
+    for phrase in [
+        "goals we have defined (`Signup`, `Pricing`)",
+        "by how many visitors, not who reached it",
+        "funnels we have defined (`Buy`)",
+        "progress is followed only within one visit, in the server’s memory",
+        "never linked across visits or days and only the counts are stored",
+        "the sum of the amounts in each currency (`EUR`, `USD`",
+        ", also per goal —",
+        "never the amount of a single order, nothing per visitor",
+        "combinations of two of the attributes above",
+        "page and traffic source; country and device type; traffic source and goal —",
+        "applies to each combination as a whole",
+        "page and campaign name (utm\\_campaign) —",
+        "(time on page and scroll depth)",
+    ] {
+        assert!(stored.contains(phrase), "missing `{phrase}`:\n{stored}");
+    }
+    let marketing = &stored[stored.find("**Marketing:**").unwrap()..];
+    assert!(marketing.contains("page and campaign name"));
+    assert!(
+        !marketing.contains("traffic source and goal"),
+        "listed once, under statistics"
+    );
+    assert!(en.contains("Data of the group `conversions` (goals, funnels and revenue, also where combined with other attributes; see the list below)"));
+    assert!(en.contains(
+        "Data of the group `engagement` (time on page and scroll depth; see the list below)"
+    ));
+
+    let pl = md(&c, Lang::Pl);
+    let stored = section(&pl, "Jakie dane zapisujemy");
+    for phrase in [
+        "zdefiniowane przez nas cele konwersji (`Signup`, `Pricing`)",
+        "ile razy go zrealizowano i ilu odwiedzających to zrobiło",
+        "zdefiniowane przez nas lejki (`Buy`)",
+        "postęp w lejku śledzimy wyłącznie w trakcie jednej wizyty, w pamięci operacyjnej serwera",
+        "nie wiążemy go więc z innymi wizytami ani dniami i zapisujemy jedynie liczby",
+        "suma kwot w każdej walucie (`EUR`, `USD`",
+        ", także w podziale na cele konwersji —",
+        "nie zapisujemy kwot pojedynczych zamówień, niczego w odniesieniu do pojedynczych odwiedzających",
+        "zestawienia dwóch opisanych wyżej cech",
+        "strona i źródło ruchu; kraj i rodzaj urządzenia; źródło ruchu i cel konwersji —",
+        "dotyczy każdego zestawienia jako całości",
+        "strona i nazwa kampanii (utm\\_campaign) —",
+        "czas na stronie i głębokość przewinięcia",
+    ] {
+        assert!(stored.contains(phrase), "missing `{phrase}`:\n{stored}");
+    }
+    assert!(pl.contains("Dane z grupy `conversions` (cele konwersji, lejki i przychody, także w zestawieniach z innymi cechami; zob. lista poniżej)"));
+    assert!(pl.contains(
+        "Dane z grupy `engagement` (czas na stronie i głębokość przewinięcia; zob. lista poniżej)"
+    ));
+}
+
+#[test]
+fn the_polish_text_of_the_new_items_has_no_english_left() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let opt = text_pl::opt_out(&m);
+    let texts = [prose(&text_pl::disclosure(&m)), prose(&opt.summary)];
+    for text in texts {
+        let lower = text.to_lowercase();
+        for word in ENGLISH.iter().chain(&ENGLISH_NEW) {
+            assert!(!lower.contains(word), "English `{word}` in Polish:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn sites_without_goals_or_funnels_do_not_mention_them() {
+    let plain = preset("eu-exempt-audience");
+    let m = manifest(&plain);
+    let all: Vec<&str> = m
+        .levels
+        .iter()
+        .flat_map(|l| l.stored.iter().map(|s| s.dim))
+        .collect();
+    assert!(
+        !all.iter()
+            .any(|d| d.contains("goal") || d.contains("funnel")),
+        "default goal pairs need goals: {all:?}"
+    );
+    let en = md(&plain, Lang::En).to_lowercase();
+    let pl = md(&plain, Lang::Pl).to_lowercase();
+    for word in ["goal", "funnel"] {
+        assert!(!en.contains(word), "{word}:\n{en}");
+    }
+    for word in ["cel konwersji", "cele konwersji", "lejk"] {
+        assert!(!pl.contains(word), "{word}:\n{pl}");
+    }
+    // The default pairs and currencies are still described.
+    assert!(
+        en.contains("page and traffic source") && en.contains("also per event and traffic source")
+    );
+    assert!(
+        pl.contains("strona i źródło ruchu")
+            && pl.contains("w podziale na zdarzenia i źródła ruchu")
+    );
+
+    // No currencies and no pairs: neither revenue nor combinations.
+    let bare = config(
+        "consent = { preset = \"eu-exempt-audience\" }\ncurrencies = []\npairs = []\nk = 0",
+        "",
+    );
+    let m = manifest(&bare);
+    assert!(m
+        .levels
+        .iter()
+        .all(|l| l.stored.iter().all(|s| s.dim != "currency")));
+    let en = md(&bare, Lang::En);
+    assert!(
+        !en.contains("revenue") && !en.contains("combinations"),
+        "{en}"
+    );
+    let pl = md(&bare, Lang::Pl);
+    assert!(!pl.contains("przych") && !pl.contains("zestawieni"), "{pl}");
+    // Time on page is stored with the pages of every collecting level above count.
+    assert!(en.contains("(time on page and scroll depth)"));
+}
+
+#[test]
+fn every_stored_dimension_is_explained_by_its_own_item() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let dims: Vec<crate::model::Dim> = crate::model::Dim::ALL.to_vec();
+    let mut groups = DimGroup::list(&dims);
+    // Every group a stored dimension of this site falls in is among them.
+    for l in &m.levels {
+        for s in &l.stored {
+            assert!(groups.contains(&DimGroup::of(s.kind)), "{}", s.dim);
+        }
+    }
+    groups.retain(|g| *g != DimGroup::Event);
+    for d in [
+        crate::model::Dim::Goal,
+        crate::model::Dim::Funnel,
+        crate::model::Dim::Currency,
+    ] {
+        assert_ne!(DimGroup::of(d), DimGroup::Event, "{d:?} has its own text");
+    }
+    for text in [
+        |m: &Manifest, d: &[crate::model::Dim], g| {
+            prose(&[Block::Para(text_en::group_item(m, Level::Analytics, d, g))])
+        },
+        |m: &Manifest, d: &[crate::model::Dim], g| {
+            prose(&[Block::Para(text_pl::group_item(m, Level::Analytics, d, g))])
+        },
+    ] {
+        let event = text(&m, &dims, DimGroup::Event);
+        let mut seen: Vec<String> = vec![event];
+        for g in &groups {
+            let item = text(&m, &dims, *g);
+            assert!(item.trim().len() > 10, "{g:?}: {item}");
+            assert!(!seen.contains(&item), "{g:?} repeats another item: {item}");
+            seen.push(item);
+        }
+    }
 }
 
 #[test]
