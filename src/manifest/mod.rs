@@ -31,8 +31,8 @@ pub use self::model::{
     Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
 };
 pub(crate) use self::render::{
-    combinations, disclosure, group_in_pairs, listed_dims, opt_out_texts, revenue_breakdowns,
-    DimGroup, OptOutTexts,
+    combinations, disclosure, group_in_pairs, level_has, listed_dims, opt_out_texts,
+    revenue_breakdowns, statistics_extras, DimGroup, Extra, OptOutTexts,
 };
 pub use self::render::{render, Format, Lang};
 

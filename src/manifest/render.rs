@@ -190,6 +190,45 @@ pub(crate) fn revenue_breakdowns(dims: &[Dim]) -> Vec<Dim> {
         .collect()
 }
 
+/// What the statistics level keeps beyond the fixed dimensions, for the short
+/// accounts (retention periods, the opt-out page) that name kinds of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extra {
+    /// Time on page and scroll depth.
+    Engagement,
+    /// Goals.
+    Goals,
+    /// Funnels.
+    Funnels,
+    /// Revenue.
+    Revenue,
+    /// Pairs (without a currency).
+    Combinations,
+}
+
+/// The [`Extra`]s the statistics level of `m` stores, in a fixed order.
+pub(crate) fn statistics_extras(m: &Manifest) -> Vec<Extra> {
+    let l = Level::Analytics;
+    let engagement = m.level(l).is_some_and(|l| l.engagement.is_some());
+    let has = |g: DimGroup| level_has(m, l, |d| DimGroup::of(d) == g);
+    [
+        (Extra::Engagement, engagement),
+        (Extra::Goals, has(DimGroup::Goal)),
+        (Extra::Funnels, has(DimGroup::Funnel)),
+        (Extra::Revenue, has(DimGroup::Revenue)),
+        (Extra::Combinations, has(DimGroup::Pairs)),
+    ]
+    .into_iter()
+    .filter_map(|(e, on)| on.then_some(e))
+    .collect()
+}
+
+/// Whether `level` of `m` stores a dimension for which `f` holds.
+pub(crate) fn level_has(m: &Manifest, level: Level, f: impl Fn(Dim) -> bool) -> bool {
+    m.level(level)
+        .is_some_and(|l| l.stored.iter().any(|s| f(s.kind)))
+}
+
 /// Whether a stored pair of `m` holds data of the consent group named `group`, so
 /// a requirement on the group withholds those combinations too.
 pub(crate) fn group_in_pairs(m: &Manifest, group: &str) -> bool {

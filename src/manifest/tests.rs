@@ -720,6 +720,9 @@ fn goals_funnels_revenue_pairs_and_engagement_are_explained_in_both_languages() 
     assert!(en.contains(
         "Data of the group `engagement` (time on page and scroll depth; see the list below)"
     ));
+    assert!(section(&en, "How long we keep the data").contains(
+        "events, time on page, goals, funnels, revenue, combinations of these): 730 days"
+    ));
 
     let pl = md(&c, Lang::Pl);
     let stored = section(&pl, "Jakie dane zapisujemy");
@@ -744,6 +747,9 @@ fn goals_funnels_revenue_pairs_and_engagement_are_explained_in_both_languages() 
     assert!(pl.contains(
         "Dane z grupy `engagement` (czas na stronie i głębokość przewinięcia; zob. lista poniżej)"
     ));
+    assert!(section(&pl, "Okres przechowywania danych").contains(
+        "zdarzenia, czas na stronie, cele konwersji, lejki, przychody, zestawienia tych danych): 730 dni;"
+    ));
 }
 
 #[test]
@@ -757,6 +763,9 @@ fn the_polish_text_of_the_new_items_has_no_english_left() {
             assert!(!lower.contains(word), "English `{word}` in Polish:\n{text}");
         }
     }
+    let en_opt = prose(&text_en::opt_out(&m).summary);
+    assert!(en_opt.contains("time on page and scroll depth, goals reached, funnel steps reached within a visit, revenue totals per currency"), "{en_opt}");
+    assert!(prose(&opt.summary).contains("zrealizowane cele konwersji"));
 }
 
 #[test]

@@ -2,10 +2,10 @@
 
 use super::doc::{b, code, link, t, Block, Inline};
 use super::{
-    combinations, group_in_pairs, listed_dims, revenue_breakdowns, DimGroup, LegalBasis,
-    LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
+    combinations, group_in_pairs, level_has, listed_dims, revenue_breakdowns, statistics_extras,
+    DimGroup, Extra, LegalBasis, LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
 };
-use crate::model::Dim;
+use crate::model::{DataClass, Dim};
 use crate::privacy::consent::{DataGroup, Level};
 
 fn level_name(level: Level) -> &'static str {
@@ -575,19 +575,15 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let r = &m.retention;
     d.push(Block::Heading(3, vec![t("How long we keep the data")]));
     let mut list = vec![vec![t(format!(
-        "audience statistics (page views, visitors, pages, sources, location, browsers, devices, events): {}",
+        "audience statistics ({}): {}",
+        audience_kinds(m),
         days(r.audience_days)
     ))]];
     if m.marketing_reachable() {
-        let what = if marketing_props(m).is_empty() {
-            " tags)"
-        } else {
-            " tags and marketing properties)"
-        };
         list.push(vec![
             t("campaign data ("),
             code("utm_*"),
-            t(format!("{what}: {}", days(r.marketing_days))),
+            t(format!("{}: {}", campaign_kinds(m), days(r.marketing_days))),
         ]);
     }
     list.push(vec![t(format!(
@@ -656,6 +652,48 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     d
 }
 
+/// An [`Extra`] in the retention list, and on the opt-out page (`None`: not
+/// named there, where combinations of what it lists add nothing new).
+fn extra_name(e: Extra) -> (&'static str, Option<&'static str>) {
+    match e {
+        Extra::Engagement => ("time on page", Some("time on page and scroll depth")),
+        Extra::Goals => ("goals", Some("goals reached")),
+        Extra::Funnels => ("funnels", Some("funnel steps reached within a visit")),
+        Extra::Revenue => ("revenue", Some("revenue totals per currency")),
+        Extra::Combinations => ("combinations of these", None),
+    }
+}
+
+/// What the audience retention period covers.
+fn audience_kinds(m: &Manifest) -> String {
+    let mut kinds = vec![
+        "page views",
+        "visitors",
+        "pages",
+        "sources",
+        "location",
+        "browsers",
+        "devices",
+        "events",
+    ];
+    kinds.extend(statistics_extras(m).into_iter().map(|e| extra_name(e).0));
+    kinds.join(", ")
+}
+
+/// What the marketing retention period covers, after "`utm_*`".
+fn campaign_kinds(m: &Manifest) -> String {
+    let mut s = String::from(" tags");
+    if !marketing_props(m).is_empty() {
+        s.push_str(" and marketing properties");
+    }
+    let paired = |d: Dim| d.parts().is_some() && d.class() == DataClass::Marketing;
+    if level_has(m, Level::Marketing, paired) {
+        s.push_str(", also combined with other attributes");
+    }
+    s.push(')');
+    s
+}
+
 fn campaign_extra(m: &Manifest) -> &'static str {
     if marketing_props(m).is_empty() {
         "campaign tags (utm_*)"
@@ -681,8 +719,13 @@ fn short(m: &Manifest, level: Level) -> String {
                 "screen width",
                 "language",
                 "events",
-                "the number of unique visitors (from an identifier valid for one day)",
             ]);
+            parts.extend(
+                statistics_extras(m)
+                    .into_iter()
+                    .filter_map(|e| extra_name(e).1),
+            );
+            parts.push("the number of unique visitors (from an identifier valid for one day)");
             if level == Level::Marketing {
                 parts.push(campaign_extra(m));
             }

@@ -8,10 +8,10 @@
 
 use super::doc::{b, code, link, t, Block, Inline};
 use super::{
-    combinations, group_in_pairs, listed_dims, revenue_breakdowns, DimGroup, LegalBasis,
-    LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
+    combinations, group_in_pairs, level_has, listed_dims, revenue_breakdowns, statistics_extras,
+    DimGroup, Extra, LegalBasis, LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
 };
-use crate::model::Dim;
+use crate::model::{DataClass, Dim};
 use crate::privacy::consent::{DataGroup, Level};
 
 fn level_name(level: Level) -> &'static str {
@@ -627,19 +627,19 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let r = &m.retention;
     d.push(Block::Heading(3, vec![t("Okres przechowywania danych")]));
     let mut list = vec![vec![t(format!(
-        "statystyki odwiedzin (odsłony, odwiedzający, strony, źródła wejść, lokalizacja, przeglądarki, urządzenia, zdarzenia): {};",
+        "statystyki odwiedzin ({}): {};",
+        audience_kinds(m),
         days(r.audience_days)
     ))]];
     if m.marketing_reachable() {
-        let what = if marketing_props(m).is_empty() {
-            ")"
-        } else {
-            " i właściwości marketingowe)"
-        };
         list.push(vec![
             t("dane kampanii (oznaczenia "),
             code("utm_*"),
-            t(format!("{what}: {};", days(r.marketing_days))),
+            t(format!(
+                "{}: {};",
+                campaign_kinds(m),
+                days(r.marketing_days)
+            )),
         ]);
     }
     list.push(vec![t(format!(
@@ -711,6 +711,57 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     d
 }
 
+/// An [`Extra`] in the retention list, and on the opt-out page (`None`: not
+/// named there, where combinations of what it lists add nothing new).
+fn extra_name(e: Extra) -> (&'static str, Option<&'static str>) {
+    match e {
+        Extra::Engagement => (
+            "czas na stronie",
+            Some("czas na stronie i głębokość przewinięcia"),
+        ),
+        Extra::Goals => ("cele konwersji", Some("zrealizowane cele konwersji")),
+        Extra::Funnels => (
+            "lejki",
+            Some("kroki lejków, do których dotarto w trakcie wizyty"),
+        ),
+        Extra::Revenue => (
+            "przychody",
+            Some("sumy przychodów w poszczególnych walutach"),
+        ),
+        Extra::Combinations => ("zestawienia tych danych", None),
+    }
+}
+
+/// What the audience retention period covers.
+fn audience_kinds(m: &Manifest) -> String {
+    let mut kinds = vec![
+        "odsłony",
+        "odwiedzający",
+        "strony",
+        "źródła wejść",
+        "lokalizacja",
+        "przeglądarki",
+        "urządzenia",
+        "zdarzenia",
+    ];
+    kinds.extend(statistics_extras(m).into_iter().map(|e| extra_name(e).0));
+    kinds.join(", ")
+}
+
+/// What the marketing retention period covers, after "`utm_*`".
+fn campaign_kinds(m: &Manifest) -> String {
+    let mut s = String::new();
+    if !marketing_props(m).is_empty() {
+        s.push_str(" i właściwości marketingowe");
+    }
+    let paired = |d: Dim| d.parts().is_some() && d.class() == DataClass::Marketing;
+    if level_has(m, Level::Marketing, paired) {
+        s.push_str(", także w zestawieniach z innymi cechami");
+    }
+    s.push(')');
+    s
+}
+
 fn campaign_extra(m: &Manifest) -> &'static str {
     if marketing_props(m).is_empty() {
         "oznaczenia kampanii (utm_*)"
@@ -736,8 +787,13 @@ fn short(m: &Manifest, level: Level) -> String {
                 "szerokość ekranu",
                 "język",
                 "zdarzenia",
-                "liczba unikalnych odwiedzających (na podstawie identyfikatora ważnego przez jedną dobę)",
             ]);
+            parts.extend(
+                statistics_extras(m)
+                    .into_iter()
+                    .filter_map(|e| extra_name(e).1),
+            );
+            parts.push("liczba unikalnych odwiedzających (na podstawie identyfikatora ważnego przez jedną dobę)");
             if level == Level::Marketing {
                 parts.push(campaign_extra(m));
             }
