@@ -220,7 +220,9 @@ fn optician_shop_keeps_non_personal_statistics_and_honours_objection() {
         .contains("także wobec przetwarzania w celach statystycznych"));
     assert_eq!(m.k_anonymity.k, 10);
     assert_eq!(retention(&e), (395, 90, 730));
-    assert!(e.pl.contains("statystyki odwiedzin (odsłony, odwiedzający, strony, źródła wejść, lokalizacja, przeglądarki, urządzenia, zdarzenia): 395 dni;"));
+    // The default pairs and currencies add revenue and combinations; time on page
+    // comes with the pages of the statistics level.
+    assert!(e.pl.contains("statystyki odwiedzin (odsłony, odwiedzający, strony, źródła wejść, lokalizacja, przeglądarki, urządzenia, zdarzenia, czas na stronie, przychody, zestawienia tych danych): 395 dni;"));
 }
 
 #[test]

@@ -2,22 +2,53 @@
 //! disclosure follows the behaviour instead of being written next to it.
 
 use crate::config::{Config, SiteConfig};
-use crate::model::{DataClass, Dim};
-use crate::privacy::consent::{ConsentPolicy, Level};
+use crate::model::{Conversions, DataClass, Dim};
+use crate::privacy::consent::{ConsentPolicy, DataGroup, Level};
 use crate::privacy::url::UTM_KEYS;
 use crate::privacy::OPT_OUT_COOKIE;
 
 use super::model::{
-    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, IpProcessing,
-    KAnonymity, LegalBasis, LevelManifest, Manifest, NeverCollected, OptOutCookie, PageProcessing,
-    Processing, Profiling, Purpose, Recipients, RefusalManifest, RetentionManifest, Rights,
-    StoredDim, Trigger, VisitorHash,
+    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, ConversionsManifest,
+    EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis, LevelManifest,
+    Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
+    Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
 };
 use super::{opt_out_path, ManifestError, OPT_OUT_MAX_AGE_SECS};
 
-fn stored(site: &SiteConfig, dims: impl IntoIterator<Item = Dim>) -> Vec<StoredDim> {
+/// Whether the site has values of `d` at all. Marketing props, goals, funnels and
+/// currencies exist only when declared, and a pair only when declared and both its
+/// parts exist: listing anything else would describe data the site never keeps
+/// (a default `source*goal` pair on a site without goals).
+fn site_has(site: &SiteConfig, conv: &Conversions, d: Dim) -> bool {
+    if d.parts().is_some() && !conv.pairs.contains(d) {
+        return false;
+    }
+    d.components().all(|part| match part {
+        Dim::MarketingProp => !site.marketing_props.is_empty(),
+        Dim::Goal => !conv.goals.is_empty(),
+        Dim::Funnel => !conv.funnels.is_empty(),
+        Dim::Currency => !conv.currencies.is_empty(),
+        _ => true,
+    })
+}
+
+/// The names of the data groups whose bits `d` holds, in [`DataGroup::ALL`] order.
+fn group_names(d: Dim) -> Vec<&'static str> {
+    let bits = d.group_bits();
+    DataGroup::ALL
+        .iter()
+        .filter(|g| bits & g.bit() != 0)
+        .map(|g| g.as_str())
+        .collect()
+}
+
+fn stored(
+    site: &SiteConfig,
+    conv: &Conversions,
+    dims: impl IntoIterator<Item = Dim>,
+) -> Vec<StoredDim> {
     dims.into_iter()
-        .filter(|d| *d != Dim::MarketingProp || !site.marketing_props.is_empty())
+        .filter(|d| site_has(site, conv, *d))
         .map(|d| {
             let class = d.class();
             let r = &site.retention;
@@ -29,10 +60,45 @@ fn stored(site: &SiteConfig, dims: impl IntoIterator<Item = Dim>) -> Vec<StoredD
                     DataClass::Marketing => r.marketing_days,
                     DataClass::Consent => r.consent_days,
                 },
+                groups: group_names(d),
                 kind: d,
             }
         })
         .collect()
+}
+
+/// Time on page and scroll depth ride on the page and total rows of a level that
+/// follows visits: the count level keeps no visit, so it has no engagement.
+fn engagement(level: Level, stored: &[StoredDim]) -> Option<EngagementManifest> {
+    let with: Vec<&'static str> = stored
+        .iter()
+        .filter(|s| matches!(s.kind, Dim::Total | Dim::Page))
+        .map(|s| s.dim)
+        .collect();
+    (level >= Level::Analytics && with.contains(&Dim::Page.as_str())).then(|| EngagementManifest {
+        counters: ["engagements", "engaged_ms", "scroll_depth"],
+        stored_with: with,
+        group: DataGroup::Engagement.as_str(),
+    })
+}
+
+fn conversions_manifest(conv: &Conversions) -> ConversionsManifest {
+    ConversionsManifest {
+        goals: conv.goals.iter().map(|g| g.name.to_string()).collect(),
+        funnels: conv
+            .funnels
+            .iter()
+            .map(|f| FunnelManifest {
+                name: f.name.to_string(),
+                steps: f.steps.len(),
+            })
+            .collect(),
+        currencies: conv
+            .currencies
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect(),
+    }
 }
 
 /// Dimensions stored at `level` (the consent counter is stored at every level and
@@ -56,6 +122,8 @@ impl Manifest {
             .iter()
             .find(|s| s.id == site_id)
             .ok_or_else(|| ManifestError::UnknownSite(site_id.to_string()))?;
+        let conv = Conversions::compile(site)
+            .map_err(|(key, msg)| ManifestError::InvalidSite(site.id.clone(), key, msg))?;
         let policy = ConsentPolicy::from(&site.consent);
         let c = &site.consent;
         let overrides = [
@@ -69,7 +137,7 @@ impl Manifest {
 
         let levels = [Level::Count, Level::Analytics, Level::Marketing]
             .into_iter()
-            .map(|level| level_manifest(site, &policy, level))
+            .map(|level| level_manifest(site, &conv, &policy, level))
             .collect();
 
         let mut refusal = vec![Trigger::Refused, Trigger::OptOut];
@@ -124,10 +192,11 @@ impl Manifest {
                     .map(|(g, cat)| (g.clone(), cat.clone()))
                     .collect(),
             },
+            conversions: conversions_manifest(&conv),
             levels,
             refusal: RefusalManifest {
                 applies_when: refusal,
-                stored: stored(site, [Dim::Decision]),
+                stored: stored(site, &conv, [Dim::Decision]),
                 purposes: vec![Purpose::Accountability],
             },
             processing: Processing {
@@ -221,7 +290,12 @@ impl Manifest {
     }
 }
 
-fn level_manifest(site: &SiteConfig, policy: &ConsentPolicy, level: Level) -> LevelManifest {
+fn level_manifest(
+    site: &SiteConfig,
+    conv: &Conversions,
+    policy: &ConsentPolicy,
+    level: Level,
+) -> LevelManifest {
     let mut applies_when = Vec::new();
     if policy.default == level {
         applies_when.push(Trigger::NoChoice);
@@ -254,6 +328,7 @@ fn level_manifest(site: &SiteConfig, policy: &ConsentPolicy, level: Level) -> Le
         Level::Analytics => vec![Purpose::AudienceStatistics],
         Level::Marketing => vec![Purpose::AudienceStatistics, Purpose::CampaignMeasurement],
     };
+    let stored = stored(site, conv, level_dims(level));
     LevelManifest {
         level,
         applies_when,
@@ -261,7 +336,8 @@ fn level_manifest(site: &SiteConfig, policy: &ConsentPolicy, level: Level) -> Le
         legal_basis,
         gdpr_article: legal_basis.article(),
         purposes,
-        stored: stored(site, level_dims(level)),
+        engagement: engagement(level, &stored),
+        stored,
         visitor_hash: level >= Level::Analytics,
         uses_ip: level >= Level::Analytics,
         uses_user_agent: if level >= Level::Analytics {

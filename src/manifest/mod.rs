@@ -25,12 +25,15 @@ mod text_en;
 mod text_pl;
 
 pub use self::model::{
-    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, IpProcessing,
-    KAnonymity, LegalBasis, LevelManifest, Manifest, NeverCollected, OptOutCookie, PageProcessing,
-    Processing, Profiling, Purpose, Recipients, RefusalManifest, RetentionManifest, Rights,
-    StoredDim, Trigger, VisitorHash,
+    AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, ConversionsManifest,
+    EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis, LevelManifest,
+    Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
+    Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
 };
-pub(crate) use self::render::{disclosure, opt_out_texts, DimGroup, OptOutTexts};
+pub(crate) use self::render::{
+    combinations, disclosure, group_in_pairs, level_has, listed_dims, opt_out_texts,
+    revenue_breakdowns, statistics_extras, DimGroup, Extra, OptOutTexts,
+};
 pub use self::render::{render, Format, Lang};
 
 /// Lifetime of the opt-out cookie: five years, in seconds.
@@ -42,6 +45,11 @@ pub enum ManifestError {
     /// The site is not in the configuration.
     #[error("unknown site `{0}`: it is not configured")]
     UnknownSite(String),
+    /// The site's pairs, goals, funnels or currencies do not compile (a
+    /// configuration that skipped validation): the manifest would not know what
+    /// is stored, so there is none rather than a wrong one.
+    #[error("site `{0}`: `{1}` {2}")]
+    InvalidSite(String, String, String),
     /// `--format` / `format=` names no known format.
     #[error("unknown format `{0}`: use json, md or html")]
     UnknownFormat(String),

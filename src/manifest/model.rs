@@ -21,6 +21,9 @@ pub struct Manifest {
     pub language: String,
     /// The resolved consent policy.
     pub consent: ConsentManifest,
+    /// The goals, funnels and currencies the site declares (what their stored
+    /// values can be); which level stores them is in `levels[].stored`.
+    pub conversions: ConversionsManifest,
     /// What is stored at each collection level, and when that level applies.
     pub levels: Vec<LevelManifest>,
     /// What happens when nothing may be collected.
@@ -149,8 +152,45 @@ pub struct StoredDim {
     pub class: &'static str,
     /// Days rows of this dimension are kept.
     pub retention_days: u32,
+    /// The data groups (`consent.requires` keys) it holds: one for most
+    /// dimensions, both parts' for a pair, none for what every level stores
+    /// (`total`, `page`, `decision`). A site tying a group to a category of its
+    /// own withholds every dimension listing it.
+    pub groups: Vec<&'static str>,
     #[serde(skip)]
     pub(crate) kind: Dim,
+}
+
+/// Time on page and scroll depth: counters on page and total rows, not a
+/// dimension, so a level states them apart from `stored`.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngagementManifest {
+    /// The counters: reports, visible milliseconds summed, scroll percent summed.
+    pub counters: [&'static str; 3],
+    /// The stored dimensions whose rows carry them (`total`, `page`).
+    pub stored_with: Vec<&'static str>,
+    /// Their data group (`engagement`).
+    pub group: &'static str,
+}
+
+/// A site's declarations behind the `goal`, `funnel` and `currency` values.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversionsManifest {
+    /// Goal names (the stored `goal` values).
+    pub goals: Vec<String>,
+    /// Funnels.
+    pub funnels: Vec<FunnelManifest>,
+    /// Currencies revenue is summed in (ISO 4217); revenue in others is not stored.
+    pub currencies: Vec<String>,
+}
+
+/// One declared funnel.
+#[derive(Clone, Debug, Serialize)]
+pub struct FunnelManifest {
+    /// Its name.
+    pub name: String,
+    /// How many steps it has (stored as `funnel` values `name\u{1f}01` onwards).
+    pub steps: usize,
 }
 
 /// One collection level.
@@ -170,6 +210,8 @@ pub struct LevelManifest {
     pub purposes: Vec<Purpose>,
     /// Dimensions stored (hourly aggregates), besides the consent counters.
     pub stored: Vec<StoredDim>,
+    /// Time on page and scroll depth, when this level stores them.
+    pub engagement: Option<EngagementManifest>,
     /// Whether unique visitors are counted (daily-salted hash inside a sketch).
     pub visitor_hash: bool,
     /// Whether the IP address is looked at (geo, visitor hash).

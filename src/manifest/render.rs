@@ -4,9 +4,10 @@
 use std::str::FromStr;
 
 use crate::config::{Config, SiteConfig};
-use crate::model::Dim;
+use crate::model::{DataClass, Dim};
+use crate::privacy::consent::{DataGroup, Level};
 
-use super::{doc, text_en, text_pl, Manifest, ManifestError, StoredDim};
+use super::{doc, text_en, text_pl, LevelManifest, Manifest, ManifestError};
 
 /// Output formats of [`render`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +105,14 @@ pub(crate) enum DimGroup {
     MarketingProp,
     /// Consent decision counters.
     Decision,
+    /// Declared goals: completions and converting visitors.
+    Goal,
+    /// Declared funnels: visits that reached each step.
+    Funnel,
+    /// Revenue sums per currency, alone or paired with an event, goal or source.
+    Revenue,
+    /// Declared pairs of two dimensions (without a currency).
+    Pairs,
 }
 
 impl DimGroup {
@@ -126,22 +135,110 @@ impl DimGroup {
             Dim::Prop => DimGroup::Prop,
             Dim::MarketingProp => DimGroup::MarketingProp,
             Dim::Decision => DimGroup::Decision,
-            // Interim: explained with events until the disclosure has their text.
-            Dim::Goal | Dim::Funnel | Dim::Currency | Dim::Pair(_) => DimGroup::Event,
+            Dim::Goal => DimGroup::Goal,
+            Dim::Funnel => DimGroup::Funnel,
+            Dim::Currency => DimGroup::Revenue,
+            // A currency pair holds revenue sums: a reader looks for them under
+            // revenue, not among counts of combinations.
+            Dim::Pair(_) if d.components().any(|p| p == Dim::Currency) => DimGroup::Revenue,
+            Dim::Pair(_) => DimGroup::Pairs,
         }
     }
 
     /// The groups of stored dimensions, in order, each once.
-    pub(crate) fn list<'a>(stored: impl IntoIterator<Item = &'a StoredDim>) -> Vec<DimGroup> {
+    pub(crate) fn list(dims: &[Dim]) -> Vec<DimGroup> {
         let mut out: Vec<DimGroup> = Vec::new();
-        for d in stored {
-            let g = DimGroup::of(d.kind);
+        for d in dims {
+            let g = DimGroup::of(*d);
             if !out.contains(&g) {
                 out.push(g);
             }
         }
         out
     }
+}
+
+/// The dimensions a level's list in the disclosure explains. The marketing level
+/// is written as "everything under statistics, and …", so it lists only its
+/// marketing-class data (campaign tags, marketing props, pairs with a campaign).
+pub(crate) fn listed_dims(l: &LevelManifest) -> Vec<Dim> {
+    l.stored
+        .iter()
+        .map(|s| s.kind)
+        .filter(|d| l.level != Level::Marketing || d.class() == DataClass::Marketing)
+        .collect()
+}
+
+/// The parts of the pairs among `dims` that the disclosure lists as combinations
+/// (not the currency pairs, which it explains as revenue).
+pub(crate) fn combinations(dims: &[Dim]) -> Vec<(Dim, Dim)> {
+    dims.iter()
+        .filter(|d| DimGroup::of(**d) == DimGroup::Pairs)
+        .filter_map(|d| d.parts())
+        .collect()
+}
+
+/// What revenue is also summed by besides the currency (the other part of each
+/// currency pair among `dims`): event, goal, traffic source.
+pub(crate) fn revenue_breakdowns(dims: &[Dim]) -> Vec<Dim> {
+    dims.iter()
+        .filter_map(|d| d.parts())
+        .filter_map(|(a, b)| match (a, b) {
+            (Dim::Currency, other) | (other, Dim::Currency) => Some(other),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the statistics level keeps beyond the fixed dimensions, for the short
+/// accounts (retention periods, the opt-out page) that name kinds of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extra {
+    /// Time on page and scroll depth.
+    Engagement,
+    /// Goals.
+    Goals,
+    /// Funnels.
+    Funnels,
+    /// Revenue.
+    Revenue,
+    /// Pairs (without a currency).
+    Combinations,
+}
+
+/// The [`Extra`]s the statistics level of `m` stores, in a fixed order.
+pub(crate) fn statistics_extras(m: &Manifest) -> Vec<Extra> {
+    let l = Level::Analytics;
+    let engagement = m.level(l).is_some_and(|l| l.engagement.is_some());
+    let has = |g: DimGroup| level_has(m, l, |d| DimGroup::of(d) == g);
+    [
+        (Extra::Engagement, engagement),
+        (Extra::Goals, has(DimGroup::Goal)),
+        (Extra::Funnels, has(DimGroup::Funnel)),
+        (Extra::Revenue, has(DimGroup::Revenue)),
+        (Extra::Combinations, has(DimGroup::Pairs)),
+    ]
+    .into_iter()
+    .filter_map(|(e, on)| on.then_some(e))
+    .collect()
+}
+
+/// Whether `level` of `m` stores a dimension for which `f` holds.
+pub(crate) fn level_has(m: &Manifest, level: Level, f: impl Fn(Dim) -> bool) -> bool {
+    m.level(level)
+        .is_some_and(|l| l.stored.iter().any(|s| f(s.kind)))
+}
+
+/// Whether a stored pair of `m` holds data of the consent group named `group`, so
+/// a requirement on the group withholds those combinations too.
+pub(crate) fn group_in_pairs(m: &Manifest, group: &str) -> bool {
+    let Some(g) = DataGroup::parse(group) else {
+        return false;
+    };
+    m.levels
+        .iter()
+        .flat_map(|l| &l.stored)
+        .any(|s| s.kind.parts().is_some() && s.kind.group_bits() & g.bit() != 0)
 }
 
 /// Renders one site (or all, in configuration order) as JSON or as a disclosure.

@@ -167,7 +167,22 @@ fn count_level_stores_page_views_only() {
     let analytics = m.level(Level::Analytics).unwrap();
     assert!(analytics.visitor_hash && analytics.uses_ip);
     let dims: Vec<&str> = analytics.stored.iter().map(|s| s.dim).collect();
-    assert_eq!(dims, DataClass::Audience.dims());
+    // Every audience dimension but the undeclared goals and funnels, and of the
+    // default pairs those whose parts exist (no goal is declared).
+    let mut expected: Vec<&str> = DataClass::Audience
+        .dims()
+        .into_iter()
+        .filter(|d| !d.contains('*') && !matches!(*d, "goal" | "funnel"))
+        .collect();
+    expected.extend([
+        "page*source",
+        "page*country",
+        "entry_page*source",
+        "source*country",
+        "event*currency",
+        "source*currency",
+    ]);
+    assert_eq!(dims, expected);
     assert!(!dims.iter().any(|d| d.starts_with("utm_")));
     assert_eq!(
         m.refusal.stored.iter().map(|s| s.dim).collect::<Vec<_>>(),
@@ -360,33 +375,34 @@ fn controller_contact_and_k_are_stated() {
     assert!(md(&preset("eu-strict"), Lang::Pl).contains("właściciel serwisu shop.example."));
 }
 
+// Words that would betray an untranslated sentence in the Polish prose.
+const ENGLISH: [&str; 22] = [
+    "consent",
+    "visitor",
+    "retention",
+    "purpose",
+    "controller",
+    "legitimate",
+    "recipient",
+    "profiling",
+    "objection",
+    "object ",
+    "rights",
+    " days",
+    " day ",
+    " hour",
+    " the ",
+    " and ",
+    " of ",
+    " is ",
+    " we ",
+    "statistics",
+    "analytics",
+    "never",
+];
+
 #[test]
 fn both_languages_render_for_every_preset_and_polish_has_no_english_left() {
-    // Words that would betray an untranslated sentence in the Polish prose.
-    const ENGLISH: [&str; 22] = [
-        "consent",
-        "visitor",
-        "retention",
-        "purpose",
-        "controller",
-        "legitimate",
-        "recipient",
-        "profiling",
-        "objection",
-        "object ",
-        "rights",
-        " days",
-        " day ",
-        " hour",
-        " the ",
-        " and ",
-        " of ",
-        " is ",
-        " we ",
-        "statistics",
-        "analytics",
-        "never",
-    ];
     for p in PRESETS {
         for geo in [true, false] {
             let top = if geo { geo_top() } else { String::new() };
@@ -563,4 +579,292 @@ fn custom_category_requirements_are_disclosed() {
     assert!(md(&c, Lang::Pl).contains("obejmuje także kategorię `functional`"));
     let plain = preset("eu-strict");
     assert!(!md(&plain, Lang::En).contains("also includes the category"));
+}
+
+/// A site declaring goals, funnels and its own pairs (one with a campaign part,
+/// one with a goal, one with revenue), keeping the default currencies.
+const CONVERSIONS_SITE: &str = r#"consent = { preset = "eu-strict", categories = ["functional"], requires = { conversions = "functional", engagement = "functional" } }
+marketing_props = ["coupon"]
+pairs = ["page*source", "country*device", "source*goal", "page*utm_campaign", "goal*currency"]
+goals = [{ name = "Signup", event = "signup" }, { name = "Pricing", page = "/pricing*" }]
+funnels = [{ name = "Buy", steps = [{ page = "/pricing" }, { event = "signup" }, { page = "/thanks" }] }]"#;
+
+/// Words of the new items that would betray an untranslated Polish sentence.
+const ENGLISH_NEW: [&str; 10] = [
+    "goal",
+    "funnel",
+    "revenue",
+    "currency",
+    "scroll",
+    "time on page",
+    "combination",
+    "pair",
+    "per ",
+    "order",
+];
+
+fn level_dims(m: &Manifest, level: Level) -> Vec<&'static str> {
+    m.level(level)
+        .unwrap()
+        .stored
+        .iter()
+        .map(|s| s.dim)
+        .collect()
+}
+
+#[test]
+fn declared_goals_funnels_pairs_and_currencies_are_stored_at_their_levels() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let count = level_dims(&m, Level::Count);
+    assert_eq!(
+        count,
+        vec!["total", "page"],
+        "no conversions when only counting"
+    );
+    assert!(m.level(Level::Count).unwrap().engagement.is_none());
+
+    let analytics = level_dims(&m, Level::Analytics);
+    for d in [
+        "goal",
+        "funnel",
+        "currency",
+        "page*source",
+        "country*device",
+    ] {
+        assert!(analytics.contains(&d), "{d}: {analytics:?}");
+    }
+    assert!(analytics.contains(&"source*goal") && analytics.contains(&"goal*currency"));
+    assert!(
+        !analytics.contains(&"page*utm_campaign"),
+        "a pair with a campaign part waits for marketing"
+    );
+    assert!(!analytics.contains(&"page*country"), "an undeclared pair");
+    let marketing = level_dims(&m, Level::Marketing);
+    assert!(marketing.contains(&"page*utm_campaign") && marketing.contains(&"goal"));
+    let pairs: Vec<&str> = marketing
+        .iter()
+        .copied()
+        .filter(|d| d.contains('*'))
+        .collect();
+    assert_eq!(pairs.len(), 5, "every declared pair, once: {pairs:?}");
+
+    let j = json(&config(CONVERSIONS_SITE, ""));
+    let stored = |level: usize, dim: &str| {
+        j["levels"][level]["stored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["dim"] == dim)
+            .cloned()
+            .unwrap_or_else(|| panic!("{dim} at level {level}"))
+    };
+    let campaign_pair = stored(2, "page*utm_campaign");
+    assert_eq!(campaign_pair["class"], "marketing");
+    assert_eq!(campaign_pair["retention_days"], 365);
+    assert_eq!(campaign_pair["groups"], serde_json::json!(["campaigns"]));
+    assert_eq!(
+        stored(1, "source*goal")["groups"],
+        serde_json::json!(["referrers", "conversions"]),
+        "a pair belongs to both parts' groups"
+    );
+    assert_eq!(
+        stored(1, "funnel")["groups"],
+        serde_json::json!(["conversions"])
+    );
+    assert_eq!(stored(1, "page")["groups"], serde_json::json!([]));
+    assert_eq!(stored(1, "goal")["retention_days"], 730);
+    assert_eq!(
+        j["conversions"]["goals"],
+        serde_json::json!(["Signup", "Pricing"])
+    );
+    assert_eq!(j["conversions"]["funnels"][0]["steps"], 3);
+    assert_eq!(j["conversions"]["currencies"].as_array().unwrap().len(), 12);
+    let engagement = &j["levels"][1]["engagement"];
+    assert_eq!(
+        engagement["stored_with"],
+        serde_json::json!(["total", "page"])
+    );
+    assert_eq!(engagement["group"], "engagement");
+    assert!(j["levels"][0]["engagement"].is_null());
+}
+
+#[test]
+fn goals_funnels_revenue_pairs_and_engagement_are_explained_in_both_languages() {
+    let c = config(CONVERSIONS_SITE, "");
+    let en = md(&c, Lang::En);
+    let stored = section(&en, "What we store");
+    for phrase in [
+        "goals we have defined (`Signup`, `Pricing`)",
+        "by how many visitors, not who reached it",
+        "funnels we have defined (`Buy`)",
+        "progress is followed only within one visit, in the server’s memory",
+        "never linked across visits or days and only the counts are stored",
+        "the sum of the amounts in each currency (`EUR`, `USD`",
+        ", also per goal —",
+        "never the amount of a single order, nothing per visitor",
+        "combinations of two of the attributes above",
+        "page and traffic source; country and device type; traffic source and goal —",
+        "applies to each combination as a whole",
+        "page and campaign name (utm\\_campaign) —",
+        "(time on page and scroll depth)",
+    ] {
+        assert!(stored.contains(phrase), "missing `{phrase}`:\n{stored}");
+    }
+    let marketing = &stored[stored.find("**Marketing:**").unwrap()..];
+    assert!(marketing.contains("page and campaign name"));
+    assert!(
+        !marketing.contains("traffic source and goal"),
+        "listed once, under statistics"
+    );
+    assert!(en.contains("Data of the group `conversions` (goals, funnels and revenue, also where combined with other attributes; see the list below)"));
+    assert!(en.contains(
+        "Data of the group `engagement` (time on page and scroll depth; see the list below)"
+    ));
+    assert!(section(&en, "How long we keep the data").contains(
+        "events, time on page, goals, funnels, revenue, combinations of these): 730 days"
+    ));
+
+    let pl = md(&c, Lang::Pl);
+    let stored = section(&pl, "Jakie dane zapisujemy");
+    for phrase in [
+        "zdefiniowane przez nas cele konwersji (`Signup`, `Pricing`)",
+        "ile razy go zrealizowano i ilu odwiedzających to zrobiło",
+        "zdefiniowane przez nas lejki (`Buy`)",
+        "postęp w lejku śledzimy wyłącznie w trakcie jednej wizyty, w pamięci operacyjnej serwera",
+        "nie wiążemy go więc z innymi wizytami ani dniami i zapisujemy jedynie liczby",
+        "suma kwot w każdej walucie (`EUR`, `USD`",
+        ", także w podziale na cele konwersji —",
+        "nie zapisujemy kwot pojedynczych zamówień, niczego w odniesieniu do pojedynczych odwiedzających",
+        "zestawienia dwóch opisanych wyżej cech",
+        "strona i źródło ruchu; kraj i rodzaj urządzenia; źródło ruchu i cel konwersji —",
+        "dotyczy każdego zestawienia jako całości",
+        "strona i nazwa kampanii (utm\\_campaign) —",
+        "czas na stronie i głębokość przewinięcia",
+    ] {
+        assert!(stored.contains(phrase), "missing `{phrase}`:\n{stored}");
+    }
+    assert!(pl.contains("Dane z grupy `conversions` (cele konwersji, lejki i przychody, także w zestawieniach z innymi cechami; zob. lista poniżej)"));
+    assert!(pl.contains(
+        "Dane z grupy `engagement` (czas na stronie i głębokość przewinięcia; zob. lista poniżej)"
+    ));
+    assert!(section(&pl, "Okres przechowywania danych").contains(
+        "zdarzenia, czas na stronie, cele konwersji, lejki, przychody, zestawienia tych danych): 730 dni;"
+    ));
+}
+
+#[test]
+fn the_polish_text_of_the_new_items_has_no_english_left() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let opt = text_pl::opt_out(&m);
+    let texts = [prose(&text_pl::disclosure(&m)), prose(&opt.summary)];
+    for text in texts {
+        let lower = text.to_lowercase();
+        for word in ENGLISH.iter().chain(&ENGLISH_NEW) {
+            assert!(!lower.contains(word), "English `{word}` in Polish:\n{text}");
+        }
+    }
+    let en_opt = prose(&text_en::opt_out(&m).summary);
+    assert!(en_opt.contains("time on page and scroll depth, goals reached, funnel steps reached within a visit, revenue totals per currency"), "{en_opt}");
+    assert!(prose(&opt.summary).contains("zrealizowane cele konwersji"));
+}
+
+#[test]
+fn sites_without_goals_or_funnels_do_not_mention_them() {
+    let plain = preset("eu-exempt-audience");
+    let m = manifest(&plain);
+    let all: Vec<&str> = m
+        .levels
+        .iter()
+        .flat_map(|l| l.stored.iter().map(|s| s.dim))
+        .collect();
+    assert!(
+        !all.iter()
+            .any(|d| d.contains("goal") || d.contains("funnel")),
+        "default goal pairs need goals: {all:?}"
+    );
+    let en = md(&plain, Lang::En).to_lowercase();
+    let pl = md(&plain, Lang::Pl).to_lowercase();
+    for word in ["goal", "funnel"] {
+        assert!(!en.contains(word), "{word}:\n{en}");
+    }
+    for word in ["cel konwersji", "cele konwersji", "lejk"] {
+        assert!(!pl.contains(word), "{word}:\n{pl}");
+    }
+    // The default pairs and currencies are still described.
+    assert!(
+        en.contains("page and traffic source") && en.contains("also per event and traffic source")
+    );
+    assert!(
+        pl.contains("strona i źródło ruchu")
+            && pl.contains("w podziale na zdarzenia i źródła ruchu")
+    );
+
+    // No currencies and no pairs: neither revenue nor combinations.
+    let bare = config(
+        "consent = { preset = \"eu-exempt-audience\" }\ncurrencies = []\npairs = []\nk = 0",
+        "",
+    );
+    let m = manifest(&bare);
+    assert!(m
+        .levels
+        .iter()
+        .all(|l| l.stored.iter().all(|s| s.dim != "currency")));
+    let en = md(&bare, Lang::En);
+    assert!(
+        !en.contains("revenue") && !en.contains("combinations"),
+        "{en}"
+    );
+    let pl = md(&bare, Lang::Pl);
+    assert!(!pl.contains("przych") && !pl.contains("zestawieni"), "{pl}");
+    // Time on page is stored with the pages of every collecting level above count.
+    assert!(en.contains("(time on page and scroll depth)"));
+}
+
+#[test]
+fn every_stored_dimension_is_explained_by_its_own_item() {
+    let m = manifest(&config(CONVERSIONS_SITE, ""));
+    let dims: Vec<crate::model::Dim> = crate::model::Dim::ALL.to_vec();
+    let mut groups = DimGroup::list(&dims);
+    // Every group a stored dimension of this site falls in is among them.
+    for l in &m.levels {
+        for s in &l.stored {
+            assert!(groups.contains(&DimGroup::of(s.kind)), "{}", s.dim);
+        }
+    }
+    groups.retain(|g| *g != DimGroup::Event);
+    for d in [
+        crate::model::Dim::Goal,
+        crate::model::Dim::Funnel,
+        crate::model::Dim::Currency,
+    ] {
+        assert_ne!(DimGroup::of(d), DimGroup::Event, "{d:?} has its own text");
+    }
+    for text in [
+        |m: &Manifest, d: &[crate::model::Dim], g| {
+            prose(&[Block::Para(text_en::group_item(m, Level::Analytics, d, g))])
+        },
+        |m: &Manifest, d: &[crate::model::Dim], g| {
+            prose(&[Block::Para(text_pl::group_item(m, Level::Analytics, d, g))])
+        },
+    ] {
+        let event = text(&m, &dims, DimGroup::Event);
+        let mut seen: Vec<String> = vec![event];
+        for g in &groups {
+            let item = text(&m, &dims, *g);
+            assert!(item.trim().len() > 10, "{g:?}: {item}");
+            assert!(!seen.contains(&item), "{g:?} repeats another item: {item}");
+            seen.push(item);
+        }
+    }
+}
+
+#[test]
+fn a_site_whose_declarations_do_not_compile_gets_no_manifest() {
+    let mut c = preset("eu-strict");
+    c.sites[0].pairs = Some(vec!["page*nothing".into()]);
+    let e = Manifest::for_site(&c, "shop.example").unwrap_err();
+    assert!(
+        e.to_string().starts_with("site `shop.example`: `pairs[0]`"),
+        "{e}"
+    );
 }

@@ -1,9 +1,12 @@
 //! The English disclosure and opt-out page texts.
 
 use super::doc::{b, code, link, t, Block, Inline};
-use super::{DimGroup, LegalBasis, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS};
-use crate::model::DataClass;
-use crate::privacy::consent::Level;
+use super::{
+    combinations, group_in_pairs, level_has, listed_dims, revenue_breakdowns, statistics_extras,
+    DimGroup, Extra, LegalBasis, LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
+};
+use crate::model::{DataClass, Dim};
+use crate::privacy::consent::{DataGroup, Level};
 
 fn level_name(level: Level) -> &'static str {
     match level {
@@ -69,8 +72,178 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// One list item per stored group of a level.
-fn group_item(m: &Manifest, level: Level, g: DimGroup) -> Vec<Inline> {
+/// A dimension as a reader names it, for the combinations a site stores
+/// ("page and traffic source") and what revenue is summed by.
+fn dim_name(d: Dim) -> &'static str {
+    match d {
+        Dim::Total => "site total",
+        Dim::Page => "page",
+        Dim::EntryPage => "entry page",
+        Dim::ExitPage => "exit page",
+        Dim::Source => "traffic source",
+        Dim::Referrer => "referring domain",
+        Dim::Utm(0) => "campaign source (utm_source)",
+        Dim::Utm(1) => "campaign medium (utm_medium)",
+        Dim::Utm(2) => "campaign name (utm_campaign)",
+        Dim::Utm(3) => "campaign term (utm_term)",
+        Dim::Utm(_) => "campaign content (utm_content)",
+        Dim::Country => "country",
+        Dim::Region => "region",
+        Dim::Browser => "browser",
+        Dim::BrowserVersion => "browser version",
+        Dim::Os => "operating system",
+        Dim::OsVersion => "operating system version",
+        Dim::Device => "device type",
+        Dim::Screen => "screen width",
+        Dim::Language => "language",
+        Dim::Event => "event",
+        Dim::Prop => "event property",
+        Dim::MarketingProp => "marketing property",
+        Dim::Decision => "consent decision",
+        Dim::Goal => "goal",
+        Dim::Funnel => "funnel step",
+        Dim::Currency => "currency",
+        Dim::Pair(_) => "combination",
+    }
+}
+
+/// What a consent data group (`consent.requires`) covers, for the sentence that
+/// ties it to a category: the key alone tells a reader nothing.
+fn group_name(g: DataGroup) -> &'static str {
+    match g {
+        DataGroup::Visits => "unique visitors and visits",
+        DataGroup::Geo => "country and region",
+        DataGroup::Agent => "browser, operating system and device type",
+        DataGroup::Referrers => "referring domains and traffic sources",
+        DataGroup::Campaigns => "campaign tags",
+        DataGroup::Screen => "screen width",
+        DataGroup::Language => "browser language",
+        DataGroup::Events => "events and their properties",
+        DataGroup::Conversions => "goals, funnels and revenue",
+        DataGroup::Engagement => "time on page and scroll depth",
+    }
+}
+
+/// Configured names as literals, comma-separated.
+fn code_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Inline> {
+    let mut v = Vec::new();
+    for (i, n) in names.into_iter().enumerate() {
+        if i > 0 {
+            v.push(t(", "));
+        }
+        v.push(code(n));
+    }
+    v
+}
+
+/// Names the declared goals: they are the stored values, so a reader sees
+/// exactly what can be counted.
+fn goal_item(m: &Manifest) -> Vec<Inline> {
+    let mut v = vec![t("goals we have defined (")];
+    v.extend(code_list(m.conversions.goals.iter().map(String::as_str)));
+    v.push(t("), each reached with a view of a given page or with a given event: per goal, only how many times it was reached and by how many visitors, not who reached it"));
+    v
+}
+
+/// Says where funnel progress lives (the live visit, in memory): that, and
+/// storing counts only, is what keeps a funnel from following a person.
+fn funnel_item(m: &Manifest) -> Vec<Inline> {
+    let mut v = vec![t("funnels we have defined (")];
+    v.extend(code_list(
+        m.conversions.funnels.iter().map(|f| f.name.as_str()),
+    ));
+    v.push(t("), each a series of steps such as product page, cart and payment: per step, how many visits reached it after the steps before it — progress is followed only within one visit, in the server’s memory, and discarded when the visit ends, so it is never linked across visits or days and only the counts are stored"));
+    v
+}
+
+/// Revenue sounds like orders: the item says it is sums per currency (and per
+/// what the site pairs it with), never an order or a buyer.
+fn revenue_item(m: &Manifest, dims: &[Dim]) -> Vec<Inline> {
+    let mut v = vec![t(
+        "revenue our pages report with purchases, stored only as the sum of the amounts in each currency (",
+    )];
+    v.extend(code_list(
+        m.conversions.currencies.iter().map(String::as_str),
+    ));
+    v.push(t(")"));
+    let per: Vec<String> = revenue_breakdowns(dims)
+        .into_iter()
+        .map(|d| dim_name(d).to_string())
+        .collect();
+    if !per.is_empty() {
+        v.push(t(format!(", also per {}", join_and(&per))));
+    }
+    v.push(t(
+        " — never the amount of a single order, nothing per visitor and nothing in other currencies",
+    ));
+    v
+}
+
+/// A pair adds no new attribute, only the count of two known ones together;
+/// the item lists the site's pairs by name and says small groups stay hidden.
+fn pairs_item(m: &Manifest, dims: &[Dim]) -> Vec<Inline> {
+    let names: Vec<String> = combinations(dims)
+        .into_iter()
+        .map(|(a, b)| format!("{} and {}", dim_name(a), dim_name(b)))
+        .collect();
+    let mut s = format!(
+        "combinations of two of the attributes above, counted together so that one can be broken down by the other: {} — hourly totals like the rest",
+        names.join("; ")
+    );
+    if m.k_anonymity.k > 1 {
+        s.push_str(
+            "; the minimum group size described below applies to each combination as a whole",
+        );
+    }
+    vec![t(s)]
+}
+
+/// Time on page is not a dimension but counters on the page rows: the item says
+/// where it comes from and that only sums are kept.
+fn engagement_item() -> Vec<Inline> {
+    vec![t("how long each page was visible and how far down it was scrolled (time on page and scroll depth), which our page reports when you leave it or switch to another tab — only as sums per page and for the whole site, with the number of such reports")]
+}
+
+/// The list of what a level stores: its groups, time on page after the pages,
+/// and unique visitors last.
+fn level_items(m: &Manifest, l: &LevelManifest) -> Vec<Vec<Inline>> {
+    let dims = listed_dims(l);
+    let mut list = Vec::new();
+    for g in DimGroup::list(&dims) {
+        list.push(group_item(m, l.level, &dims, g));
+        if g == DimGroup::Page && l.engagement.is_some() {
+            list.push(engagement_item());
+        }
+    }
+    if l.visitor_hash && l.level != Level::Marketing {
+        list.push(vec![t(
+            "the number of unique visitors, estimated from the one-day identifier described below",
+        )]);
+    }
+    list
+}
+
+/// A data group a site ties to one of its own categories (`consent.requires`).
+fn requirement_item(m: &Manifest, group: &str, category: &str) -> Vec<Inline> {
+    let mut about = DataGroup::parse(group).map_or(String::new(), |g| group_name(g).to_string());
+    if group_in_pairs(m, group) {
+        about.push_str(", also where combined with other attributes");
+    }
+    if !about.is_empty() {
+        about.push_str("; ");
+    }
+    vec![
+        t("Data of the group "),
+        code(group),
+        t(format!(" ({about}see the list below) is recorded only if your choice also includes the category ")),
+        code(category),
+        t("; otherwise it is neither computed nor stored."),
+    ]
+}
+
+/// One list item per stored group of a level; `dims` are the dimensions the
+/// level's list explains.
+pub(super) fn group_item(m: &Manifest, level: Level, dims: &[Dim], g: DimGroup) -> Vec<Inline> {
     let geo = m.processing.ip.geo_database;
     match g {
         DimGroup::Total if level == Level::Count => {
@@ -128,15 +301,14 @@ fn group_item(m: &Manifest, level: Level, g: DimGroup) -> Vec<Inline> {
         DimGroup::Prop => vec![t("the properties our pages send with those events")],
         DimGroup::MarketingProp => {
             let mut v = vec![t("event properties we treat as marketing data: ")];
-            for (i, p) in marketing_props(m).iter().enumerate() {
-                if i > 0 {
-                    v.push(t(", "));
-                }
-                v.push(code(p.as_str()));
-            }
+            v.extend(code_list(marketing_props(m).iter().map(String::as_str)));
             v
         }
         DimGroup::Decision => vec![t("hourly counts of consent decisions")],
+        DimGroup::Goal => goal_item(m),
+        DimGroup::Funnel => funnel_item(m),
+        DimGroup::Revenue => revenue_item(m, dims),
+        DimGroup::Pairs => pairs_item(m, dims),
     }
 }
 
@@ -253,13 +425,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     how.push(t("."));
     items.push(how);
     for (group, category) in &c.extra_requirements {
-        items.push(vec![
-            t("Data of the group "),
-            code(group.as_str()),
-            t(" (see the list below) is recorded only if your choice also includes the category "),
-            code(category.as_str()),
-            t("; otherwise it is neither computed nor stored."),
-        ]);
+        items.push(requirement_item(m, group, category));
     }
     items.push(vec![t(signal_sentence(
         "Global Privacy Control (GPC)",
@@ -279,42 +445,21 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
         "We store only totals for each hour. What they cover depends on the level of measurement:",
     )]));
     for l in m.levels.iter().filter(|l| l.reachable()) {
-        match l.level {
-            Level::Marketing => {
-                d.push(Block::Para(vec![
-                    b("Marketing:"),
-                    t(" everything listed under “statistics”, and"),
-                ]));
-                let groups = DimGroup::list(
-                    l.stored
-                        .iter()
-                        .filter(|s| s.kind.class() == DataClass::Marketing),
-                );
-                d.push(Block::List(
-                    groups
-                        .into_iter()
-                        .map(|g| group_item(m, l.level, g))
-                        .collect(),
-                ));
-            }
-            level => {
-                d.push(Block::Para(vec![b(format!(
-                    "{}{}:",
-                    level_name(level)[..1].to_uppercase(),
-                    &level_name(level)[1..]
-                ))]));
-                let mut list: Vec<Vec<Inline>> = DimGroup::list(&l.stored)
-                    .into_iter()
-                    .map(|g| group_item(m, level, g))
-                    .collect();
-                if l.visitor_hash {
-                    list.push(vec![t("the number of unique visitors, estimated from the one-day identifier described below")]);
-                }
-                d.push(Block::List(list));
-                if level == Level::Count {
-                    d.push(Block::Para(vec![t("At this level your IP address is used for nothing but the abuse protection described below, and the User-Agent header is only checked to leave out automated traffic (bots).")]));
-                }
-            }
+        let heading = match l.level {
+            Level::Marketing => vec![
+                b("Marketing:"),
+                t(" everything listed under “statistics”, and"),
+            ],
+            level => vec![b(format!(
+                "{}{}:",
+                level_name(level)[..1].to_uppercase(),
+                &level_name(level)[1..]
+            ))],
+        };
+        d.push(Block::Para(heading));
+        d.push(Block::List(level_items(m, l)));
+        if l.level == Level::Count {
+            d.push(Block::Para(vec![t("At this level your IP address is used for nothing but the abuse protection described below, and the User-Agent header is only checked to leave out automated traffic (bots).")]));
         }
     }
     d.push(Block::Para(vec![t("For every hour we also count decisions: how many page views were recorded at each level and how many were left out (no consent, objection, GPC or DNT, bots, invalid requests). These counters are not personal data; they show that your choices are respected.")]));
@@ -430,19 +575,15 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let r = &m.retention;
     d.push(Block::Heading(3, vec![t("How long we keep the data")]));
     let mut list = vec![vec![t(format!(
-        "audience statistics (page views, visitors, pages, sources, location, browsers, devices, events): {}",
+        "audience statistics ({}): {}",
+        audience_kinds(m),
         days(r.audience_days)
     ))]];
     if m.marketing_reachable() {
-        let what = if marketing_props(m).is_empty() {
-            " tags)"
-        } else {
-            " tags and marketing properties)"
-        };
         list.push(vec![
             t("campaign data ("),
             code("utm_*"),
-            t(format!("{what}: {}", days(r.marketing_days))),
+            t(format!("{}: {}", campaign_kinds(m), days(r.marketing_days))),
         ]);
     }
     list.push(vec![t(format!(
@@ -511,6 +652,48 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     d
 }
 
+/// An [`Extra`] in the retention list, and on the opt-out page (`None`: not
+/// named there, where combinations of what it lists add nothing new).
+fn extra_name(e: Extra) -> (&'static str, Option<&'static str>) {
+    match e {
+        Extra::Engagement => ("time on page", Some("time on page and scroll depth")),
+        Extra::Goals => ("goals", Some("goals reached")),
+        Extra::Funnels => ("funnels", Some("funnel steps reached within a visit")),
+        Extra::Revenue => ("revenue", Some("revenue totals per currency")),
+        Extra::Combinations => ("combinations of these", None),
+    }
+}
+
+/// What the audience retention period covers.
+fn audience_kinds(m: &Manifest) -> String {
+    let mut kinds = vec![
+        "page views",
+        "visitors",
+        "pages",
+        "sources",
+        "location",
+        "browsers",
+        "devices",
+        "events",
+    ];
+    kinds.extend(statistics_extras(m).into_iter().map(|e| extra_name(e).0));
+    kinds.join(", ")
+}
+
+/// What the marketing retention period covers, after "`utm_*`".
+fn campaign_kinds(m: &Manifest) -> String {
+    let mut s = String::from(" tags");
+    if !marketing_props(m).is_empty() {
+        s.push_str(" and marketing properties");
+    }
+    let paired = |d: Dim| d.parts().is_some() && d.class() == DataClass::Marketing;
+    if level_has(m, Level::Marketing, paired) {
+        s.push_str(", also combined with other attributes");
+    }
+    s.push(')');
+    s
+}
+
 fn campaign_extra(m: &Manifest) -> &'static str {
     if marketing_props(m).is_empty() {
         "campaign tags (utm_*)"
@@ -536,8 +719,13 @@ fn short(m: &Manifest, level: Level) -> String {
                 "screen width",
                 "language",
                 "events",
-                "the number of unique visitors (from an identifier valid for one day)",
             ]);
+            parts.extend(
+                statistics_extras(m)
+                    .into_iter()
+                    .filter_map(|e| extra_name(e).1),
+            );
+            parts.push("the number of unique visitors (from an identifier valid for one day)");
             if level == Level::Marketing {
                 parts.push(campaign_extra(m));
             }

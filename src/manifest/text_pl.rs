@@ -7,9 +7,12 @@
 //! grammatical gender are avoided, so the text addresses every reader alike.
 
 use super::doc::{b, code, link, t, Block, Inline};
-use super::{DimGroup, LegalBasis, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS};
-use crate::model::DataClass;
-use crate::privacy::consent::Level;
+use super::{
+    combinations, group_in_pairs, level_has, listed_dims, revenue_breakdowns, statistics_extras,
+    DimGroup, Extra, LegalBasis, LevelManifest, Manifest, OptOutTexts, OPT_OUT_MAX_AGE_SECS,
+};
+use crate::model::{DataClass, Dim};
+use crate::privacy::consent::{DataGroup, Level};
 
 fn level_name(level: Level) -> &'static str {
     match level {
@@ -113,8 +116,194 @@ fn opt_out_link(m: &Manifest) -> Inline {
     link(m.rights.opt_out_page.clone(), m.rights.opt_out_page.clone())
 }
 
-/// One list item per stored group of a level.
-fn group_item(m: &Manifest, level: Level, g: DimGroup) -> Vec<Inline> {
+/// A dimension as a reader names it, in the nominative singular (the
+/// combinations: "strona i źródło ruchu") and plural (what revenue is summed by,
+/// after "w podziale na", where these non-personal plurals equal the nominative).
+fn dim_name(d: Dim) -> (&'static str, &'static str) {
+    match d {
+        Dim::Total => ("całość serwisu", "całość serwisu"),
+        Dim::Page => ("strona", "strony"),
+        Dim::EntryPage => ("strona wejścia", "strony wejścia"),
+        Dim::ExitPage => ("strona wyjścia", "strony wyjścia"),
+        Dim::Source => ("źródło ruchu", "źródła ruchu"),
+        Dim::Referrer => ("domena odsyłająca", "domeny odsyłające"),
+        Dim::Utm(0) => (
+            "źródło kampanii (utm_source)",
+            "źródła kampanii (utm_source)",
+        ),
+        Dim::Utm(1) => (
+            "medium kampanii (utm_medium)",
+            "media kampanii (utm_medium)",
+        ),
+        Dim::Utm(2) => (
+            "nazwa kampanii (utm_campaign)",
+            "nazwy kampanii (utm_campaign)",
+        ),
+        Dim::Utm(3) => (
+            "słowo kluczowe kampanii (utm_term)",
+            "słowa kluczowe kampanii (utm_term)",
+        ),
+        Dim::Utm(_) => (
+            "wariant treści kampanii (utm_content)",
+            "warianty treści kampanii (utm_content)",
+        ),
+        Dim::Country => ("kraj", "kraje"),
+        Dim::Region => ("region", "regiony"),
+        Dim::Browser => ("przeglądarka", "przeglądarki"),
+        Dim::BrowserVersion => ("wersja przeglądarki", "wersje przeglądarek"),
+        Dim::Os => ("system operacyjny", "systemy operacyjne"),
+        Dim::OsVersion => (
+            "wersja systemu operacyjnego",
+            "wersje systemów operacyjnych",
+        ),
+        Dim::Device => ("rodzaj urządzenia", "rodzaje urządzeń"),
+        Dim::Screen => ("szerokość ekranu", "szerokości ekranu"),
+        Dim::Language => ("język", "języki"),
+        Dim::Event => ("zdarzenie", "zdarzenia"),
+        Dim::Prop => ("właściwość zdarzenia", "właściwości zdarzeń"),
+        Dim::MarketingProp => ("właściwość marketingowa", "właściwości marketingowe"),
+        Dim::Decision => ("decyzja dotycząca zgody", "decyzje dotyczące zgody"),
+        Dim::Goal => ("cel konwersji", "cele konwersji"),
+        Dim::Funnel => ("krok lejka", "kroki lejków"),
+        Dim::Currency => ("waluta", "waluty"),
+        Dim::Pair(_) => ("zestawienie", "zestawienia"),
+    }
+}
+
+/// What a consent data group (`consent.requires`) covers, for the sentence that
+/// ties it to a category: the key alone tells a reader nothing.
+fn group_name(g: DataGroup) -> &'static str {
+    match g {
+        DataGroup::Visits => "unikalni odwiedzający i wizyty",
+        DataGroup::Geo => "kraj i region",
+        DataGroup::Agent => "przeglądarka, system operacyjny i rodzaj urządzenia",
+        DataGroup::Referrers => "domeny odsyłające i źródła ruchu",
+        DataGroup::Campaigns => "oznaczenia kampanii",
+        DataGroup::Screen => "szerokość ekranu",
+        DataGroup::Language => "język przeglądarki",
+        DataGroup::Events => "zdarzenia i ich właściwości",
+        DataGroup::Conversions => "cele konwersji, lejki i przychody",
+        DataGroup::Engagement => "czas na stronie i głębokość przewinięcia",
+    }
+}
+
+/// Configured names as literals, comma-separated.
+fn code_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Inline> {
+    let mut v = Vec::new();
+    for (i, n) in names.into_iter().enumerate() {
+        if i > 0 {
+            v.push(t(", "));
+        }
+        v.push(code(n));
+    }
+    v
+}
+
+/// Names the declared goals: they are the stored values, so a reader sees
+/// exactly what can be counted. "Cele konwersji", never bare "cele": in a
+/// privacy notice "cele" are the purposes of processing.
+fn goal_item(m: &Manifest) -> Vec<Inline> {
+    let mut v = vec![t("zdefiniowane przez nas cele konwersji (")];
+    v.extend(code_list(m.conversions.goals.iter().map(String::as_str)));
+    v.push(t(") — cel uznajemy za zrealizowany przy odsłonie wskazanej strony albo przy wskazanym zdarzeniu; dla każdego celu zapisujemy tylko, ile razy go zrealizowano i ilu odwiedzających to zrobiło, bez informacji o tym, kogo to dotyczy"));
+    v
+}
+
+/// Says where funnel progress lives (the live visit, in memory): that, and
+/// storing counts only, is what keeps a funnel from following a person.
+fn funnel_item(m: &Manifest) -> Vec<Inline> {
+    let mut v = vec![t("zdefiniowane przez nas lejki (")];
+    v.extend(code_list(
+        m.conversions.funnels.iter().map(|f| f.name.as_str()),
+    ));
+    v.push(t("), czyli ciągi kolejnych kroków, np. strona produktu, koszyk i płatność: dla każdego kroku liczba wizyt, które do niego dotarły po przejściu kroków poprzednich — postęp w lejku śledzimy wyłącznie w trakcie jednej wizyty, w pamięci operacyjnej serwera, i odrzucamy go po jej zakończeniu, nie wiążemy go więc z innymi wizytami ani dniami i zapisujemy jedynie liczby"));
+    v
+}
+
+/// Revenue sounds like orders: the item says it is sums per currency (and per
+/// what the site pairs it with), never an order or a buyer.
+fn revenue_item(m: &Manifest, dims: &[Dim]) -> Vec<Inline> {
+    let mut v = vec![t(
+        "przychód zgłaszany przez nasze strony przy zakupach, zapisywany wyłącznie jako suma kwot w każdej walucie (",
+    )];
+    v.extend(code_list(
+        m.conversions.currencies.iter().map(String::as_str),
+    ));
+    v.push(t(")"));
+    let per: Vec<String> = revenue_breakdowns(dims)
+        .into_iter()
+        .map(|d| dim_name(d).1.to_string())
+        .collect();
+    if !per.is_empty() {
+        v.push(t(format!(", także w podziale na {}", join_i(&per))));
+    }
+    v.push(t(
+        " — nie zapisujemy kwot pojedynczych zamówień, niczego w odniesieniu do pojedynczych odwiedzających ani kwot w innych walutach",
+    ));
+    v
+}
+
+/// A pair adds no new attribute, only the count of two known ones together;
+/// the item lists the site's pairs by name and says small groups stay hidden.
+fn pairs_item(m: &Manifest, dims: &[Dim]) -> Vec<Inline> {
+    let names: Vec<String> = combinations(dims)
+        .into_iter()
+        .map(|(a, b)| format!("{} i {}", dim_name(a).0, dim_name(b).0))
+        .collect();
+    let mut s = format!(
+        "zestawienia dwóch opisanych wyżej cech, liczone łącznie, aby jedną z nich można było pokazać w podziale na drugą: {} — to takie same sumy godzinowe jak pozostałe dane",
+        names.join("; ")
+    );
+    if m.k_anonymity.k > 1 {
+        s.push_str("; opisany niżej próg minimalnej liczby odwiedzających dotyczy każdego zestawienia jako całości");
+    }
+    vec![t(s)]
+}
+
+/// Time on page is not a dimension but counters on the page rows: the item says
+/// where it comes from and that only sums are kept.
+fn engagement_item() -> Vec<Inline> {
+    vec![t("czas na stronie i głębokość przewinięcia, czyli jak długo strona była widoczna i jak daleko ją przewinięto — przekazuje je nasza strona, gdy ją opuszczasz lub przechodzisz do innej karty; zapisujemy je wyłącznie jako sumy dla poszczególnych stron i całego serwisu, wraz z liczbą takich zgłoszeń")]
+}
+
+/// The list of what a level stores: its groups, time on page after the pages,
+/// and unique visitors last.
+fn level_items(m: &Manifest, l: &LevelManifest) -> Vec<Vec<Inline>> {
+    let dims = listed_dims(l);
+    let mut list = Vec::new();
+    for g in DimGroup::list(&dims) {
+        list.push(group_item(m, l.level, &dims, g));
+        if g == DimGroup::Page && l.engagement.is_some() {
+            list.push(engagement_item());
+        }
+    }
+    if l.visitor_hash && l.level != Level::Marketing {
+        list.push(vec![t("liczba unikalnych odwiedzających, szacowana na podstawie jednodniowego identyfikatora opisanego niżej")]);
+    }
+    list
+}
+
+/// A data group a site ties to one of its own categories (`consent.requires`).
+fn requirement_item(m: &Manifest, group: &str, category: &str) -> Vec<Inline> {
+    let mut about = DataGroup::parse(group).map_or(String::new(), |g| group_name(g).to_string());
+    if group_in_pairs(m, group) {
+        about.push_str(", także w zestawieniach z innymi cechami");
+    }
+    if !about.is_empty() {
+        about.push_str("; ");
+    }
+    vec![
+        t("Dane z grupy "),
+        code(group),
+        t(format!(" ({about}zob. lista poniżej) zapisujemy tylko wtedy, gdy Twój wybór obejmuje także kategorię ")),
+        code(category),
+        t("; w przeciwnym razie nie są ani ustalane, ani przechowywane."),
+    ]
+}
+
+/// One list item per stored group of a level; `dims` are the dimensions the
+/// level's list explains.
+pub(super) fn group_item(m: &Manifest, level: Level, dims: &[Dim], g: DimGroup) -> Vec<Inline> {
     let geo = m.processing.ip.geo_database;
     match g {
         DimGroup::Total if level == Level::Count => vec![t("łączna liczba odsłon serwisu")],
@@ -168,15 +357,14 @@ fn group_item(m: &Manifest, level: Level, g: DimGroup) -> Vec<Inline> {
         DimGroup::Prop => vec![t("właściwości tych zdarzeń przekazywane przez nasze strony")],
         DimGroup::MarketingProp => {
             let mut v = vec![t("właściwości zdarzeń, które traktujemy jako dane marketingowe: ")];
-            for (i, p) in marketing_props(m).iter().enumerate() {
-                if i > 0 {
-                    v.push(t(", "));
-                }
-                v.push(code(p.as_str()));
-            }
+            v.extend(code_list(marketing_props(m).iter().map(String::as_str)));
             v
         }
         DimGroup::Decision => vec![t("godzinowe liczniki decyzji dotyczących zgody")],
+        DimGroup::Goal => goal_item(m),
+        DimGroup::Funnel => funnel_item(m),
+        DimGroup::Revenue => revenue_item(m, dims),
+        DimGroup::Pairs => pairs_item(m, dims),
     }
 }
 
@@ -289,13 +477,7 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     how.push(t("."));
     items.push(how);
     for (group, category) in &c.extra_requirements {
-        items.push(vec![
-            t("Dane z grupy "),
-            code(group.as_str()),
-            t(" (zob. lista poniżej) zapisujemy tylko wtedy, gdy Twój wybór obejmuje także kategorię "),
-            code(category.as_str()),
-            t("; w przeciwnym razie nie są ani ustalane, ani przechowywane."),
-        ]);
+        items.push(requirement_item(m, group, category));
     }
     items.push(vec![t(signal_sentence(
         "Global Privacy Control (GPC)",
@@ -315,24 +497,11 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
         "Zapisujemy wyłącznie sumy za poszczególne godziny. Ich zakres zależy od poziomu pomiaru:",
     )]));
     for l in m.levels.iter().filter(|l| l.reachable()) {
-        match l.level {
-            Level::Marketing => {
-                d.push(Block::Para(vec![
-                    b("Marketing:"),
-                    t(" wszystko, co na poziomie „statystyka”, a ponadto"),
-                ]));
-                let groups = DimGroup::list(
-                    l.stored
-                        .iter()
-                        .filter(|s| s.kind.class() == DataClass::Marketing),
-                );
-                d.push(Block::List(
-                    groups
-                        .into_iter()
-                        .map(|g| group_item(m, l.level, g))
-                        .collect(),
-                ));
-            }
+        let heading = match l.level {
+            Level::Marketing => vec![
+                b("Marketing:"),
+                t(" wszystko, co na poziomie „statystyka”, a ponadto"),
+            ],
             level => {
                 let name = level_name(level);
                 let mut chars = name.chars();
@@ -340,19 +509,13 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
                     .next()
                     .map(|f| f.to_uppercase().chain(chars).collect())
                     .unwrap_or_default();
-                d.push(Block::Para(vec![b(format!("{title}:"))]));
-                let mut list: Vec<Vec<Inline>> = DimGroup::list(&l.stored)
-                    .into_iter()
-                    .map(|g| group_item(m, level, g))
-                    .collect();
-                if l.visitor_hash {
-                    list.push(vec![t("liczba unikalnych odwiedzających, szacowana na podstawie jednodniowego identyfikatora opisanego niżej")]);
-                }
-                d.push(Block::List(list));
-                if level == Level::Count {
-                    d.push(Block::Para(vec![t("Na tym poziomie adres IP służy wyłącznie ochronie przed nadużyciami opisanej niżej, a nagłówek User-Agent sprawdzamy wyłącznie po to, by pominąć ruch automatów (botów).")]));
-                }
+                vec![b(format!("{title}:"))]
             }
+        };
+        d.push(Block::Para(heading));
+        d.push(Block::List(level_items(m, l)));
+        if l.level == Level::Count {
+            d.push(Block::Para(vec![t("Na tym poziomie adres IP służy wyłącznie ochronie przed nadużyciami opisanej niżej, a nagłówek User-Agent sprawdzamy wyłącznie po to, by pominąć ruch automatów (botów).")]));
         }
     }
     d.push(Block::Para(vec![t("Dla każdej godziny zapisujemy też liczniki decyzji: ile odsłon zapisano na danym poziomie, a ile pominięto (brak zgody, sprzeciw, sygnał GPC lub DNT, ruch automatów, błędne zapytania). Liczniki te nie są danymi osobowymi — pozwalają wykazać, że respektujemy Twoje wybory.")]));
@@ -464,19 +627,19 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     let r = &m.retention;
     d.push(Block::Heading(3, vec![t("Okres przechowywania danych")]));
     let mut list = vec![vec![t(format!(
-        "statystyki odwiedzin (odsłony, odwiedzający, strony, źródła wejść, lokalizacja, przeglądarki, urządzenia, zdarzenia): {};",
+        "statystyki odwiedzin ({}): {};",
+        audience_kinds(m),
         days(r.audience_days)
     ))]];
     if m.marketing_reachable() {
-        let what = if marketing_props(m).is_empty() {
-            ")"
-        } else {
-            " i właściwości marketingowe)"
-        };
         list.push(vec![
             t("dane kampanii (oznaczenia "),
             code("utm_*"),
-            t(format!("{what}: {};", days(r.marketing_days))),
+            t(format!(
+                "{}: {};",
+                campaign_kinds(m),
+                days(r.marketing_days)
+            )),
         ]);
     }
     list.push(vec![t(format!(
@@ -548,6 +711,57 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     d
 }
 
+/// An [`Extra`] in the retention list, and on the opt-out page (`None`: not
+/// named there, where combinations of what it lists add nothing new).
+fn extra_name(e: Extra) -> (&'static str, Option<&'static str>) {
+    match e {
+        Extra::Engagement => (
+            "czas na stronie",
+            Some("czas na stronie i głębokość przewinięcia"),
+        ),
+        Extra::Goals => ("cele konwersji", Some("zrealizowane cele konwersji")),
+        Extra::Funnels => (
+            "lejki",
+            Some("kroki lejków, do których dotarto w trakcie wizyty"),
+        ),
+        Extra::Revenue => (
+            "przychody",
+            Some("sumy przychodów w poszczególnych walutach"),
+        ),
+        Extra::Combinations => ("zestawienia tych danych", None),
+    }
+}
+
+/// What the audience retention period covers.
+fn audience_kinds(m: &Manifest) -> String {
+    let mut kinds = vec![
+        "odsłony",
+        "odwiedzający",
+        "strony",
+        "źródła wejść",
+        "lokalizacja",
+        "przeglądarki",
+        "urządzenia",
+        "zdarzenia",
+    ];
+    kinds.extend(statistics_extras(m).into_iter().map(|e| extra_name(e).0));
+    kinds.join(", ")
+}
+
+/// What the marketing retention period covers, after "`utm_*`".
+fn campaign_kinds(m: &Manifest) -> String {
+    let mut s = String::new();
+    if !marketing_props(m).is_empty() {
+        s.push_str(" i właściwości marketingowe");
+    }
+    let paired = |d: Dim| d.parts().is_some() && d.class() == DataClass::Marketing;
+    if level_has(m, Level::Marketing, paired) {
+        s.push_str(", także w zestawieniach z innymi cechami");
+    }
+    s.push(')');
+    s
+}
+
 fn campaign_extra(m: &Manifest) -> &'static str {
     if marketing_props(m).is_empty() {
         "oznaczenia kampanii (utm_*)"
@@ -573,8 +787,13 @@ fn short(m: &Manifest, level: Level) -> String {
                 "szerokość ekranu",
                 "język",
                 "zdarzenia",
-                "liczba unikalnych odwiedzających (na podstawie identyfikatora ważnego przez jedną dobę)",
             ]);
+            parts.extend(
+                statistics_extras(m)
+                    .into_iter()
+                    .filter_map(|e| extra_name(e).1),
+            );
+            parts.push("liczba unikalnych odwiedzających (na podstawie identyfikatora ważnego przez jedną dobę)");
             if level == Level::Marketing {
                 parts.push(campaign_extra(m));
             }
