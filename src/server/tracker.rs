@@ -1,8 +1,10 @@
 //! `GET /t.js`: the tracker script, embedded in the binary.
 //!
-//! The script (`assets/t.js`, under 1 KB gzipped, no dependencies, no build step)
+//! The script (`assets/t.js`, under 1.2 KB gzipped, no dependencies, no build step)
 //! sends veil's JSON beacon (`POST /api/collect`) for pageviews, SPA navigations and
-//! custom events. It never sets or reads a cookie; the only state it keeps is the
+//! custom events, and one engagement report per page view (visible time and the
+//! deepest scroll position) when the page is hidden or left. The budget was 1 KB
+//! until engagement: the report costs about 180 bytes, the price of time on page. It never sets or reads a cookie; the only state it keeps is the
 //! visitor's own consent choice and opt-out flag in the site's `localStorage`.
 //!
 //! # Embedding
@@ -121,16 +123,18 @@
 //!
 //! # Reading the script
 //!
-//! The script is minified by hand to stay under 1 KB gzipped (a unit test holds it to
-//! that), so it has no comments; this is its legend. Arguments: `w` window, `d`
+//! The script is minified by hand to stay under 1.2 KB gzipped (a unit test holds it
+//! to that), so it has no comments; this is its legend. Arguments: `w` window, `d`
 //! document, `l` location, `n` navigator, `c` undefined. `s` the script element, `a`/`b`
 //! read / test a `data-` attribute, `S` site, `t` storage (`localStorage`, or a plain
 //! object when storage is blocked, so the API still works for the page), `E` endpoint,
 //! `L` parse a category list, `A` the page's categories, `H`/`D`/`B` hash routing /
 //! downloads / outbound on, `P` last pageview URL, `R` referrer, `W` storage write,
 //! `K` categories to send, `U` current page URL, `T` send a beacon (event, props,
-//! revenue), `V` pageview, `Z` pageview if the URL changed, `v` the public `veil`,
-//! `q` the stub's queue.
+//! revenue, engagement), `F` when the page became visible (`-1` once reported), `Y`
+//! deepest scroll percent, `Q` update it, `G` send the engagement report, `V`
+//! pageview (reports the previous page's engagement first), `Z` pageview if the URL
+//! changed, `v` the public `veil`, `q` the stub's queue.
 
 use std::io::Write;
 use std::sync::LazyLock;
@@ -297,12 +301,12 @@ mod tests {
     }
 
     #[test]
-    fn gzipped_script_is_under_1_kb_and_round_trips() {
+    fn gzipped_script_is_under_1_2_kb_and_round_trips() {
         let gz = ASSET.gzip.as_ref().expect("gzip variant");
         println!("t.js: {} bytes, {} gzipped", SCRIPT.len(), gz.len());
         assert!(
-            gz.len() < 1024,
-            "t.js is {} bytes gzipped; the budget is 1023",
+            gz.len() < 1229,
+            "t.js is {} bytes gzipped; the budget is 1228",
             gz.len()
         );
         assert_eq!(gunzip(gz), SCRIPT);
