@@ -44,6 +44,11 @@ macro_rules! define_counters {
                 $(self.$name += o.$name;)*
             }
 
+            /// The counter values, in [`Counters::NAMES`] order.
+            pub fn values(&self) -> Vec<u64> {
+                vec![$(self.$name),*]
+            }
+
             /// Whether every counter is zero.
             pub fn is_zero(&self) -> bool {
                 true $(&& self.$name == 0)*

@@ -208,6 +208,17 @@ pub async fn convert_v1(
     Ok(out)
 }
 
+/// The counters schema v1 had (the first of `Counters::NAMES`); later
+/// counters start at their column default (0) in converted rows.
+pub const V1_COUNTERS: [&str; 6] = [
+    "hits",
+    "pageviews",
+    "events",
+    "visits",
+    "bounces",
+    "duration",
+];
+
 /// The conversion statements of one site in zone `tz` (see [`convert_v1`]).
 pub fn v1_site_statements(site: &str, tz: &str) -> Vec<Sql> {
     // The counters v1 had: later counters start at their column default (0).

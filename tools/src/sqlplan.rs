@@ -19,7 +19,7 @@ use veil::clock::{format_day, DAY_SECS, HOUR_SECS};
 use veil::model::{Counters, Dim, OTHER, PROP_SEP, UNKNOWN};
 use veil::sink::close::close_day_statements;
 use veil::sink::row::AggRow;
-use veil::sink::schema::{statements, v1_site_statements, MIGRATIONS};
+use veil::sink::schema::{statements, v1_site_statements, MIGRATIONS, V1_COUNTERS};
 use veil::sink::sql::Sql;
 use veil::stats::params::DateRange;
 use veil::stats::query::{catalog, Scope};
@@ -233,20 +233,15 @@ fn hours_of(zone: &Zone, days: &[&str]) -> Vec<u32> {
     hours.into_iter().collect()
 }
 
-/// The counters as VALUES items, in `Counters::NAMES` order (the column lists
-/// the inserts name). A counter added to [`Counters`] but not here makes every
-/// insert of the plan fail on both engines, so it cannot go unnoticed.
-fn counters_values(c: &Counters) -> String {
-    [
-        c.hits,
-        c.pageviews,
-        c.events,
-        c.visits,
-        c.bounces,
-        c.duration,
-    ]
-    .map(|n| n.to_string())
-    .join(", ")
+/// The first `n` counters as VALUES items, in `Counters::NAMES` order (the
+/// column lists the inserts name).
+fn counters_values(c: &Counters, n: usize) -> String {
+    c.values()
+        .iter()
+        .take(n)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An `Array(UInt64)` literal.
@@ -260,7 +255,7 @@ fn array(v: &[u64]) -> String {
 /// The v1 data set: `INSERT INTO aggregates_in` of schema v1 (UTC date and
 /// hours, no zone), one statement per site.
 fn v1_inserts(utc: &Zone) -> Vec<Step> {
-    let counters = Counters::NAMES.join(", ");
+    let counters = V1_COUNTERS.join(", ");
     SITES
         .iter()
         .enumerate()
@@ -278,7 +273,7 @@ fn v1_inserts(utc: &Zone) -> Vec<Step> {
                         quote(dim.as_str()),
                         quote(&value),
                         1_000 + d as u64,
-                        counters_values(&c),
+                        counters_values(&c, V1_COUNTERS.len()),
                         array(&visitors)
                     ));
                 }
@@ -321,7 +316,7 @@ fn v2_inserts(zones: &[Zone]) -> (Vec<Step>, BTreeSet<(u16, String)>) {
                     quote(&row.dim),
                     quote(&row.value),
                     row.batch,
-                    counters_values(&row.counters()),
+                    counters_values(&row.counters(), Counters::NAMES.len()),
                     array(&row.visitors)
                 ));
             }
@@ -420,7 +415,9 @@ fn table_dumps(label: &str) -> Vec<Step> {
 
 /// Read-backs of schema v1's tables after the v1 data set went in.
 fn v1_dumps() -> Vec<Step> {
-    let merged = Counters::columns(|c| format!("sumMerge({c}) AS {c}"));
+    let merged = V1_COUNTERS
+        .map(|c| format!("sumMerge({c}) AS {c}"))
+        .join(", ");
     vec![
         Step {
             name: "v1: table aggregates".into(),
