@@ -37,7 +37,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::config::SiteConfig;
-use crate::model::{Dim, OTHER, PROP_SEP};
+use crate::model::{Conversions, Dim, OTHER, PROP_SEP};
 use crate::privacy::consent::Decision;
 use crate::AppState;
 
@@ -59,10 +59,12 @@ pub struct Ctx<'a> {
     pub site: &'a SiteConfig,
     /// Query parameters.
     pub params: &'a Params,
+    /// The site's declared pairs, goals and funnels.
+    pub conv: &'a Conversions,
 }
 
 impl Ctx<'_> {
-    fn scope(&self, range: DateRange) -> Scope<'_> {
+    pub(super) fn scope(&self, range: DateRange) -> Scope<'_> {
         Scope {
             site: &self.site.id,
             tz: &self.site.timezone,
@@ -70,7 +72,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn head(&self, range: DateRange) -> Map<String, Value> {
+    pub(super) fn head(&self, range: DateRange) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("site".into(), json!(self.site.id));
         m.insert("from".into(), json!(range.from_str()));
@@ -80,7 +82,7 @@ impl Ctx<'_> {
     }
 }
 
-fn ratio(a: u64, b: u64) -> Value {
+pub(super) fn ratio(a: u64, b: u64) -> Value {
     if b == 0 {
         Value::Null
     } else {
@@ -106,7 +108,26 @@ fn metrics_json(m: &Metrics, set: MetricSet) -> Map<String, Value> {
     if set.events {
         o.insert("events".into(), json!(m.events));
     }
+    if set.completions {
+        o.insert("completions".into(), json!(m.hits));
+    }
+    if set.revenue {
+        o.insert("revenue".into(), money(m.revenue));
+    }
+    if set.engagement {
+        let avg = |sum: u64, scale: f64| match m.engagements {
+            0 => Value::Null,
+            n => json!((sum as f64 / n as f64 / scale * 10.0).round() / 10.0),
+        };
+        o.insert("time_on_page".into(), avg(m.engaged_ms, 1_000.0));
+        o.insert("scroll_depth".into(), avg(m.scroll_depth, 1.0));
+    }
     o
+}
+
+/// An amount stored in thousandths, as a decimal number.
+pub(super) fn money(milli: u64) -> Value {
+    json!(milli as f64 / 1_000.0)
 }
 
 /// Relative change per metric: (current − previous) / previous, `null` when the
@@ -123,20 +144,57 @@ fn change(cur: &Map<String, Value>, prev: &Map<String, Value>) -> Value {
     Value::Object(o)
 }
 
-/// The single group `aggregate` and `timeseries` may be narrowed to.
-fn group_filter(p: &Params) -> Result<Option<(Dim, String)>, HttpError> {
+/// The single group `aggregate` and `timeseries` are narrowed to: one exact
+/// value of a dimension, or of a declared pair (two exact filters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Selection {
+    dim: Dim,
+    value: String,
+    /// The filters as asked, for the answer.
+    asked: Vec<String>,
+}
+
+fn group_filter(p: &Params, conv: &Conversions) -> Result<Option<Selection>, HttpError> {
     let filters = Filter::from_params(p)?;
+    let exact = |f: &Filter| {
+        match &f.pattern {
+        Pattern::Exact(v) => Ok(v.clone()),
+        _ => Err(HttpError::param(
+            "filter",
+            "here a filter must name one value exactly (`page:/pricing`); patterns work in breakdowns",
+        )),
+    }
+    };
+    let asked = filters
+        .iter()
+        .map(|f| Ok(format!("{}:{}", f.dim.as_str(), exact(f)?)))
+        .collect::<Result<Vec<_>, HttpError>>()?;
     match filters.as_slice() {
         [] => Ok(None),
-        [Filter {
-            dim,
-            pattern: Pattern::Exact(v),
-        }] => Ok(Some((*dim, v.clone()))),
-        [_] => Err(HttpError::param(
+        [f] => Ok(Some(Selection {
+            dim: f.dim,
+            value: exact(f)?,
+            asked,
+        })),
+        [a, b] if a.dim != b.dim => {
+            let pair = conv
+                .pairs
+                .of(a.dim, b.dim)
+                .ok_or_else(|| Filter::undeclared_pair(a.dim, b.dim, conv.pairs))?;
+            let (first, second) = match pair.parts() {
+                Some((x, _)) if x == a.dim => (a, b),
+                _ => (b, a),
+            };
+            Ok(Some(Selection {
+                dim: pair,
+                value: format!("{}{PROP_SEP}{}", exact(first)?, exact(second)?),
+                asked,
+            }))
+        }
+        _ => Err(HttpError::param(
             "filter",
-            "here the filter must name one value exactly (`page:/pricing`); patterns work in breakdowns",
+            "at most two filters, on two different dimensions whose pair the site stores",
         )),
-        [a, b, ..] => Err(Filter::cross_dimension(a.dim.as_str(), b.dim)),
     }
 }
 
@@ -154,11 +212,11 @@ async fn shown_group(
     Ok((!hidden).then_some(m))
 }
 
-fn not_shown(dim: Dim, value: &str, k: u32) -> HttpError {
+fn not_shown(sel: &Selection, k: u32) -> HttpError {
     HttpError::NotFound(
         format!(
-            "no `{}` value `{value}` with at least {k} visitors in this range (smaller groups are only shown inside `(other)`)",
-            dim.as_str()
+            "no group `{}` with at least {k} visitors in this range (smaller groups are only shown inside `(other)`)",
+            sel.asked.join("` and `")
         )
         .into(),
     )
@@ -169,7 +227,7 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let p = ctx.params;
     let range = p.range()?;
     let compare = p.compare()?;
-    let group = group_filter(p)?;
+    let group = group_filter(p, ctx.conv)?;
     let c = &ctx.state.stats.client;
     let (set, cur, prev) = match &group {
         None => {
@@ -183,15 +241,15 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
                 (set, cur.await?, None)
             }
         }
-        Some((dim, value)) => {
-            let cur = shown_group(ctx, range, *dim, value)
+        Some(sel) => {
+            let cur = shown_group(ctx, range, sel.dim, &sel.value)
                 .await?
-                .ok_or_else(|| not_shown(*dim, value, ctx.site.k))?;
+                .ok_or_else(|| not_shown(sel, ctx.site.k))?;
             let prev = match compare {
-                Some(cmp) => Some(shown_group(ctx, cmp.range(range), *dim, value).await?),
+                Some(cmp) => Some(shown_group(ctx, cmp.range(range), sel.dim, &sel.value).await?),
                 None => None,
             };
-            (metrics_of(*dim), cur, prev)
+            (metrics_of(sel.dim), cur, prev)
         }
     };
     let mut o = ctx.head(range);
@@ -210,13 +268,13 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
             }
         }
     }
-    o.insert("filter".into(), filter_json(&group));
+    insert_filters(&mut o, &group);
     o.insert("metrics".into(), Value::Object(cur));
     Ok(Value::Object(o))
 }
 
 /// `comparison` and `previous_period` of an answer compared with another range.
-fn insert_comparison(o: &mut Map<String, Value>, cmp: Compare, range: DateRange) {
+pub(super) fn insert_comparison(o: &mut Map<String, Value>, cmp: Compare, range: DateRange) {
     let prev = cmp.range(range);
     o.insert("comparison".into(), json!(cmp.as_str()));
     o.insert(
@@ -225,10 +283,17 @@ fn insert_comparison(o: &mut Map<String, Value>, cmp: Compare, range: DateRange)
     );
 }
 
-fn filter_json(group: &Option<(Dim, String)>) -> Value {
-    group
-        .as_ref()
-        .map_or(Value::Null, |(d, v)| json!(format!("{}:{v}", d.as_str())))
+/// `filter` (the first filter, as before pairs) and `filters` (all of them).
+fn insert_filters(o: &mut Map<String, Value>, group: &Option<Selection>) {
+    let asked = group.as_ref().map_or(&[][..], |s| s.asked.as_slice());
+    o.insert(
+        "filter".into(),
+        asked.first().map_or(Value::Null, |f| json!(f)),
+    );
+    o.insert("filters".into(), json!(asked));
+    if let Some(sel) = group.as_ref().filter(|s| s.dim.parts().is_some()) {
+        o.insert("pair".into(), json!(sel.dim.as_str()));
+    }
 }
 
 /// Buckets of a group below k are suppressed (and one more when only one would
@@ -280,14 +345,17 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let range = p.range()?;
     let interval = Interval::from_params(p, range)?;
     let compare = p.compare()?;
-    let group = group_filter(p)?;
+    let group = group_filter(p, ctx.conv)?;
     let c = &ctx.state.stats.client;
     let (dim, value) = match &group {
-        Some((d, v)) => {
-            if shown_group(ctx, range, *d, v).await?.is_none() {
-                return Err(not_shown(*d, v, ctx.site.k));
+        Some(sel) => {
+            if shown_group(ctx, range, sel.dim, &sel.value)
+                .await?
+                .is_none()
+            {
+                return Err(not_shown(sel, ctx.site.k));
             }
-            (*d, v.as_str())
+            (sel.dim, sel.value.as_str())
         }
         None => (Dim::Total, ""),
     };
@@ -296,7 +364,7 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let cur = query::series(c, ctx.scope(range), interval, dim, value).await?;
     let mut o = ctx.head(range);
     o.insert("interval".into(), json!(interval.as_str()));
-    o.insert("filter".into(), filter_json(&group));
+    insert_filters(&mut o, &group);
     o.insert(
         "buckets".into(),
         buckets_json(&cur, &suppress(&cur, k), set),
@@ -356,6 +424,8 @@ fn sort_key(g: &Group, sort: Sort) -> u64 {
         Sort::Visitors => g.visitors,
         Sort::Visits => g.visits,
         Sort::Events => g.events,
+        Sort::Completions => g.hits,
+        Sort::Revenue => g.revenue,
     }
 }
 
@@ -378,6 +448,73 @@ pub fn fold_groups(rows: Vec<Group>, k: u32) -> (Vec<Group>, Option<Group>) {
     (shown, other)
 }
 
+/// How a breakdown reads its rows: from the dimension itself, or from a declared
+/// pair when it is filtered by another dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The dimension's own rows.
+    Single(Dim),
+    /// The pair's rows, named by the breakdown's part (`first` says whether it
+    /// is the pair's first part).
+    Pair { pair: Dim, first: bool },
+}
+
+impl Source {
+    fn stored(self) -> Dim {
+        match self {
+            Source::Single(d) => d,
+            Source::Pair { pair, .. } => pair,
+        }
+    }
+
+    /// The (breakdown part, filtered part) of a stored value.
+    fn split(self, value: &str) -> (&str, &str) {
+        match self {
+            Source::Single(_) => (value, ""),
+            Source::Pair { first, .. } => {
+                let (a, b) = value.split_once(PROP_SEP).unwrap_or((value, ""));
+                if first {
+                    (a, b)
+                } else {
+                    (b, a)
+                }
+            }
+        }
+    }
+}
+
+/// The rows of one range for a breakdown: folded for k on the stored dimension
+/// (the pair, when there is one: k-anonymity holds for the combination), then
+/// narrowed to the cross filters and named by the breakdown's own part.
+async fn breakdown_rows(
+    ctx: &Ctx<'_>,
+    range: DateRange,
+    source: Source,
+    cross: &[&Filter],
+) -> Result<(Vec<Group>, Option<Group>, bool), HttpError> {
+    let k = ctx.site.k;
+    let client = &ctx.state.stats.client;
+    let (rows, truncated) = query::groups(client, ctx.scope(range), source.stored(), k).await?;
+    let (shown, other) = fold_groups(rows, k);
+    if let Source::Single(_) = source {
+        return Ok((shown, other, truncated));
+    }
+    let mut named: Vec<Group> = Vec::new();
+    for g in shown {
+        let (own, filtered) = source.split(&g.value);
+        if !cross.iter().all(|f| f.pattern.matches(filtered)) {
+            continue;
+        }
+        let own = own.to_string();
+        match named.iter_mut().find(|n| n.value == own) {
+            // A pattern filter can match several values of the other part.
+            Some(n) => n.absorb(g),
+            None => named.push(Group { value: own, ..g }),
+        }
+    }
+    Ok((named, other, truncated))
+}
+
 /// `GET /api/v1/breakdown`.
 pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let p = ctx.params;
@@ -393,9 +530,27 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     })?;
     let range = p.range()?;
     let filters = Filter::from_params(p)?;
-    if let Some(f) = filters.iter().find(|f| f.dim != dim) {
-        return Err(Filter::cross_dimension(dim.as_str(), f.dim));
-    }
+    let (own, cross): (Vec<&Filter>, Vec<&Filter>) = filters.iter().partition(|f| f.dim == dim);
+    let source = match cross.first() {
+        None => Source::Single(dim),
+        Some(f) => {
+            if cross.iter().any(|g| g.dim != f.dim) {
+                return Err(HttpError::param(
+                    "filter",
+                    "a breakdown can be filtered by one other dimension (through the pair of the two)",
+                ));
+            }
+            let pair = ctx
+                .conv
+                .pairs
+                .of(dim, f.dim)
+                .ok_or_else(|| Filter::undeclared_pair(dim, f.dim, ctx.conv.pairs))?;
+            Source::Pair {
+                pair,
+                first: pair.parts().is_some_and(|(a, _)| a == dim),
+            }
+        }
+    };
     let is_prop = matches!(dim, Dim::Prop | Dim::MarketingProp);
     let event = p.get("event");
     if event.is_some() && !is_prop {
@@ -404,22 +559,19 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
             "only `prop` and `marketing_prop` breakdowns can be restricted to one event",
         ));
     }
-    let set = metrics_of(dim);
+    let set = metrics_of(source.stored());
     let sort = Sort::from_params(p, set)?;
     let limit = p.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
     let page = p.bounded("page", 1, 1_000_000)?;
     let k = ctx.site.k;
 
     let compare = p.compare()?;
-    let client = &ctx.state.stats.client;
-    let (rows, truncated) = query::groups(client, ctx.scope(range), dim, k).await?;
-    let (mut shown, other) = fold_groups(rows, k);
+    let (mut shown, other, truncated) = breakdown_rows(ctx, range, source, &cross).await?;
     // The comparison range is folded on its own: a value appears with previous
     // numbers only where that range names it too (k-anonymity holds in both).
     let previous: Option<std::collections::HashMap<String, Group>> = match compare {
         Some(cmp) => {
-            let (rows, _) = query::groups(client, ctx.scope(cmp.range(range)), dim, k).await?;
-            let (named, _) = fold_groups(rows, k);
+            let (named, _, _) = breakdown_rows(ctx, cmp.range(range), source, &cross).await?;
             Some(named.into_iter().map(|g| (g.value.clone(), g)).collect())
         }
         None => None,
@@ -436,7 +588,7 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         } else {
             &g.value
         };
-        filters.iter().all(|f| f.pattern.matches(shown_value))
+        own.iter().all(|f| f.pattern.matches(shown_value))
             && event.is_none_or(|e| split_prop(&g.value).0 == e)
     };
     let selected: Vec<&Group> = shown.iter().filter(|g| matches(g)).collect();
@@ -471,6 +623,9 @@ pub async fn breakdown(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         .collect();
     let mut o = ctx.head(range);
     o.insert("dimension".into(), json!(dim.as_str()));
+    if let Source::Pair { pair, .. } = source {
+        o.insert("pair".into(), json!(pair.as_str()));
+    }
     o.insert("sort".into(), json!(sort.as_str()));
     o.insert("page".into(), json!(page));
     o.insert("limit".into(), json!(limit));
@@ -538,7 +693,33 @@ pub async fn site(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         "k": ctx.site.k,
         "public_dashboard": ctx.site.public_dashboard,
         "dimensions": dimension_names(),
+        "pairs": ctx.conv.pairs.iter().map(Dim::as_str).collect::<Vec<_>>(),
+        "cross_filters": cross_filters(ctx.conv),
+        "goals": ctx.site.goals,
+        "funnels": ctx.site.funnels,
+        "currencies": ctx.site.currencies,
     }))
+}
+
+/// For each breakdown dimension, the dimensions it can be filtered by (the
+/// other parts of its declared pairs).
+fn cross_filters(conv: &Conversions) -> Value {
+    let mut o = Map::new();
+    for pair in conv.pairs.iter() {
+        let Some((a, b)) = pair.parts() else { continue };
+        for (x, y) in [(a, b), (b, a)] {
+            if dimension(x.as_str()).is_none() {
+                continue;
+            }
+            let list = o
+                .entry(x.as_str())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(v) = list {
+                v.push(json!(y.as_str()));
+            }
+        }
+    }
+    Value::Object(o)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::http::response::{self, Body};
 use crate::AppState;
 
 pub mod auth;
+pub mod conversions;
 pub mod dashboard;
 pub mod error;
 pub mod handlers;
@@ -94,10 +95,12 @@ async fn api(
     query: &str,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
-    const ENDPOINTS: [&str; 6] = [
+    const ENDPOINTS: [&str; 8] = [
         "aggregate",
         "timeseries",
         "breakdown",
+        "goals",
+        "funnels",
         "realtime",
         "consent",
         "site",
@@ -124,11 +127,14 @@ async fn api(
         idx,
         site: &state.config.sites[idx],
         params: &params,
+        conv: state.pipeline.aggregator.conversions(idx as u32),
     };
     let body = match endpoint {
         "aggregate" => handlers::aggregate(&ctx).await?,
         "timeseries" => handlers::timeseries(&ctx).await?,
         "breakdown" => handlers::breakdown(&ctx).await?,
+        "goals" => conversions::goals(&ctx).await?,
+        "funnels" => conversions::funnels(&ctx).await?,
         "realtime" => handlers::realtime(&ctx),
         "consent" => handlers::consent(&ctx).await?,
         _ => handlers::site(&ctx).await?,

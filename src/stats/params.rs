@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::clock::{civil_from_days, format_day};
+use crate::model::goals::PairSet;
 use crate::model::Dim;
 
 use crate::http::HttpError;
@@ -259,7 +260,7 @@ impl Interval {
 
 /// The metrics a dimension's rows carry (what [`crate::aggregate::Aggregator`]
 /// writes for it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MetricSet {
     /// Pageviews are counted per value.
     pub pageviews: bool,
@@ -267,32 +268,114 @@ pub struct MetricSet {
     pub visits: bool,
     /// Custom events are counted per value.
     pub events: bool,
+    /// Goal completions (`hits` of goal cells).
+    pub completions: bool,
+    /// Revenue (cells keyed by a currency).
+    pub revenue: bool,
+    /// Time on page and scroll depth (engagement reports).
+    pub engagement: bool,
 }
 
-/// A dimension a breakdown may be asked for.
+/// A dimension a breakdown may be asked for (pairs are reached through filters,
+/// funnels through `/funnels`).
 pub fn dimension(name: &str) -> Option<Dim> {
     Dim::ALL
         .iter()
         .copied()
-        .filter(|d| !matches!(d, Dim::Total | Dim::Decision))
+        .filter(|d| is_breakdown(*d))
         .find(|d| d.as_str() == name)
+}
+
+fn is_breakdown(d: Dim) -> bool {
+    !matches!(d, Dim::Total | Dim::Decision | Dim::Funnel | Dim::Pair(_))
 }
 
 /// The names accepted by [`dimension`], for messages and the OpenAPI document.
 pub fn dimension_names() -> Vec<&'static str> {
     Dim::ALL
         .iter()
-        .filter(|d| !matches!(d, Dim::Total | Dim::Decision))
+        .filter(|d| is_breakdown(**d))
         .map(|d| d.as_str())
         .collect()
+}
+
+/// The single dimensions a pageview's cells carry (pairs of two of them count
+/// pageviews).
+fn in_pageview(d: Dim) -> bool {
+    matches!(
+        d,
+        Dim::Page
+            | Dim::Source
+            | Dim::Referrer
+            | Dim::Utm(_)
+            | Dim::Country
+            | Dim::Region
+            | Dim::Device
+            | Dim::Browser
+            | Dim::Os
+    )
+}
+
+/// The single dimensions a visit's cells carry.
+fn in_visit(d: Dim) -> bool {
+    matches!(
+        d,
+        Dim::EntryPage
+            | Dim::Source
+            | Dim::Referrer
+            | Dim::Utm(0..=2)
+            | Dim::Country
+            | Dim::Region
+            | Dim::Device
+            | Dim::Browser
+            | Dim::Os
+    )
+}
+
+/// The single dimensions a custom event's pairs are credited to.
+fn in_event(d: Dim) -> bool {
+    matches!(
+        d,
+        Dim::Page
+            | Dim::EntryPage
+            | Dim::Event
+            | Dim::Currency
+            | Dim::Source
+            | Dim::Referrer
+            | Dim::Utm(0..=2)
+            | Dim::Country
+            | Dim::Region
+            | Dim::Device
+            | Dim::Browser
+            | Dim::Os
+    )
 }
 
 /// Which metrics are stored for a dimension (see `Aggregator::record` and
 /// `Aggregator::record_visit`).
 pub fn metrics_of(dim: Dim) -> MetricSet {
+    if let Some((a, b)) = dim.parts() {
+        let goal = a == Dim::Goal || b == Dim::Goal;
+        let currency = a == Dim::Currency || b == Dim::Currency;
+        return MetricSet {
+            pageviews: in_pageview(a) && in_pageview(b),
+            visits: in_visit(a) && in_visit(b),
+            events: !goal && in_event(a) && in_event(b),
+            completions: goal,
+            revenue: currency,
+            engagement: false,
+        };
+    }
     let pageviews = !matches!(
         dim,
-        Dim::EntryPage | Dim::ExitPage | Dim::Event | Dim::Prop | Dim::MarketingProp
+        Dim::EntryPage
+            | Dim::ExitPage
+            | Dim::Event
+            | Dim::Prop
+            | Dim::MarketingProp
+            | Dim::Goal
+            | Dim::Funnel
+            | Dim::Currency
     );
     let visits = matches!(
         dim,
@@ -310,12 +393,15 @@ pub fn metrics_of(dim: Dim) -> MetricSet {
     );
     let events = matches!(
         dim,
-        Dim::Total | Dim::Page | Dim::Event | Dim::Prop | Dim::MarketingProp
+        Dim::Total | Dim::Page | Dim::Event | Dim::Prop | Dim::MarketingProp | Dim::Currency
     );
     MetricSet {
         pageviews,
         visits,
         events,
+        completions: dim == Dim::Goal,
+        revenue: dim == Dim::Currency,
+        engagement: matches!(dim, Dim::Total | Dim::Page),
     }
 }
 
@@ -330,6 +416,10 @@ pub enum Sort {
     Visits,
     /// By events.
     Events,
+    /// By goal completions.
+    Completions,
+    /// By revenue.
+    Revenue,
 }
 
 impl Sort {
@@ -339,14 +429,17 @@ impl Sort {
             None if m.pageviews => Sort::Pageviews,
             None if m.visits => Sort::Visits,
             None if m.events => Sort::Events,
+            None if m.completions => Sort::Completions,
             None | Some("visitors") => Sort::Visitors,
             Some("pageviews") => Sort::Pageviews,
             Some("visits") => Sort::Visits,
             Some("events") => Sort::Events,
+            Some("completions") => Sort::Completions,
+            Some("revenue") => Sort::Revenue,
             Some(_) => {
                 return Err(HttpError::param(
                     "sort",
-                    "must be one of pageviews, visitors, visits, events",
+                    "must be one of pageviews, visitors, visits, events, completions, revenue",
                 ))
             }
         };
@@ -354,6 +447,8 @@ impl Sort {
             Sort::Pageviews => m.pageviews,
             Sort::Visits => m.visits,
             Sort::Events => m.events,
+            Sort::Completions => m.completions,
+            Sort::Revenue => m.revenue,
             Sort::Visitors => true,
         };
         if !has {
@@ -372,6 +467,8 @@ impl Sort {
             Sort::Visitors => "visitors",
             Sort::Visits => "visits",
             Sort::Events => "events",
+            Sort::Completions => "completions",
+            Sort::Revenue => "revenue",
         }
     }
 }
@@ -449,13 +546,24 @@ impl Filter {
         Ok(Filter { dim, pattern })
     }
 
-    /// The message of the `400` for a filter on another dimension than the one asked.
-    pub fn cross_dimension(asked: &str, filtered: Dim) -> HttpError {
+    /// The `400` for filters on `asked` and `filtered` whose pair the site
+    /// does not store.
+    pub fn undeclared_pair(asked: Dim, filtered: Dim, declared: PairSet) -> HttpError {
+        let names: Vec<&str> = declared.iter().map(Dim::as_str).collect();
+        let pair = match Dim::pair_of(asked, filtered) {
+            Some(p) => format!(
+                "declare the pair `{}` in the site's `pairs` to store it",
+                p.as_str()
+            ),
+            None => "veil cannot store that pair".to_string(),
+        };
         HttpError::param(
             "filter",
             format!(
-                "a `{f}` filter cannot be applied to `{asked}`: veil stores one-dimensional hourly aggregates, not per-visitor rows, so {asked} × {f} cannot be combined",
-                f = filtered.as_str()
+                "`{a}` cannot be filtered by `{f}`: veil stores anonymous aggregates, and {a} × {f} is not a stored pair ({pair}); this site stores {list}",
+                a = asked.as_str(),
+                f = filtered.as_str(),
+                list = if names.is_empty() { "no pairs".to_string() } else { names.join(", ") },
             ),
         )
     }
@@ -541,7 +649,10 @@ mod tests {
             MetricSet {
                 pageviews: true,
                 visits: false,
-                events: true
+                events: true,
+                completions: false,
+                revenue: false,
+                engagement: true,
             }
         );
         assert_eq!(
@@ -549,7 +660,10 @@ mod tests {
             MetricSet {
                 pageviews: false,
                 visits: true,
-                events: false
+                events: false,
+                completions: false,
+                revenue: false,
+                engagement: false,
             }
         );
         assert!(metrics_of(Dim::Utm(2)).visits && !metrics_of(Dim::Utm(3)).visits);

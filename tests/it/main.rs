@@ -8,6 +8,7 @@ mod bad_input;
 mod chaos;
 mod close;
 mod consent;
+mod conversions;
 mod dropin;
 mod ingest;
 mod pages;

@@ -322,7 +322,8 @@ async fn aggregates_and_timeseries_are_exact_in_the_site_time_zone() {
         assert_eq!(
             v["metrics"],
             json!({"pageviews": 14, "visits": 7, "visitors": 7, "events": 3,
-                   "bounce_rate": 0.2857, "visit_duration": 85.7143, "views_per_visit": 2.0})
+                   "bounce_rate": 0.2857, "visit_duration": 85.7143, "views_per_visit": 2.0,
+                   "time_on_page": null, "scroll_depth": null})
         );
         assert_eq!(
             (v["timezone"].as_str(), v["filter"].is_null()),
@@ -476,12 +477,14 @@ async fn breakdowns_fold_small_groups_and_no_overlap_isolates_one() {
         assert_eq!(names(&full), vec!["/a", "/d"]);
         assert_eq!(
             full["rows"][0],
-            json!({"value": "/a", "visitors": 8, "pageviews": 19, "events": 0})
+            json!({"value": "/a", "visitors": 8, "pageviews": 19, "events": 0,
+                   "time_on_page": null, "scroll_depth": null})
         );
         assert_eq!(full["rows"][1]["visitors"], 2);
         assert_eq!(
             full["other"],
-            json!({"value": "(other)", "visitors": 2, "pageviews": 4, "events": 0, "groups": 2})
+            json!({"value": "(other)", "visitors": 2, "pageviews": 4, "events": 0, "groups": 2,
+                   "time_on_page": null, "scroll_depth": null})
         );
         assert_eq!(
             (
@@ -569,7 +572,7 @@ async fn breakdowns_fold_small_groups_and_no_overlap_isolates_one() {
         .await;
         assert_eq!(
             v["metrics"],
-            json!({"visitors": 8, "pageviews": 19, "events": 0})
+            json!({"visitors": 8, "pageviews": 19, "events": 0, "time_on_page": null, "scroll_depth": null})
         );
         assert_eq!(v["filter"], "page:/a");
         let v = get(a, "/api/v1/timeseries?site=example.com&from=2026-03-28&to=2026-03-29&interval=day&filter=page:/a").await;
@@ -752,11 +755,21 @@ async fn keys_cors_and_bad_parameters_get_clear_answers() {
         assert_eq!(s, 400, "{url}: {e}");
         assert!(e.contains(param), "{url}: {e} should name {param}");
     }
-    let (s, e) = status(a, &format!("{b}&dimension=page&filter=country:PL")).await;
+    // A filter on another dimension needs the declared pair of the two.
+    let (s, e) = status(a, &format!("{b}&dimension=page&filter=device:mobile")).await;
     assert_eq!(s, 400);
-    assert!(e.contains("veil stores one-dimensional hourly aggregates, not per-visitor rows, so page × country cannot be combined"), "{e}");
-    let (s, e) = status(a, "/api/v1/aggregate?site=example.com&from=2026-03-01&to=2026-03-02&filter=page:/a&filter=country:PL").await;
-    assert!(s == 400 && e.contains("cannot be combined"), "{e}");
+    assert!(
+        e.contains("page × device is not a stored pair (declare the pair `page*device`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("this site stores page*source, page*country"),
+        "{e}"
+    );
+    let (s, e) = status(a, "/api/v1/aggregate?site=example.com&from=2026-03-01&to=2026-03-02&filter=page:/a&filter=device:mobile").await;
+    assert!(s == 400 && e.contains("cannot be filtered by"), "{e}");
+    let (s, e) = status(a, &format!("{b}&dimension=browser&filter=screen:x")).await;
+    assert!(s == 400 && e.contains("veil cannot store that pair"), "{e}");
     assert_eq!(
         status(
             a,
