@@ -686,7 +686,9 @@ fn engagement(m: &Model, page: u32, h: u64) -> Option<Counters> {
     }
     let path = &m.vocab.strings[page as usize];
     let reading = path.starts_with("/blog/") || path.starts_with("/docs");
-    let base = if reading { 45_000.0 } else { 12_000.0 };
+    // Each page has its own typical time (half to one and a half times its kind's).
+    let page_factor = 0.5 + unit(mix(u64::from(page) ^ 0xE6A6_E3E7));
+    let base = page_factor * if reading { 45_000.0 } else { 12_000.0 };
     // Long-tailed: most views are short, a few are read for minutes.
     let u = unit(mix(h ^ 0x71DE)).max(1e-6);
     let time_ms = (base * -u.ln()).min(1_800_000.0) as u64 + 500;
