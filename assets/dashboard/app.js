@@ -243,6 +243,8 @@
     if (!others.length) return { ok: true };
     if (others.length > 1) return { ok: false, many: true };
     if ((state.site.cross_filters[dim] || []).includes(others[0])) return { ok: true };
+    // Properties belong to their event: an event filter picks that event's.
+    if (dim === 'prop' && others[0] === 'event') return { ok: true };
     return { ok: false, pair: pairOf(dim, others[0]), missing: true };
   }
 
@@ -507,7 +509,11 @@
       const gen = state.gen;
       const cmp = state.compare ? { compare: state.compare } : {};
       try {
-        const data = await api('breakdown', { from: state.from, to: state.to, dimension: dim, limit: o.limit || 10, filter: filterParam(), ...cmp });
+        const event = dim === 'prop' ? state.filters.find((f) => f.dim === 'event') : null;
+        const filter = filterParam(state.filters.filter((f) => f !== event));
+        const data = await api('breakdown', {
+          from: state.from, to: state.to, dimension: dim, limit: o.limit || 10, filter, event: event ? event.value : null, ...cmp,
+        });
         if (gen === state.gen) body.replaceChildren(table(dim, data, { onclick: (v) => addFilter(dim, v), filtered: state.filters.length > 0 }));
       } catch (e) {
         if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
