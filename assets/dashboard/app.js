@@ -10,6 +10,20 @@
   const KEY_STORE = 'veil-key:' + SITE;
   const SVG = 'http://www.w3.org/2000/svg';
 
+  // Every pair a site may declare (src/model/dim.rs, `PAIRS`): only to name the
+  // pair a filter would need; what the site stores comes from /api/v1/site.
+  const PAIRS = [
+    'page*source', 'page*referrer', 'page*utm_source', 'page*utm_campaign', 'page*country', 'page*device',
+    'page*browser', 'page*os', 'entry_page*source', 'entry_page*referrer', 'entry_page*utm_campaign',
+    'entry_page*country', 'entry_page*device', 'source*country', 'source*device', 'referrer*country',
+    'utm_campaign*country', 'country*device', 'source*goal', 'referrer*goal', 'utm_source*goal', 'utm_medium*goal',
+    'utm_campaign*goal', 'entry_page*goal', 'page*goal', 'country*goal', 'device*goal', 'browser*goal',
+    'event*source', 'event*utm_campaign', 'event*country', 'event*device', 'event*page', 'event*currency',
+    'goal*currency', 'source*currency',
+  ];
+  // What the goal card can break conversions down by (each needs its `*goal` pair).
+  const GOAL_BY = ['source', 'utm_campaign', 'entry_page', 'country', 'device'];
+
   const I18N = {
     en: {
       title: 'Statistics', today: 'Today', d7: '7 days', d30: '30 days', custom: 'Custom',
@@ -19,6 +33,7 @@
       loading: 'Loading…', failed: 'Could not load the statistics: ',
       visitors: 'Visitors', pageviews: 'Pageviews', visits: 'Visits', bounce_rate: 'Bounce rate',
       visit_duration: 'Visit duration', views_per_visit: 'Views per visit', events: 'Events',
+      time_on_page: 'Time on page', scroll_depth: 'Scroll depth',
       vsPrev: 'vs previous period', vsYear: 'vs a year earlier', chart: 'Traffic', pages: 'Top pages', entry_page: 'Entry pages',
       exit_page: 'Exit pages', sources: 'Sources', source: 'Channels', referrer: 'Referrers',
       campaigns: 'Campaigns', utm_source: 'Source', utm_medium: 'Medium', utm_campaign: 'Campaign',
@@ -27,11 +42,25 @@
       value: 'Value', none: 'No data in this range.', page: 'Pages',
       other: 'Other (groups under {k} visitors)',
       otherHelp: 'Values seen by fewer than {k} visitors are merged so that nobody can be singled out.',
+      unlisted: 'Values seen by fewer than {k} visitors are not listed.',
       realtime: '{v} visitors in the last 5 min · {p} pageviews in the last 30 min',
-      back: '← All pages', pageView: 'Page', entries: 'Entries (visits starting here)', exits: 'Exits (visits ending here)',
+      entries: 'Entries (visits starting here)', exits: 'Exits (visits ending here)',
       smallGroup: 'fewer than {k} visitors — not shown', suppressed: 'under {k} visitors',
-      crossNotice: 'Filters across dimensions are not available: veil stores no per-visitor rows, only one-dimensional hourly counts. These panels show the whole site.',
-      clickHint: 'Click a page for its own trend, entries and exits.',
+      filters: 'Filters', filterHint: 'Click a value in any card to filter the dashboard by it.',
+      removeFilter: 'Remove the filter {f}', clearFilters: 'Clear all',
+      notAvailable: 'Not available with this filter.', needsPair: 'It needs the pair {pair} (the site’s pairs setting).',
+      noPair: 'veil cannot store this combination.', oneAtATime: 'Cards can be filtered by one other dimension at a time.',
+      f_page: 'Page', f_entry_page: 'Entry page', f_exit_page: 'Exit page', f_source: 'Channel', f_referrer: 'Referrer',
+      f_utm_source: 'Campaign source', f_utm_medium: 'Campaign medium', f_utm_campaign: 'Campaign', f_utm_term: 'Campaign term',
+      f_utm_content: 'Campaign content', f_country: 'Country', f_region: 'Region', f_browser: 'Browser', f_os: 'Operating system',
+      f_device: 'Device', f_event: 'Event', f_goal: 'Goal', f_currency: 'Currency',
+      goals: 'Goals', goal: 'Goal', completions: 'Completions', converters: 'Converting visitors',
+      conversion_rate: 'Conversion rate', revenue: 'Revenue', noGoals: 'This site declares no goals (the site’s goals setting).',
+      convBy: 'Conversion by', forGoal: 'for', showAll: 'Show all {n}', previousNumbers: 'previous: {c} completions, {r}',
+      funnels: 'Funnels', noFunnels: 'This site declares no funnels (the site’s funnels setting).',
+      stepPage: 'Page {v}', stepEvent: 'Event {v}', stepVisits: '{n} visits', ofFirst: '{p} of step 1',
+      dropoff: '{n} ({p}) did not go on', lastStep: 'last step',
+      funnelAlone: 'Funnel steps are stored on their own, without the other dimensions.',
       collected: 'Collected', notCollected: 'Not collected',
       marketing: 'Marketing consent', analytics: 'Analytics consent', anonymous: 'Anonymous count only',
       denied: 'Consent denied', gpc: 'Global Privacy Control', dnt: 'Do Not Track', optout: 'Opted out',
@@ -46,6 +75,7 @@
       loading: 'Wczytywanie…', failed: 'Nie udało się wczytać statystyk: ',
       visitors: 'Odwiedzający', pageviews: 'Odsłony', visits: 'Wizyty', bounce_rate: 'Współczynnik odrzuceń',
       visit_duration: 'Czas wizyty', views_per_visit: 'Odsłony na wizytę', events: 'Zdarzenia',
+      time_on_page: 'Czas na stronie', scroll_depth: 'Głębokość przewinięcia',
       vsPrev: 'wobec poprzedniego okresu', vsYear: 'wobec roku wcześniej', chart: 'Ruch', pages: 'Najpopularniejsze strony', entry_page: 'Strony wejścia',
       exit_page: 'Strony wyjścia', sources: 'Źródła', source: 'Kanały', referrer: 'Strony odsyłające',
       campaigns: 'Kampanie', utm_source: 'Źródło', utm_medium: 'Medium', utm_campaign: 'Kampania',
@@ -54,11 +84,25 @@
       value: 'Wartość', none: 'Brak danych w tym zakresie.', page: 'Strony',
       other: 'Inne (grupy poniżej {k} odwiedzających)',
       otherHelp: 'Wartości widziane przez mniej niż {k} odwiedzających są łączone, aby nikogo nie dało się wyróżnić.',
+      unlisted: 'Wartości widziane przez mniej niż {k} odwiedzających nie są wymienione.',
       realtime: '{v} odwiedzających w ostatnich 5 min · {p} odsłon w ostatnich 30 min',
-      back: '← Wszystkie strony', pageView: 'Strona', entries: 'Wejścia (wizyty zaczęte tutaj)', exits: 'Wyjścia (wizyty zakończone tutaj)',
+      entries: 'Wejścia (wizyty zaczęte tutaj)', exits: 'Wyjścia (wizyty zakończone tutaj)',
       smallGroup: 'mniej niż {k} odwiedzających — nie pokazano', suppressed: 'poniżej {k} odwiedzających',
-      crossNotice: 'Filtrowanie między wymiarami jest niedostępne: veil nie przechowuje danych o pojedynczych odwiedzających, tylko jednowymiarowe liczniki godzinowe. Te panele pokazują całą witrynę.',
-      clickHint: 'Kliknij stronę, aby zobaczyć jej trend, wejścia i wyjścia.',
+      filters: 'Filtry', filterHint: 'Kliknij wartość w dowolnym panelu, aby przefiltrować nią cały widok.',
+      removeFilter: 'Usuń filtr {f}', clearFilters: 'Wyczyść wszystkie',
+      notAvailable: 'Niedostępne z tym filtrem.', needsPair: 'Wymaga pary {pair} (ustawienie pairs witryny).',
+      noPair: 'veil nie może przechowywać tego połączenia.', oneAtATime: 'Panele można filtrować naraz tylko według jednego innego wymiaru.',
+      f_page: 'Strona', f_entry_page: 'Strona wejścia', f_exit_page: 'Strona wyjścia', f_source: 'Kanał', f_referrer: 'Strona odsyłająca',
+      f_utm_source: 'Źródło kampanii', f_utm_medium: 'Medium kampanii', f_utm_campaign: 'Kampania', f_utm_term: 'Słowo kluczowe kampanii',
+      f_utm_content: 'Treść kampanii', f_country: 'Kraj', f_region: 'Region', f_browser: 'Przeglądarka', f_os: 'System operacyjny',
+      f_device: 'Urządzenie', f_event: 'Zdarzenie', f_goal: 'Cel', f_currency: 'Waluta',
+      goals: 'Cele', goal: 'Cel', completions: 'Realizacje', converters: 'Konwertujący odwiedzający',
+      conversion_rate: 'Współczynnik konwersji', revenue: 'Przychód', noGoals: 'Ta witryna nie deklaruje celów (ustawienie goals witryny).',
+      convBy: 'Konwersja według', forGoal: 'dla', showAll: 'Pokaż wszystkie ({n})', previousNumbers: 'poprzednio: realizacje {c}, {r}',
+      funnels: 'Lejki', noFunnels: 'Ta witryna nie deklaruje lejków (ustawienie funnels witryny).',
+      stepPage: 'Strona {v}', stepEvent: 'Zdarzenie {v}', stepVisits: 'wizyty: {n}', ofFirst: '{p} kroku 1',
+      dropoff: '{n} ({p}) nie przeszło dalej', lastStep: 'ostatni krok',
+      funnelAlone: 'Kroki lejka są przechowywane osobno, bez pozostałych wymiarów.',
       collected: 'Zebrane', notCollected: 'Niezebrane',
       marketing: 'Zgoda marketingowa', analytics: 'Zgoda analityczna', anonymous: 'Tylko anonimowe zliczenie',
       denied: 'Odmowa zgody', gpc: 'Global Privacy Control', dnt: 'Do Not Track', optout: 'Rezygnacja (opt-out)',
@@ -72,9 +116,17 @@
     for (const [k, v] of Object.entries(vars || {})) s = s.split('{' + k + '}').join(String(v));
     return s;
   };
-  const nf = new Intl.NumberFormat(LANG === 'pl' ? 'pl-PL' : 'en-GB');
-  const pf = new Intl.NumberFormat(LANG === 'pl' ? 'pl-PL' : 'en-GB', { style: 'percent', maximumFractionDigits: 1 });
-  const df = new Intl.NumberFormat(LANG === 'pl' ? 'pl-PL' : 'en-GB', { maximumFractionDigits: 2 });
+  const LOCALE = LANG === 'pl' ? 'pl-PL' : 'en-GB';
+  const nf = new Intl.NumberFormat(LOCALE);
+  const pf = new Intl.NumberFormat(LOCALE, { style: 'percent', maximumFractionDigits: 1 });
+  const df = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 });
+  const money = (amount, currency) => {
+    try {
+      return new Intl.NumberFormat(LOCALE, { style: 'currency', currency }).format(amount);
+    } catch (e) {
+      return df.format(amount) + ' ' + currency;
+    }
+  };
 
   // ---- DOM helpers ------------------------------------------------------------
   function h(tag, attrs, ...children) {
@@ -98,18 +150,31 @@
     return el;
   }
   const $ = (id) => document.getElementById(id);
+  // A wide table scrolls inside its card, never the page (phones).
+  const scroller = (table) => h('div', { class: 'table-wrap' }, table);
 
   // ---- formatting -------------------------------------------------------------
+  function seconds(v) {
+    const m = Math.floor(v / 60), sec = Math.round(v % 60);
+    return m > 0 ? m + ' min ' + sec + ' ' + t('seconds') : sec + ' ' + t('seconds');
+  }
   function fmt(metric, v) {
     if (v === null || v === undefined) return '—';
-    if (metric === 'bounce_rate') return pf.format(v);
-    if (metric === 'visit_duration') {
-      const m = Math.floor(v / 60), sec = Math.round(v % 60);
-      return m > 0 ? m + ' min ' + sec + ' ' + t('seconds') : sec + ' ' + t('seconds');
-    }
+    if (metric === 'bounce_rate' || metric === 'conversion_rate') return pf.format(v);
+    if (metric === 'visit_duration' || metric === 'time_on_page') return seconds(v);
+    if (metric === 'scroll_depth') return pf.format(v / 100);
     if (metric === 'views_per_visit') return df.format(v);
     return nf.format(v);
   }
+  // The relative change of `cur` against `prev`, as a small ▲/▼ label.
+  function delta(change, metric, title) {
+    if (change === null || change === undefined || !isFinite(change)) return null;
+    const good = metric === 'bounce_rate' ? change < 0 : change > 0;
+    return h('span', { class: 'delta ' + (change === 0 ? '' : good ? 'up' : 'down'), title, 'data-change': change },
+      (change > 0 ? '▲ ' : change < 0 ? '▼ ' : '') + pf.format(Math.abs(change)));
+  }
+  const changeOf = (cur, prev) => (typeof cur === 'number' && typeof prev === 'number' && prev !== 0 ? (cur - prev) / prev : null);
+  const vsLabel = (cmp) => t(cmp === 'year' ? 'vsYear' : 'vsPrev');
 
   // ---- dates (local dates of the site, as strings) --------------------------------
   const dayMs = 86400000;
@@ -121,14 +186,23 @@
   // ---- state ----------------------------------------------------------------
   const state = {
     key: sessionStorage.getItem(KEY_STORE),
-    today: null, k: 5, preset: '7d', from: null, to: null, compare: '', page: null, metric: 'visitors',
+    today: null, k: 5, preset: '7d', from: null, to: null, compare: '', metric: 'visitors',
+    // What the site declares (/api/v1/site): pairs, cross filters, goals, funnels.
+    site: { pairs: [], cross_filters: {}, goals: [], funnels: [], currencies: [] },
+    // Active filters, at most one per dimension: [{ dim, value }].
+    filters: [],
+    goalBy: 'source', goalPick: null,
     tabs: {}, timer: null, gen: 0,
   };
 
   class AuthError extends Error {}
 
   async function api(endpoint, params) {
-    const qs = new URLSearchParams({ site: SITE, ...params });
+    const qs = new URLSearchParams({ site: SITE });
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v === null || v === undefined) continue;
+      for (const x of Array.isArray(v) ? v : [v]) qs.append(k, x);
+    }
     const headers = {};
     if (state.key) headers.Authorization = 'Bearer ' + state.key;
     const r = await fetch('/api/v1/' + endpoint + '?' + qs.toString(), { headers });
@@ -141,11 +215,81 @@
     }
     return j;
   }
+  // A group below k answers 404: shown as "not shown", not as an error.
+  const orNull = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+
+  // ---- filters ------------------------------------------------------------------
+  const pairOf = (a, b) => PAIRS.find((p) => p === a + '*' + b || p === b + '*' + a) || null;
+  const stored = (a, b) => {
+    const p = pairOf(a, b);
+    return p && state.site.pairs.includes(p) ? p : null;
+  };
+  const filterParam = (list) => (list || state.filters).map((f) => f.dim + ':' + f.value);
+  const filterLabel = (f) => t('f_' + f.dim) + ': ' + f.value;
+
+  // Whether the KPIs and the chart can use the filters: one, or two whose pair
+  // the site stores.
+  function overallAvailability() {
+    const f = state.filters;
+    if (f.length <= 1) return { ok: true };
+    if (f.length === 2) return stored(f[0].dim, f[1].dim) ? { ok: true } : { ok: false, pair: pairOf(f[0].dim, f[1].dim), missing: true };
+    return { ok: false, many: true };
+  }
+
+  // Whether a breakdown of `dim` can use the filters: its own dimension's, plus
+  // at most one other dimension it has a stored pair with.
+  function cardAvailability(dim) {
+    const others = [...new Set(state.filters.filter((f) => f.dim !== dim).map((f) => f.dim))];
+    if (!others.length) return { ok: true };
+    if (others.length > 1) return { ok: false, many: true };
+    if ((state.site.cross_filters[dim] || []).includes(others[0])) return { ok: true };
+    // Properties belong to their event: an event filter picks that event's.
+    if (dim === 'prop' && others[0] === 'event') return { ok: true };
+    return { ok: false, pair: pairOf(dim, others[0]), missing: true };
+  }
+
+  function unavailable(av) {
+    const why = av.many ? t('oneAtATime') : av.pair ? t('needsPair', { pair: av.pair }) : t('noPair');
+    return h('p', { class: 'unavailable', 'data-unavailable': av.pair || '' }, t('notAvailable') + ' ', h('span', { class: 'muted' }, why));
+  }
+
+  function addFilter(dim, value) {
+    if (state.filters.some((f) => f.dim === dim && f.value === value)) return;
+    state.filters = state.filters.filter((f) => f.dim !== dim).concat([{ dim, value }]);
+    renderFilters();
+    load();
+    window.scrollTo(0, 0);
+  }
+
+  function removeFilter(i) {
+    state.filters = state.filters.filter((_, j) => j !== i);
+    renderFilters();
+    load();
+  }
+
+  function renderFilters() {
+    const bar = $('filters');
+    bar.hidden = false;
+    bar.replaceChildren(h('span', { class: 'filters-title' }, t('filters') + ':'));
+    if (!state.filters.length) {
+      bar.append(h('span', { class: 'muted' }, t('filterHint')));
+      return;
+    }
+    state.filters.forEach((f, i) => {
+      bar.append(h('span', { class: 'chip', 'data-filter': f.dim + ':' + f.value },
+        h('span', { class: 'chip-text' }, filterLabel(f)),
+        h('button', { type: 'button', class: 'chip-remove', 'aria-label': t('removeFilter', { f: filterLabel(f) }), title: t('removeFilter', { f: filterLabel(f) }), onclick: () => removeFilter(i) }, '×')));
+    });
+    if (state.filters.length > 1) {
+      bar.append(h('button', { type: 'button', class: 'chips-clear', onclick: () => { state.filters = []; renderFilters(); load(); } }, t('clearFilters')));
+    }
+  }
 
   // ---- login ------------------------------------------------------------------
   function showLogin(message) {
     $('app').hidden = true;
     $('controls').hidden = true;
+    $('filters').hidden = true;
     const box = $('login');
     box.hidden = false;
     box.replaceChildren();
@@ -227,24 +371,27 @@
     return h('section', { class: 'card', id }, h('h2', {}, title), ...content);
   }
 
-  function kpis(agg) {
+  const CHARTABLE = ['visitors', 'visits', 'pageviews', 'events'];
+
+  function kpis(agg, extra) {
     const grid = h('div', { class: 'kpis' });
-    const metrics = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events'];
+    const metrics = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration', 'events',
+      'completions', 'time_on_page', 'scroll_depth'];
     for (const m of metrics) {
+      // A filtered answer carries only the metrics its dimension stores.
+      if (!(m in agg.metrics)) continue;
       const v = agg.metrics[m];
-      let delta = null;
-      if (agg.change && agg.change[m] !== null && agg.change[m] !== undefined) {
-        const c = agg.change[m];
-        const good = m === 'bounce_rate' ? c < 0 : c > 0;
-        delta = h('span', { class: 'delta ' + (c === 0 ? '' : good ? 'up' : 'down'), title: t(agg.comparison === 'year' ? 'vsYear' : 'vsPrev') },
-          (c > 0 ? '▲ ' : c < 0 ? '▼ ' : '') + pf.format(Math.abs(c)));
-      }
-      const chartable = ['visitors', 'visits', 'pageviews', 'events'].includes(m);
+      const d = agg.change ? delta(agg.change[m], m, vsLabel(agg.comparison)) : null;
+      const chartable = CHARTABLE.includes(m);
       grid.append(h(chartable ? 'button' : 'div', {
         type: chartable ? 'button' : null,
         class: 'kpi' + (state.metric === m ? ' active' : ''), 'data-kpi': m, 'data-value': v === null ? '' : v,
         onclick: chartable ? () => { state.metric = m; render(state.last); } : null,
-      }, h('span', { class: 'label' }, t(m)), h('span', { class: 'value' }, fmt(m, v)), delta));
+      }, h('span', { class: 'label' }, t(m)), h('span', { class: 'value' }, fmt(m, v)), d));
+    }
+    for (const [key, label, v] of extra || []) {
+      grid.append(h('div', { class: 'kpi', 'data-kpi': key, 'data-value': v === null ? '' : v },
+        h('span', { class: 'label' }, label), h('span', { class: 'value' }, v === null ? t('suppressed', { k: state.k }) : fmt('visits', v))));
     }
     return grid;
   }
@@ -294,28 +441,38 @@
         svg.append(s('text', { x: x(i), y: H - 8, class: 'axis', 'text-anchor': 'middle' }, label));
       }
       const dot = s('circle', { cx: x(i), cy: v === null ? y(0) : y(v), r: buckets.length > 60 ? 1.5 : 3, class: v === null ? 'dot hidden-value' : 'dot' });
-      dot.append(s('title', {}, b.label + ': ' + (b.suppressed ? t('suppressed', { k }) : fmt(metric, v))));
+      let tip = b.label + ': ' + (b.suppressed ? t('suppressed', { k }) : fmt(metric, v));
+      if (prev && prev[i]) tip += ' · ' + vsLabel(series.comparison) + ': ' + (prev[i].suppressed ? t('suppressed', { k }) : fmt(metric, val(prev[i])));
+      dot.append(s('title', {}, tip));
       svg.append(dot);
     });
     return svg;
   }
 
+  // The rows of a breakdown. `filtered`: the card uses a filter, so `(other)` (one
+  // fixed group of the whole dimension) is not listed beside the filtered rows.
   function table(dim, data, opts) {
     const o = opts || {};
     const metric = data.sort;
     const rows = data.rows;
-    if (!rows.length && !data.other) return h('p', { class: 'muted' }, t('none'));
-    const max = Math.max(1, ...rows.map((r) => r[metric] || 0), data.other ? data.other[metric] || 0 : 0);
+    const other = o.filtered ? null : data.other;
+    if (!rows.length && !other) return h('p', { class: 'muted' }, t('none'));
+    const cols = ['visitors'];
+    if (metric !== 'visitors') cols.push(metric);
+    // Pages carry average time on page and scroll depth (from engagement reports).
+    if (dim === 'page' && rows.some((r) => 'time_on_page' in r)) cols.push('time_on_page', 'scroll_depth');
+    const max = Math.max(1, ...rows.map((r) => r[metric] || 0), other ? other[metric] || 0 : 0);
     const tb = h('tbody');
     const label = (r) => (dim === 'prop' ? r.event + ' · ' + r.key + ' = ' + r.value : r.value);
+    const cell = (r, m, withDelta) => h('td', { class: 'num' }, fmt(m, r[m]),
+      withDelta && r.previous ? delta(changeOf(r[m], r.previous[m]), m, vsLabel(data.comparison) + ': ' + fmt(m, r.previous[m])) : null);
     for (const r of rows) {
       const bar = h('span', { class: 'bar' });
       bar.style.width = ((100 * (r[metric] || 0)) / max).toFixed(1) + '%';
-      const name = h('td', { class: 'name' }, bar, h('span', { class: 'text' }, label(r)));
-      const tr = h('tr', { 'data-value': r.value }, name,
-        h('td', { class: 'num' }, fmt('visitors', r.visitors)),
-        metric !== 'visitors' ? h('td', { class: 'num' }, fmt(metric, r[metric])) : null);
-      if (o.onclick) {
+      const name = h('td', { class: 'name' }, bar, h('span', { class: 'text', title: label(r) }, label(r)));
+      const tr = h('tr', { 'data-value': r.value }, name, cols.map((m) => cell(r, m, m === metric)));
+      for (const m of cols) if (typeof r[m] === 'number') tr.dataset[m.replace(/_(.)/g, (_, c) => c.toUpperCase())] = r[m];
+      if (o.onclick && dim !== 'prop') {
         tr.classList.add('clickable');
         tr.tabIndex = 0;
         tr.addEventListener('click', () => o.onclick(r.value));
@@ -323,19 +480,18 @@
       }
       tb.append(tr);
     }
-    if (data.other) {
-      const r = data.other;
+    if (other) {
       tb.append(h('tr', { class: 'other', title: t('otherHelp', { k: data.k }) },
         h('td', { class: 'name' }, h('span', { class: 'text' }, t('other', { k: data.k }))),
-        h('td', { class: 'num' }, fmt('visitors', r.visitors)),
-        metric !== 'visitors' ? h('td', { class: 'num' }, fmt(metric, r[metric])) : null));
+        cols.map((m) => cell(other, m, false))));
     }
-    return h('table', { class: 'rows', 'data-dimension': dim },
-      h('thead', {}, h('tr', {}, h('th', {}, t('value')), h('th', { class: 'num' }, t('visitors')),
-        metric !== 'visitors' ? h('th', { class: 'num' }, t(metric)) : null)), tb);
+    const tbl = h('table', { class: 'rows', 'data-dimension': dim, 'data-pair': data.pair || null },
+      h('thead', {}, h('tr', {}, h('th', {}, t('value')), cols.map((m) => h('th', { class: 'num' }, t(m))))), tb);
+    return h('div', {}, scroller(tbl), o.filtered ? h('p', { class: 'muted hint' }, t('unlisted', { k: data.k })) : null);
   }
 
-  // A card with tabs over several dimensions; each tab loads its breakdown.
+  // A card with tabs over several dimensions; each tab loads its breakdown, with
+  // the filters when its dimension can take them.
   function tabbed(id, title, dims, opts) {
     const o = opts || {};
     const body = h('div', { class: 'tab-body' });
@@ -344,11 +500,21 @@
     const show = async (dim) => {
       state.tabs[id] = dim;
       for (const b of bar.children) b.setAttribute('aria-selected', String(b.dataset.dim === dim));
+      const av = cardAvailability(dim);
+      if (!av.ok) {
+        body.replaceChildren(unavailable(av));
+        return;
+      }
       body.replaceChildren(h('p', { class: 'muted' }, t('loading')));
       const gen = state.gen;
+      const cmp = state.compare ? { compare: state.compare } : {};
       try {
-        const data = await api('breakdown', { from: state.from, to: state.to, dimension: dim, limit: o.limit || 10 });
-        if (gen === state.gen) body.replaceChildren(table(dim, data, { onclick: o.onclick && dim === 'page' ? o.onclick : null }));
+        const event = dim === 'prop' ? state.filters.find((f) => f.dim === 'event') : null;
+        const filter = filterParam(state.filters.filter((f) => f !== event));
+        const data = await api('breakdown', {
+          from: state.from, to: state.to, dimension: dim, limit: o.limit || 10, filter, event: event ? event.value : null, ...cmp,
+        });
+        if (gen === state.gen) body.replaceChildren(table(dim, data, { onclick: (v) => addFilter(dim, v), filtered: state.filters.length > 0 }));
       } catch (e) {
         if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
       }
@@ -356,10 +522,198 @@
     if (dims.length > 1) {
       for (const d of dims) bar.append(h('button', { type: 'button', role: 'tab', 'data-dim': d, onclick: () => show(d) }, t(d)));
     }
-    const notice = state.page ? h('p', { class: 'notice' }, t('crossNotice')) : null;
-    const hint = o.hint ? h('p', { class: 'muted hint' }, o.hint) : null;
     show(current);
-    return card(id, title, notice, dims.length > 1 ? bar : null, body, hint);
+    return card(id, title, dims.length > 1 ? bar : null, body);
+  }
+
+  // ---- goals ------------------------------------------------------------------------
+  function goalsCard() {
+    const wrap = card('goals', t('goals'));
+    wrap.classList.add('wide');
+    const goals = state.site.goals || [];
+    if (!goals.length) {
+      wrap.append(h('p', { class: 'muted' }, t('noGoals')));
+      return wrap;
+    }
+    const byDims = GOAL_BY.filter((d) => stored(d, 'goal'));
+    // Filters: the goal's own narrows the list; one other dimension is read
+    // through its `*goal` pair (the `by` rows of the filtered value).
+    const own = state.filters.find((f) => f.dim === 'goal');
+    const others = state.filters.filter((f) => f.dim !== 'goal');
+    let through = null;
+    if (others.length > 1) {
+      wrap.append(unavailable({ many: true }));
+      return wrap;
+    }
+    if (others.length === 1) {
+      through = others[0];
+      if (!byDims.includes(through.dim)) {
+        wrap.append(unavailable({ pair: pairOf(through.dim, 'goal') }));
+        return wrap;
+      }
+    }
+    if (!byDims.includes(state.goalBy)) state.goalBy = byDims[0] || null;
+    // `tab-body`: what benches/dashboard-timing.mjs waits for, as for the tabbed cards.
+    const body = h('div', { class: 'tab-body goals-body' }, h('p', { class: 'muted' }, t('loading')));
+    wrap.append(body);
+    const gen = state.gen;
+    const by = through ? through.dim : state.goalBy;
+    const cmp = state.compare && !through ? { compare: state.compare } : {};
+    api('goals', { from: state.from, to: state.to, by: by || null, ...cmp }).then((g) => {
+      if (gen !== state.gen) return;
+      let list = g.goals.filter((x) => !own || x.name === own.value);
+      if (through) {
+        // The numbers of the filtered value: completions and converting visitors
+        // from the pair, the rate against that value's visitors.
+        list = list.map((x) => {
+          const row = (x.by || []).find((r) => r.value === through.value);
+          return row ? { ...x, ...row, name: x.name, suppressed: false, revenue: null, previous: null }
+            : { ...x, suppressed: true, completions: null, visitors: null, conversion_rate: null, revenue: null, previous: null };
+        });
+      }
+      const parts = [goalTable(list, g)];
+      if (!through && by) parts.push(goalBreakdown(g, byDims));
+      body.replaceChildren(...parts);
+    }).catch((e) => {
+      if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
+    });
+    return wrap;
+  }
+
+  function goalTable(list, g) {
+    const tb = h('tbody');
+    const k = g.k;
+    for (const x of list) {
+      const prev = x.previous || null;
+      const tr = h('tr', {
+        'data-goal': x.name, 'data-suppressed': String(!!x.suppressed),
+        'data-completions': x.completions ?? '', 'data-visitors': x.visitors ?? '', 'data-rate': x.conversion_rate ?? '',
+      });
+      const what = x.event ? t('stepEvent', { v: x.event }) : t('stepPage', { v: x.page });
+      tr.append(h('td', { class: 'name' }, h('span', { class: 'text', title: what }, x.name), ' ', h('span', { class: 'muted' }, what)));
+      if (x.suppressed) {
+        tr.append(h('td', { class: 'num muted', colspan: 4 }, t('suppressed', { k })));
+      } else {
+        const title = prev && !prev.suppressed
+          ? vsLabel(g.comparison) + ': ' + t('previousNumbers', { c: fmt('completions', prev.completions), r: fmt('conversion_rate', prev.conversion_rate) })
+          : null;
+        tr.append(
+          h('td', { class: 'num' }, fmt('completions', x.completions), prev ? delta(changeOf(x.completions, prev.completions), 'completions', title) : null),
+          h('td', { class: 'num' }, fmt('visitors', x.visitors)),
+          h('td', { class: 'num' }, fmt('conversion_rate', x.conversion_rate), prev ? delta(changeOf(x.conversion_rate, prev.conversion_rate), 'conversion_rate', title) : null),
+          h('td', { class: 'num', 'data-revenue': (x.revenue || []).map((r) => r.currency + ':' + r.amount).join(' ') },
+            x.revenue && x.revenue.length ? x.revenue.map((r) => money(r.amount, r.currency)).join(' · ') : '—'));
+        tr.classList.add('clickable');
+        tr.tabIndex = 0;
+        tr.addEventListener('click', () => addFilter('goal', x.name));
+        tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') addFilter('goal', x.name); });
+      }
+      tb.append(tr);
+    }
+    const head = ['completions', 'converters', 'conversion_rate', 'revenue'];
+    return scroller(h('table', { class: 'rows goals', 'data-goals': '' },
+      h('thead', {}, h('tr', {}, h('th', {}, t('goal')), head.map((m) => h('th', { class: 'num' }, t(m))))), tb));
+  }
+
+  // Conversion per value of the chosen dimension, for one goal.
+  function goalBreakdown(g, byDims) {
+    const named = g.goals.filter((x) => !x.suppressed);
+    if (!named.length) return null;
+    if (!named.some((x) => x.name === state.goalPick)) state.goalPick = named[0].name;
+    const bySel = h('select', { id: 'goal-by' },
+      byDims.map((d) => h('option', { value: d, selected: d === state.goalBy ? '' : null }, t('f_' + d))));
+    bySel.addEventListener('change', () => { state.goalBy = bySel.value; replace(goalsCard()); });
+    const goalSel = h('select', { id: 'goal-pick' },
+      named.map((x) => h('option', { value: x.name, selected: x.name === state.goalPick ? '' : null }, x.name)));
+    const out = h('div', { class: 'goal-by-rows' });
+    let all = false;
+    const fill = () => {
+      const goal = named.find((x) => x.name === state.goalPick);
+      const every = (goal && goal.by) || [];
+      if (!every.length) {
+        out.replaceChildren(h('p', { class: 'muted' }, t('none')));
+        return;
+      }
+      // The values with the most converting visitors first; the rest on demand.
+      const rows = all ? every : every.slice(0, 10);
+      const more = every.length > rows.length
+        ? h('button', { type: 'button', class: 'more', onclick: () => { all = true; fill(); } }, t('showAll', { n: every.length }))
+        : null;
+      const max = Math.max(1e-9, ...rows.map((r) => r.conversion_rate || 0));
+      const tb = h('tbody');
+      for (const r of rows) {
+        const bar = h('span', { class: 'bar' });
+        bar.style.width = ((100 * (r.conversion_rate || 0)) / max).toFixed(1) + '%';
+        tb.append(h('tr', { 'data-value': r.value, 'data-completions': r.completions, 'data-visitors': r.visitors, 'data-rate': r.conversion_rate ?? '' },
+          h('td', { class: 'name' }, bar, h('span', { class: 'text', title: r.value }, r.value)),
+          h('td', { class: 'num' }, fmt('completions', r.completions)),
+          h('td', { class: 'num' }, fmt('visitors', r.visitors)),
+          h('td', { class: 'num' }, fmt('conversion_rate', r.conversion_rate))));
+      }
+      out.replaceChildren(scroller(h('table', { class: 'rows', 'data-goal-by': g.by, 'data-goal': state.goalPick },
+        h('thead', {}, h('tr', {}, h('th', {}, t('f_' + g.by)), ['completions', 'converters', 'conversion_rate'].map((m) => h('th', { class: 'num' }, t(m))))), tb)), more);
+    };
+    goalSel.addEventListener('change', () => { state.goalPick = goalSel.value; all = false; fill(); });
+    fill();
+    return h('div', { class: 'goal-by' },
+      h('div', { class: 'goal-by-controls' },
+        h('label', { for: 'goal-by' }, t('convBy')), bySel, h('label', { for: 'goal-pick' }, t('forGoal')), goalSel),
+      out);
+  }
+
+  // Swaps a card for a fresh one with the same id.
+  function replace(el) {
+    const old = $(el.id);
+    if (old) old.replaceWith(el);
+  }
+
+  // ---- funnels ------------------------------------------------------------------------
+  function funnelsCard() {
+    const wrap = card('funnels', t('funnels'));
+    wrap.classList.add('wide');
+    if (!(state.site.funnels || []).length) {
+      wrap.append(h('p', { class: 'muted' }, t('noFunnels')));
+      return wrap;
+    }
+    // Funnel steps are stored alone (no pairs): they cannot be filtered.
+    if (state.filters.length) {
+      wrap.append(h('p', { class: 'unavailable', 'data-unavailable': '' }, t('notAvailable') + ' ', h('span', { class: 'muted' }, t('funnelAlone'))));
+      return wrap;
+    }
+    const body = h('div', { class: 'tab-body' }, h('p', { class: 'muted' }, t('loading')));
+    wrap.append(body);
+    const gen = state.gen;
+    api('funnels', { from: state.from, to: state.to }).then((r) => {
+      if (gen !== state.gen) return;
+      body.replaceChildren(...r.funnels.map((f) => funnel(f, r.k)));
+    }).catch((e) => {
+      if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
+    });
+    return wrap;
+  }
+
+  function funnel(f, k) {
+    const first = f.steps.length && !f.steps[0].suppressed ? f.steps[0].visits : 0;
+    const list = h('ol', { class: 'funnel-steps' });
+    for (const st of f.steps) {
+      const what = st.event !== undefined ? t('stepEvent', { v: st.label }) : t('stepPage', { v: st.label });
+      const bar = h('span', { class: 'fill' });
+      bar.style.width = (first && !st.suppressed ? (100 * st.visits) / first : 0).toFixed(1) + '%';
+      const last = st.step === f.steps.length;
+      const foot = st.suppressed
+        ? [t('suppressed', { k })]
+        : [t('ofFirst', { p: fmt('conversion_rate', st.conversion_rate) }),
+          last ? t('lastStep') : st.dropoff === null ? null : '↓ ' + t('dropoff', { n: nf.format(st.dropoff), p: fmt('conversion_rate', st.dropoff_rate) })];
+      list.append(h('li', {
+        class: 'funnel-step', 'data-step': st.step, 'data-visits': st.visits ?? '', 'data-dropoff': st.dropoff ?? '',
+        'data-suppressed': String(!!st.suppressed),
+      },
+      h('div', { class: 'step-head' }, h('span', { class: 'step-label' }, st.step + '. ' + what),
+        h('span', { class: 'step-visits' }, st.suppressed ? '—' : t('stepVisits', { n: nf.format(st.visits) }))),
+      h('div', { class: 'step-bar' }, bar),
+      h('div', { class: 'step-foot muted' }, foot.filter(Boolean).join(' · '))));
+    }
+    return h('section', { class: 'funnel', 'data-funnel': f.name }, h('h3', {}, f.name), list);
   }
 
   function consentCard(c) {
@@ -381,44 +735,6 @@
       h('p', { class: 'muted' }, t('total') + ': ', h('span', { 'data-consent-total': c.total }, fmt('hits', c.total))));
   }
 
-  async function pageCard(page) {
-    const wrap = card('page-view', t('pageView') + ': ' + page,
-      h('button', { type: 'button', class: 'back', onclick: () => { state.page = null; render(state.last); } }, t('back')));
-    wrap.classList.add('wide');
-    const gen = state.gen;
-    const filterFor = (dim) => ({ from: state.from, to: state.to, filter: dim + ':' + page });
-    const small = h('p', { class: 'muted' }, t('smallGroup', { k: state.k }));
-    const safe = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
-    try {
-      const cmp = state.compare ? { compare: state.compare } : {};
-      const [agg, series, entry, exit] = await Promise.all([
-        safe(api('aggregate', { ...filterFor('page'), ...cmp })),
-        safe(api('timeseries', { ...filterFor('page'), interval: interval(), ...cmp })),
-        safe(api('aggregate', filterFor('entry_page'))),
-        safe(api('aggregate', filterFor('exit_page'))),
-      ]);
-      if (gen !== state.gen) return wrap;
-      if (!agg) {
-        wrap.append(small);
-        return wrap;
-      }
-      const tiles = h('div', { class: 'kpis' });
-      const tile = (key, label, v, metric) => h('div', { class: 'kpi', 'data-page-kpi': key, 'data-value': v === null || v === undefined ? '' : v },
-        h('span', { class: 'label' }, label), h('span', { class: 'value' }, v === undefined ? '—' : fmt(metric, v)));
-      tiles.append(tile('visitors', t('visitors'), agg.metrics.visitors, 'visitors'));
-      tiles.append(tile('pageviews', t('pageviews'), agg.metrics.pageviews, 'pageviews'));
-      tiles.append(tile('entries', t('entries'), entry ? entry.metrics.visits : null, 'visits'));
-      tiles.append(tile('entry_bounce', t('bounce_rate'), entry ? entry.metrics.bounce_rate : null, 'bounce_rate'));
-      tiles.append(tile('exits', t('exits'), exit ? exit.metrics.visits : null, 'visits'));
-      wrap.append(tiles);
-      if (!entry || !exit) wrap.append(h('p', { class: 'muted' }, t('entries') + ' / ' + t('exits') + ': ' + t('smallGroup', { k: state.k })));
-      if (series) wrap.append(chart(series, 'pageviews', state.k));
-    } catch (e) {
-      wrap.append(h('p', { class: 'error' }, e.message));
-    }
-    return wrap;
-  }
-
   // ---- load and render ------------------------------------------------------------
   async function load() {
     state.gen++;
@@ -427,34 +743,67 @@
     $('range') && ($('range').textContent = state.from + ' – ' + state.to);
     const range = { from: state.from, to: state.to };
     const cmp = state.compare ? { compare: state.compare } : {};
+    const av = overallAvailability();
+    const filter = { filter: filterParam() };
+    // A single page filter also shows the visits that entered and left there.
+    const page = state.filters.length === 1 && state.filters[0].dim === 'page' ? state.filters[0].value : null;
     try {
-      const [agg, series, consent] = await Promise.all([
-        api('aggregate', { ...range, ...cmp }),
-        api('timeseries', { ...range, interval: interval(), ...cmp }),
+      const [agg, series, consent, entries, exits] = await Promise.all([
+        av.ok ? orNull(api('aggregate', { ...range, ...filter, ...cmp })) : null,
+        av.ok ? orNull(api('timeseries', { ...range, ...filter, interval: interval(), ...cmp })) : null,
         api('consent', range),
+        page !== null ? orNull(api('aggregate', { ...range, filter: 'entry_page:' + page })) : null,
+        page !== null ? orNull(api('aggregate', { ...range, filter: 'exit_page:' + page })) : null,
       ]);
       if (gen !== state.gen) return;
       $('status').textContent = '';
-      state.last = { agg, series, consent };
+      state.last = { agg, series, consent, av, page, entries, exits };
       render(state.last);
     } catch (e) {
       if (e instanceof AuthError) return showLogin(e.message);
-      $('status').textContent = t('failed') + e.message;
+      if (gen === state.gen) $('status').textContent = t('failed') + e.message;
     }
   }
 
-  async function render(data) {
+  function trafficCard(data) {
+    const title = h('h2', {});
+    const wrap = h('section', { class: 'card wide', id: 'traffic' }, title);
+    if (!data.av.ok) {
+      title.textContent = t('chart');
+      wrap.append(unavailable(data.av));
+      return wrap;
+    }
+    if (!data.agg) {
+      title.textContent = t('chart');
+      wrap.append(h('p', { class: 'muted' }, t('smallGroup', { k: state.k })));
+      return wrap;
+    }
+    // The chart shows a metric the (filtered) answer has.
+    const metric = data.agg.metrics[state.metric] !== undefined ? state.metric : 'visitors';
+    title.textContent = t('chart') + ' · ' + t(metric);
+    const extra = data.page !== null
+      ? [['entries', t('entries'), data.entries ? data.entries.metrics.visits : null],
+        ['exits', t('exits'), data.exits ? data.exits.metrics.visits : null]]
+      : [];
+    const grid = kpis(data.agg, extra);
+    for (const b of grid.querySelectorAll('.kpi')) b.classList.toggle('active', b.dataset.kpi === metric);
+    wrap.append(grid);
+    if (data.series) wrap.append(chart(data.series, metric, state.k));
+    return wrap;
+  }
+
+  function render(data) {
     state.gen++;
     const app = $('app');
     app.hidden = false;
     app.replaceChildren();
-    const openPage = (value) => { state.page = value; render(state.last); window.scrollTo(0, 0); };
-    if (state.page) app.append(await pageCard(state.page));
-    const chartCard = card('traffic', t('chart') + ' · ' + t(state.metric), kpis(data.agg), chart(data.series, state.metric, state.k));
-    chartCard.classList.add('wide');
-    app.append(chartCard);
-    app.append(tabbed('pages', t('pages'), ['page', 'entry_page', 'exit_page'], { onclick: openPage, hint: t('clickHint') }));
+    app.append(trafficCard(data));
+    const pages = tabbed('pages', t('pages'), ['page', 'entry_page', 'exit_page']);
+    pages.classList.add('double');
+    app.append(pages);
     app.append(tabbed('sources', t('sources'), ['source', 'referrer']));
+    app.append(goalsCard());
+    app.append(funnelsCard());
     app.append(tabbed('campaigns', t('campaigns'), ['utm_campaign', 'utm_source', 'utm_medium']));
     app.append(tabbed('locations', t('locations'), ['country', 'region']));
     app.append(tabbed('browsers', t('browser'), ['browser']));
@@ -484,6 +833,10 @@
       const site = await api('site', {});
       state.today = site.today;
       state.k = site.k;
+      state.site = {
+        pairs: site.pairs || [], cross_filters: site.cross_filters || {}, goals: site.goals || [],
+        funnels: site.funnels || [], currencies: site.currencies || [],
+      };
     } catch (e) {
       if (e instanceof AuthError) return showLogin(state.key ? e.message : null);
       $('status').textContent = t('failed') + e.message;
@@ -491,6 +844,7 @@
     }
     [state.from, state.to] = rangeFor(state.preset);
     renderControls();
+    renderFilters();
     load();
     realtime();
     clearInterval(state.timer);

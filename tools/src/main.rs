@@ -101,11 +101,23 @@ fn main() -> anyhow::Result<()> {
             if let Some(db) = database {
                 ch.database = db;
             }
-            let tz = config
-                .sites
-                .iter()
-                .find(|s| s.id == site)
-                .map_or("UTC", |s| s.timezone.as_str());
+            let declared = config.sites.iter().find(|s| s.id == site);
+            let tz = declared.map_or("UTC", |s| s.timezone.as_str());
+            let (goals, funnels) = veil_bench::seed::declarations();
+            let all_pairs = |s: &veil::config::SiteConfig| {
+                s.pairs.as_ref().is_none_or(|p| {
+                    veil::model::DEFAULT_PAIRS
+                        .iter()
+                        .all(|d| p.iter().any(|q| q == d))
+                })
+            };
+            if declared.is_none_or(|s| s.goals != goals || s.funnels != funnels || !all_pairs(s)) {
+                eprintln!(
+                    "note: the seed writes the goals, funnel and default pairs of this site \
+                     configuration; the dashboard shows them only when `{site}` declares them:\n{}",
+                    veil_bench::seed::SITE_DECLARATIONS
+                );
+            }
             let zone = std::sync::Arc::new(
                 veil::clock::zone::Zone::new(tz).context("the site's time zone is unknown")?,
             );

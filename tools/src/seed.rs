@@ -14,6 +14,32 @@
 //! 64-bit hashes. Memory is bounded by generating and inserting one hour at a
 //! time. It is deterministic for a given `rng_seed`.
 //!
+//! It also writes what a site's declarations make the ingest write, for the
+//! declarations of [`SITE_DECLARATIONS`] (the dashboard test puts them in its
+//! configuration; `veil-bench seed` warns when the site's differ):
+//!
+//! * the default pairs ([`veil::model::DEFAULT_PAIRS`]): `page*source`,
+//!   `page*country` and `source*country` on every pageview and event,
+//!   `entry_page*source` and `source*country` with each visit, so every pair
+//!   sums to its single dimensions (a visit's pages and its source, …);
+//! * goals `Signup` (event `signup`), `Pricing` (pageviews of `/pricing`) and
+//!   `Purchase` (event `purchase`): completions (`hits`) and converting visitors
+//!   under `goal`, credited to the visit's source, campaign, entry page, country
+//!   and device (`source*goal`, `utm_campaign*goal`, `entry_page*goal`,
+//!   `country*goal`, `device*goal`);
+//! * the funnel `Checkout`: `/pricing` → event `signup` → event `purchase`, each
+//!   step a visit that reached it in order (`funnel` values `Checkout\u{1f}01` …);
+//! * a `purchase` event after some signups (more often for paid plans), with its
+//!   revenue in EUR under `currency`, `event*currency`, `goal*currency` and
+//!   `source*currency` (in thousandths of a euro, as veil stores it);
+//! * engagement reports on most pageviews (`engagements`, `engaged_ms`,
+//!   `scroll_depth` on `total` and `page`, without visitors, as veil writes them).
+//!
+//! These are hashed from the visit, never drawn from the generator, so every
+//! cell of the other dimensions keeps the numbers it had before they were added
+//! — except what the `purchase` events add: events (on `total`, the exit page
+//! and `event`) and the hits of the consent decisions.
+//!
 //! With [`SeedOptions::raw_events`] it also writes the *same* traffic the way a
 //! raw-event analytics store keeps it (one row per pageview or event, Plausible
 //! style; the table is `benches/raw_events.sql`), so `scripts/stats-bench.sh` can
@@ -33,10 +59,52 @@ use serde::Serialize;
 use veil::clock::zone::Zone;
 use veil::clock::HOUR_SECS;
 
+use veil::config::{FunnelConfig, GoalConfig, StepConfig};
+use veil::model::goals::funnel_value;
 use veil::model::{Counters, Dim, DIRECT, PROP_SEP};
 use veil::sink::close::{close_due, CloseTiming, Zones};
 use veil::sink::row::{new_batch_id, AggRow};
 use veil::sink::SinkError;
+
+/// The declarations the generated goals, funnel and pairs belong to, as a
+/// site's configuration (`[[sites]]` keys) spells them: the pairs are the
+/// default ones and EUR is among the default currencies.
+pub const SITE_DECLARATIONS: &str = r#"goals = [
+  { name = "Signup", event = "signup" },
+  { name = "Pricing", page = "/pricing" },
+  { name = "Purchase", event = "purchase" },
+]
+funnels = [
+  { name = "Checkout", steps = [{ page = "/pricing" }, { event = "signup" }, { event = "purchase" }] },
+]
+"#;
+
+/// The goals and funnels of [`SITE_DECLARATIONS`].
+pub fn declarations() -> (Vec<GoalConfig>, Vec<FunnelConfig>) {
+    let event = |e: &str| StepConfig {
+        event: Some(e.into()),
+        page: None,
+    };
+    let page = |p: &str| StepConfig {
+        event: None,
+        page: Some(p.into()),
+    };
+    let goal = |name: &str, s: StepConfig| GoalConfig {
+        name: name.into(),
+        event: s.event,
+        page: s.page,
+    };
+    let goals = vec![
+        goal("Signup", event("signup")),
+        goal("Pricing", page("/pricing")),
+        goal("Purchase", event("purchase")),
+    ];
+    let funnels = vec![FunnelConfig {
+        name: "Checkout".into(),
+        steps: vec![page("/pricing"), event("signup"), event("purchase")],
+    }];
+    (goals, funnels)
+}
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -148,9 +216,73 @@ struct Model {
     languages: Weighted<u32>,
     /// (channel, referrer, utm source/medium/campaign/term/content)
     sources: Weighted<(u32, u32, [Option<u32>; 5])>,
-    events: Weighted<(u32, Vec<u32>)>,
+    events: Weighted<EventDef>,
     empty: u32,
     home: u32,
+    /// The goals, funnel and currency of [`SITE_DECLARATIONS`], by vocabulary index.
+    conv: ConvIds,
+    /// The pairs written (every one of [`DEFAULT_PAIRS`]).
+    pairs: PairDims,
+}
+
+/// A custom event the visits may end with.
+struct EventDef {
+    name: u32,
+    /// Prop entries (`event\u{1f}key\u{1f}value`).
+    props: Vec<u32>,
+    /// Share of the visits ending with this event that go on to a `purchase`.
+    purchase: f64,
+    /// The purchase's amount in thousandths of a euro.
+    price_milli: u64,
+}
+
+/// Vocabulary indexes of what the site declares.
+struct ConvIds {
+    pricing: u32,
+    signup: u32,
+    purchase: u32,
+    eur: u32,
+    goal_signup: u32,
+    goal_pricing: u32,
+    goal_purchase: u32,
+    /// `Checkout\u{1f}01` … `03`.
+    steps: [u32; 3],
+}
+
+/// The declared pairs the generator writes (veil's [`DEFAULT_PAIRS`]).
+struct PairDims {
+    page_source: Dim,
+    page_country: Dim,
+    entry_source: Dim,
+    source_country: Dim,
+    source_goal: Dim,
+    campaign_goal: Dim,
+    entry_goal: Dim,
+    country_goal: Dim,
+    device_goal: Dim,
+    event_currency: Dim,
+    goal_currency: Dim,
+    source_currency: Dim,
+}
+
+impl PairDims {
+    fn new() -> PairDims {
+        let p = |name: &str| Dim::pair_named(name).unwrap_or_else(|| panic!("pair {name}"));
+        PairDims {
+            page_source: p("page*source"),
+            page_country: p("page*country"),
+            entry_source: p("entry_page*source"),
+            source_country: p("source*country"),
+            source_goal: p("source*goal"),
+            campaign_goal: p("utm_campaign*goal"),
+            entry_goal: p("entry_page*goal"),
+            country_goal: p("country*goal"),
+            device_goal: p("device*goal"),
+            event_currency: p("event*currency"),
+            goal_currency: p("goal*currency"),
+            source_currency: p("source*currency"),
+        }
+    }
 }
 
 fn build_model() -> Model {
@@ -349,20 +481,40 @@ fn build_model() -> Model {
             2.0,
         ),
     ]);
-    let mut event = |name: &str, props: &[(&str, &str)], w: f64| {
-        let ids = props
-            .iter()
-            .map(|(k, val)| v.id(&format!("{name}{PROP_SEP}{k}{PROP_SEP}{val}")))
-            .collect();
-        ((v.id(name), ids), w)
-    };
+    let mut event =
+        |name: &str, props: &[(&str, &str)], w: f64, purchase: f64, price_milli: u64| {
+            let props = props
+                .iter()
+                .map(|(k, val)| v.id(&format!("{name}{PROP_SEP}{k}{PROP_SEP}{val}")))
+                .collect();
+            let name = v.id(name);
+            let e = EventDef {
+                name,
+                props,
+                purchase,
+                price_milli,
+            };
+            (e, w)
+        };
+    // Signups go on to buy within the visit now and then: the upgrade of a free
+    // plan, the pro plan, an enterprise plan (prices in thousandths of a euro).
     let events = Weighted::new(vec![
-        event("signup", &[("plan", "free")], 6.0),
-        event("signup", &[("plan", "pro")], 2.0),
-        event("signup", &[("plan", "enterprise")], 0.05),
-        event("download", &[("file", "whitepaper.pdf")], 3.0),
-        event("outbound", &[("url", "github.com")], 4.0),
+        event("signup", &[("plan", "free")], 6.0, 0.12, 19_990),
+        event("signup", &[("plan", "pro")], 2.0, 0.55, 49_000),
+        event("signup", &[("plan", "enterprise")], 0.05, 0.8, 490_000),
+        event("download", &[("file", "whitepaper.pdf")], 3.0, 0.0, 0),
+        event("outbound", &[("url", "github.com")], 4.0, 0.0, 0),
     ]);
+    let conv = ConvIds {
+        pricing: v.id("/pricing"),
+        signup: v.id("signup"),
+        purchase: v.id("purchase"),
+        eur: v.id("EUR"),
+        goal_signup: v.id("Signup"),
+        goal_pricing: v.id("Pricing"),
+        goal_purchase: v.id("Purchase"),
+        steps: [1, 2, 3].map(|i| v.id(&funnel_value("Checkout", i))),
+    };
     Model {
         vocab: v,
         pages,
@@ -375,6 +527,8 @@ fn build_model() -> Model {
         events,
         empty,
         home,
+        conv,
+        pairs: PairDims::new(),
     }
 }
 
@@ -422,24 +576,133 @@ struct Cell {
     visitors: Vec<u64>,
 }
 
+/// No second value: the cell is of a single dimension.
+const SINGLE: u32 = u32::MAX;
+
 #[derive(Default)]
 struct Hour {
-    cells: HashMap<(Dim, u32), Cell>,
+    /// (dimension, value, second value of a pair or [`SINGLE`]).
+    cells: HashMap<(Dim, u32, u32), Cell>,
 }
 
 impl Hour {
     fn add(&mut self, dim: Dim, value: u32, c: Counters, visitor: Option<u64>) {
-        let cell = self.cells.entry((dim, value)).or_default();
-        cell.c.hits += c.hits;
-        cell.c.pageviews += c.pageviews;
-        cell.c.events += c.events;
-        cell.c.visits += c.visits;
-        cell.c.bounces += c.bounces;
-        cell.c.duration += c.duration;
+        self.add_cell((dim, value, SINGLE), c, visitor);
+    }
+
+    /// A pair's cell: `first\u{1f}second`.
+    fn pair(&mut self, dim: Dim, first: u32, second: u32, c: Counters, visitor: Option<u64>) {
+        self.add_cell((dim, first, second), c, visitor);
+    }
+
+    fn add_cell(&mut self, key: (Dim, u32, u32), c: Counters, visitor: Option<u64>) {
+        let cell = self.cells.entry(key).or_default();
+        cell.c.add(&c);
         if let Some(v) = visitor {
             cell.visitors.push(v);
         }
     }
+}
+
+/// What a visit's goals and funnel steps are credited to (its first hit), by
+/// vocabulary index, as veil credits them.
+#[derive(Clone, Copy)]
+struct Origin {
+    channel: u32,
+    /// `utm_campaign`, when the visit has one and marketing consent.
+    campaign: Option<u32>,
+    entry: u32,
+    country: u32,
+    device: u32,
+}
+
+impl Hour {
+    /// One completion of `goal` (`hits`, the converting visitor) under the goal
+    /// and its pairs; `revenue` goes to `goal*currency`.
+    fn goal(&mut self, m: &Model, goal: u32, o: &Origin, revenue: Option<u64>, v: Option<u64>) {
+        let done = Counters {
+            hits: 1,
+            ..Default::default()
+        };
+        let p = &m.pairs;
+        self.add(Dim::Goal, goal, done, v);
+        self.pair(p.source_goal, o.channel, goal, done, v);
+        if let Some(c) = o.campaign {
+            self.pair(p.campaign_goal, c, goal, done, v);
+        }
+        self.pair(p.entry_goal, o.entry, goal, done, v);
+        self.pair(p.country_goal, o.country, goal, done, v);
+        self.pair(p.device_goal, o.device, goal, done, v);
+        if let Some(milli) = revenue {
+            let money = Counters {
+                revenue: milli,
+                ..done
+            };
+            self.pair(p.goal_currency, goal, m.conv.eur, money, v);
+        }
+    }
+
+    /// A custom event `name` on `page` (with the revenue of a purchase): the
+    /// event's cells and the pairs veil writes for an event.
+    fn event(
+        &mut self,
+        m: &Model,
+        name: u32,
+        page: u32,
+        o: &Origin,
+        revenue: Option<u64>,
+        v: Option<u64>,
+    ) {
+        let ev = Counters {
+            events: 1,
+            ..Default::default()
+        };
+        let p = &m.pairs;
+        self.add(Dim::Total, m.empty, ev, v);
+        self.add(Dim::Page, page, ev, v);
+        self.add(Dim::Event, name, ev, v);
+        self.pair(p.page_source, page, o.channel, ev, v);
+        self.pair(p.page_country, page, o.country, ev, v);
+        self.pair(p.entry_source, o.entry, o.channel, ev, v);
+        self.pair(p.source_country, o.channel, o.country, ev, v);
+        if let Some(milli) = revenue {
+            let money = Counters {
+                revenue: milli,
+                ..ev
+            };
+            self.add(Dim::Currency, m.conv.eur, money, v);
+            self.pair(p.event_currency, name, m.conv.eur, money, v);
+            self.pair(p.source_currency, o.channel, m.conv.eur, money, v);
+        }
+    }
+}
+
+/// An engagement report of a pageview (hashed, never drawn): `None` when the
+/// page was left before one was sent. Time on page is longer on docs and blog
+/// posts; scroll depth is in percent.
+fn engagement(m: &Model, page: u32, h: u64) -> Option<Counters> {
+    if unit(h) >= 0.8 {
+        return None;
+    }
+    let path = &m.vocab.strings[page as usize];
+    let reading = path.starts_with("/blog/") || path.starts_with("/docs");
+    // Each page has its own typical time (half to one and a half times its kind's).
+    let page_factor = 0.5 + unit(mix(u64::from(page) ^ 0xE6A6_E3E7));
+    let base = page_factor * if reading { 45_000.0 } else { 12_000.0 };
+    // Long-tailed: most views are short, a few are read for minutes.
+    let u = unit(mix(h ^ 0x71DE)).max(1e-6);
+    let time_ms = (base * -u.ln()).min(1_800_000.0) as u64 + 500;
+    let scroll = if reading {
+        20 + mix(h ^ 0x5C20) % 81
+    } else {
+        10 + mix(h ^ 0x5C20) % 71
+    };
+    Some(Counters {
+        engagements: 1,
+        engaged_ms: time_ms,
+        scroll_depth: scroll,
+        ..Default::default()
+    })
 }
 
 /// One raw event (a pageview, or a custom event when `event` is set), by
@@ -560,14 +823,23 @@ fn hour_rows<'m>(
         events: 1,
         ..Default::default()
     };
+    let step = Counters {
+        visits: 1,
+        ..Default::default()
+    };
     let mut pages = Vec::with_capacity(30);
     let mut visit_no = 0u64;
+    let (conv, pairs) = (&model.conv, &model.pairs);
     while pageviews < target {
         let visitor = mix(opts.rng_seed ^ (day << 32) ^ rng.random_range(0..pool));
         let t = model.traits(visitor);
         let v = Some(visitor);
         let (channel, referrer, utm) = model.sources.pick(rng);
         let marketing = utm.iter().any(Option::is_some) || rng.random_bool(0.3);
+        // What the declarations add (goals, funnel steps, purchases, engagement)
+        // is hashed from the visit, never drawn, so every other cell is the same
+        // as without them.
+        let vh = mix(mix(opts.rng_seed ^ 0xC0_4E45) ^ hour.wrapping_mul(0x9E37_79B9) ^ visit_no);
         // Pages per visit: geometric with mean 2.5, at most 30.
         let mut n = 1u64;
         while n < 30 && rng.random_bool(0.6) {
@@ -576,6 +848,8 @@ fn hour_rows<'m>(
         let n = n.min(target - pageviews).max(1);
         let mut entry = 0;
         let mut exit = 0;
+        // Steps of the Checkout funnel this visit reached.
+        let mut funnel = 0usize;
         pages.clear();
         for i in 0..n {
             let page = if i == 0 && rng.random_bool(0.35) {
@@ -608,20 +882,65 @@ fn hour_rows<'m>(
             h.add(Dim::Device, t.device, pv, v);
             h.add(Dim::Screen, t.screen, pv, v);
             h.add(Dim::Language, t.language, pv, v);
+            h.pair(pairs.page_source, page, *channel, pv, v);
+            h.pair(pairs.page_country, page, t.country, pv, v);
+            h.pair(pairs.source_country, *channel, t.country, pv, v);
+            if let Some(e) = engagement(model, page, mix(vh ^ (i + 1))) {
+                h.add(Dim::Total, model.empty, e, None);
+                h.add(Dim::Page, page, e, None);
+            }
+            if page == conv.pricing {
+                let origin = Origin {
+                    channel: *channel,
+                    campaign: utm[2].filter(|_| marketing),
+                    entry,
+                    country: t.country,
+                    device: t.device,
+                };
+                h.goal(model, conv.goal_pricing, &origin, None, v);
+                if funnel == 0 {
+                    funnel = 1;
+                    h.add(Dim::Funnel, conv.steps[0], step, v);
+                }
+            }
         }
         pageviews += n;
+        let origin = Origin {
+            channel: *channel,
+            campaign: utm[2].filter(|_| marketing),
+            entry,
+            country: t.country,
+            device: t.device,
+        };
         let mut events = 0;
         let mut event = None;
+        let mut purchase = None;
         if rng.random_bool(0.12) {
-            let (name, props) = model.events.pick(rng);
-            event = Some((*name, props.as_slice()));
-            h.add(Dim::Total, model.empty, ev, v);
-            h.add(Dim::Page, exit, ev, v);
-            h.add(Dim::Event, *name, ev, v);
-            for p in props {
+            let e = model.events.pick(rng);
+            event = Some((e.name, e.props.as_slice()));
+            h.event(model, e.name, exit, &origin, None, v);
+            for p in &e.props {
                 h.add(Dim::Prop, *p, ev, v);
             }
             events = 1;
+            if e.name == conv.signup {
+                h.goal(model, conv.goal_signup, &origin, None, v);
+                if funnel == 1 {
+                    funnel = 2;
+                    h.add(Dim::Funnel, conv.steps[1], step, v);
+                }
+            }
+            if unit(mix(vh ^ 0xB0_0C)) < e.purchase {
+                // A purchase after the signup, on the same page, with its revenue.
+                let milli = e.price_milli;
+                purchase = Some(milli);
+                h.event(model, conv.purchase, exit, &origin, Some(milli), v);
+                h.goal(model, conv.goal_purchase, &origin, Some(milli), v);
+                if funnel == 2 {
+                    h.add(Dim::Funnel, conv.steps[2], step, v);
+                }
+                events = 2;
+            }
         }
         recorded_hits += n + events;
         if marketing {
@@ -646,8 +965,12 @@ fn hour_rows<'m>(
                 t,
             };
             raw.extend(pages.iter().zip(&times).map(|(p, ts)| hit(*ts, *p, None)));
-            if let (Some(e), Some(ts)) = (event, times.last()) {
+            let mut after = times.iter().skip(pages.len());
+            if let (Some(e), Some(ts)) = (event, after.next()) {
                 raw.push(hit(*ts, exit, Some(e)));
+            }
+            if let (Some(_), Some(ts)) = (purchase, after.next()) {
+                raw.push(hit(*ts, exit, Some((conv.purchase, &[][..]))));
             }
         }
         visit_no += 1;
@@ -674,6 +997,8 @@ fn hour_rows<'m>(
         h.add(Dim::Device, t.device, visit, v);
         h.add(Dim::Browser, t.browser, visit, v);
         h.add(Dim::Os, t.os, visit, v);
+        h.pair(pairs.entry_source, entry, *channel, visit, v);
+        h.pair(pairs.source_country, *channel, t.country, visit, v);
     }
     // Consent decisions: what was recorded, and what was not.
     let hits = |share: f64| Counters {
@@ -720,15 +1045,21 @@ fn hour_rows<'m>(
             )
         })
         .collect();
-    for ((dim, value), mut cell) in h.cells {
+    let strings = &model.vocab.strings;
+    for ((dim, value, second), mut cell) in h.cells {
         cell.visitors.sort_unstable();
         cell.visitors.dedup();
+        let mut value = strings[value as usize].clone();
+        if second != SINGLE {
+            value.push(PROP_SEP);
+            value.push_str(&strings[second as usize]);
+        }
         rows.push(AggRow::new(
             &opts.zone,
             hour as u32,
             site.clone(),
             dim,
-            model.vocab.strings[value as usize].clone(),
+            value,
             &cell.c,
             cell.visitors,
         ));
@@ -915,6 +1246,220 @@ mod tests {
             .iter()
             .any(|r| r.dim == "prop" && r.value == "signup\u{1f}plan\u{1f}free"));
         assert_eq!(hours(&opts).count(), 10, "today up to the hour of end_secs");
+    }
+
+    /// The rows of a peak hour (the one of `an_hour_is_consistent…`).
+    fn peak_hour() -> Vec<AggRow> {
+        let model = build_model();
+        let opts = SeedOptions {
+            site: "s".into(),
+            days: 1,
+            pageviews_per_day: 24_000,
+            rng_seed: 7,
+            end_secs: 1_795_424_400,
+            zone: std::sync::Arc::new(Zone::new("UTC").unwrap()),
+            raw_events: None,
+        };
+        let hour = 1_795_424_400 + 13 * 3_600 - 1_795_424_400 % 86_400;
+        hour_rows(&model, &opts, hour, &mut StdRng::seed_from_u64(1), None)
+    }
+
+    fn sum_of(
+        rows: &[AggRow],
+        dim: &str,
+        pick: impl Fn(&str) -> bool,
+        f: fn(&AggRow) -> u64,
+    ) -> u64 {
+        rows.iter()
+            .filter(|r| r.dim == dim && pick(&r.value))
+            .map(f)
+            .sum()
+    }
+
+    #[test]
+    fn pairs_add_up_to_their_single_dimensions() {
+        let rows = peak_hour();
+        let all = |_: &str| true;
+        let one =
+            |dim: &str, value: &str, f: fn(&AggRow) -> u64| sum_of(&rows, dim, |v| v == value, f);
+        let pageviews = |r: &AggRow| r.pageviews;
+        let visits = |r: &AggRow| r.visits;
+        let events = |r: &AggRow| r.events;
+        let total = one("total", "", pageviews);
+        for pair in ["page*source", "page*country", "source*country"] {
+            assert_eq!(sum_of(&rows, pair, all, pageviews), total, "{pair}");
+            assert_eq!(
+                sum_of(&rows, pair, all, events),
+                one("total", "", events),
+                "{pair}"
+            );
+        }
+        for pair in ["entry_page*source", "source*country"] {
+            assert_eq!(
+                sum_of(&rows, pair, all, visits),
+                one("total", "", visits),
+                "{pair}"
+            );
+            let bounces = |r: &AggRow| r.bounces;
+            assert_eq!(
+                sum_of(&rows, pair, all, bounces),
+                one("total", "", bounces),
+                "{pair}"
+            );
+        }
+        // Per value: a source's pages are its pageviews, a page's sources its own.
+        for source in ["search", "direct", "social", "email", "paid", "referral"] {
+            let of = |v: &str| v.ends_with(&format!("\u{1f}{source}"));
+            assert_eq!(
+                sum_of(&rows, "page*source", of, pageviews),
+                one("source", source, pageviews)
+            );
+            assert_eq!(
+                sum_of(&rows, "entry_page*source", of, visits),
+                one("source", source, visits)
+            );
+            let first = |v: &str| v.starts_with(&format!("{source}\u{1f}"));
+            assert_eq!(
+                sum_of(&rows, "source*country", first, pageviews),
+                one("source", source, pageviews)
+            );
+        }
+        let home = |v: &str| v.starts_with("/\u{1f}");
+        assert_eq!(
+            sum_of(&rows, "page*source", home, pageviews),
+            one("page", "/", pageviews)
+        );
+        assert_eq!(
+            sum_of(&rows, "page*country", home, pageviews),
+            one("page", "/", pageviews)
+        );
+        let pl = |v: &str| v.ends_with("\u{1f}PL");
+        assert_eq!(
+            sum_of(&rows, "page*country", pl, pageviews),
+            one("country", "PL", pageviews)
+        );
+        let row = rows.iter().find(|r| r.dim == "page*source").unwrap();
+        assert!(!row.visitors.is_empty() && row.value.split('\u{1f}').count() == 2);
+    }
+
+    #[test]
+    fn goals_funnel_revenue_and_engagement_follow_the_declarations() {
+        let rows = peak_hour();
+        let one =
+            |dim: &str, value: &str, f: fn(&AggRow) -> u64| sum_of(&rows, dim, |v| v == value, f);
+        let hits = |r: &AggRow| r.hits;
+        let events = |r: &AggRow| r.events;
+        let visits = |r: &AggRow| r.visits;
+        let revenue = |r: &AggRow| r.revenue;
+        // Goals: one completion per signup event, /pricing view, purchase event.
+        let signup = one("goal", "Signup", hits);
+        assert_eq!(signup, one("event", "signup", events));
+        assert_eq!(
+            one("goal", "Pricing", hits),
+            one("page", "/pricing", |r| r.pageviews)
+        );
+        let purchases = one("goal", "Purchase", hits);
+        assert_eq!(purchases, one("event", "purchase", events));
+        assert!(
+            signup > 20 && purchases > 3 && purchases < signup,
+            "{signup} signups, {purchases} purchases"
+        );
+        for goal in ["Signup", "Pricing", "Purchase"] {
+            let of = |v: &str| v.ends_with(&format!("\u{1f}{goal}"));
+            let completions = one("goal", goal, hits);
+            for pair in [
+                "source*goal",
+                "entry_page*goal",
+                "country*goal",
+                "device*goal",
+            ] {
+                assert_eq!(sum_of(&rows, pair, of, hits), completions, "{pair} {goal}");
+            }
+            assert!(sum_of(&rows, "utm_campaign*goal", of, hits) <= completions);
+            let converters = rows
+                .iter()
+                .find(|r| r.dim == "goal" && r.value == goal)
+                .unwrap();
+            assert!(converters.visitors.len() as u64 <= completions);
+        }
+        // The funnel: fewer visits at each step, the first at most the visits
+        // that viewed /pricing, the last at most the purchases.
+        let steps: Vec<u64> = (1..=3)
+            .map(|i| one("funnel", &funnel_value("Checkout", i), visits))
+            .collect();
+        assert!(
+            steps[0] > steps[1] && steps[1] > steps[2] && steps[2] > 0,
+            "{steps:?}"
+        );
+        assert!(steps[0] <= one("page", "/pricing", |r| r.visitors.len() as u64) * 3);
+        assert!(steps[1] <= signup && steps[2] <= purchases);
+        // Revenue: the same euros under every currency cell, none elsewhere.
+        let eur = one("currency", "EUR", revenue);
+        assert!(eur >= purchases * 19_990, "{eur}");
+        assert_eq!(one("event*currency", "purchase\u{1f}EUR", revenue), eur);
+        assert_eq!(one("goal*currency", "Purchase\u{1f}EUR", revenue), eur);
+        assert_eq!(sum_of(&rows, "source*currency", |_| true, revenue), eur);
+        assert_eq!(one("goal*currency", "Purchase\u{1f}EUR", hits), purchases);
+        let with_revenue: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.revenue > 0)
+            .map(|r| r.dim.as_str())
+            .collect();
+        assert!(with_revenue.iter().all(|d| [
+            "currency",
+            "event*currency",
+            "goal*currency",
+            "source*currency"
+        ]
+        .contains(d)));
+        // Engagement: on most pageviews, as many on pages as in total.
+        let engagements = one("total", "", |r| r.engagements);
+        let pageviews = one("total", "", |r| r.pageviews);
+        assert!(engagements * 10 > pageviews * 6 && engagements < pageviews);
+        assert_eq!(
+            sum_of(&rows, "page", |_| true, |r| r.engagements),
+            engagements
+        );
+        assert_eq!(
+            sum_of(&rows, "page", |_| true, |r| r.engaged_ms),
+            one("total", "", |r| r.engaged_ms)
+        );
+        let scroll = one("total", "", |r| r.scroll_depth);
+        assert!(scroll > engagements * 10 && scroll <= engagements * 100);
+    }
+
+    #[test]
+    fn the_declarations_are_a_valid_site_configuration() {
+        let text = format!("[[sites]]\nid = \"s\"\n{SITE_DECLARATIONS}");
+        let config = veil::config::Config::from_toml_str(
+            &text,
+            std::path::Path::new("seed"),
+            std::iter::empty(),
+        )
+        .expect("the declarations are a valid configuration");
+        let site = &config.sites[0];
+        let (goals, funnels) = declarations();
+        assert_eq!(site.goals, goals);
+        assert_eq!(site.funnels, funnels);
+        assert!(site.pairs.is_none() && site.currencies.iter().any(|c| c == "EUR"));
+        let conv = veil::model::Conversions::compile(site).unwrap();
+        // Every pair the generator writes is declared (by default).
+        let rows = peak_hour();
+        let declared: Vec<&str> = conv.pairs.iter().map(|d| d.as_str()).collect();
+        for r in rows.iter().filter(|r| r.dim.contains('*')) {
+            assert!(
+                declared.contains(&r.dim.as_str()),
+                "{} is not declared",
+                r.dim
+            );
+        }
+        assert_eq!(declared.len(), veil::model::DEFAULT_PAIRS.len());
+        for pair in veil::model::DEFAULT_PAIRS {
+            assert!(
+                rows.iter().any(|r| r.dim == pair),
+                "{pair} is not generated"
+            );
+        }
     }
 
     #[test]
