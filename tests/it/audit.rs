@@ -20,6 +20,12 @@ async fn audit_passes_after_ingest_and_fails_on_a_leak() {
     cfg.salt.state_file = Some(salt_file.clone());
     let mut s = site("example.com", "us-opt-out");
     s.marketing_props = vec!["coupon".into()];
+    // Goals and the default pairs are stored: the disclosure must describe them.
+    s.goals = vec![veil::config::GoalConfig {
+        name: "Purchase".into(),
+        event: Some("purchase".into()),
+        page: None,
+    }];
     cfg.sites = vec![s];
 
     let veil = TestVeil::start(cfg.clone()).await;
@@ -125,6 +131,26 @@ async fn audit_passes_after_ingest_and_fails_on_a_leak() {
     ] {
         assert!(!text.contains(secret), "the report shows {secret:?}");
     }
+
+    // Rows of a pair the site does not declare (it did once) warn; a dimension
+    // veil does not know fails: the disclosure would not describe either.
+    db.client
+        .query(
+            "INSERT INTO late_daily (date, site, dim, value, part, hits) VALUES \
+             (today(), 'example.com', 'page*device', '/x\x1fmobile', 9, 1), \
+             (today(), 'example.com', 'fingerprint', 'x', 9, 1)",
+        )
+        .execute()
+        .await
+        .unwrap();
+    let report = audit::run(&cfg).await.expect("audit runs");
+    let site_check = check(&report, "site example.com");
+    assert_eq!(site_check.status, Status::Fail, "{report}");
+    assert!(
+        site_check.detail.contains("veil does not know and the disclosure does not describe: fingerprint")
+            && site_check.detail.contains("no longer declares (not in its disclosure; they age out with retention): page*device"),
+        "{report}"
+    );
 
     std::fs::remove_dir_all(&dir).unwrap();
     db.drop().await;
