@@ -38,6 +38,9 @@ async fn plausible_and_umami_scripts_can_point_at_veil() {
     assert_eq!(r.status, 202);
     let r = post(a, "/api/event", "text/plain", r#"{"n":"engagement","u":"https://example.com/pricing","d":"example.com","sd":80,"e":5400}"#, "81.2.69.142", "").await;
     assert_eq!(r.status, 202);
+    // Plausible's revenue goals send `$`.
+    let r = post(a, "/api/event", "text/plain", r#"{"n":"Purchase","u":"https://example.com/pricing","d":"example.com","$":{"amount":"49.90","currency":"EUR"}}"#, "81.2.69.142", "").await;
+    assert_eq!(r.status, 202);
     // The domain may be one of a site's hostnames.
     let r = post(
         a,
@@ -72,7 +75,7 @@ async fn plausible_and_umami_scripts_can_point_at_veil() {
     )
     .await;
     assert_eq!((r.status, r.text().as_str()), (200, "{}"));
-    let ev = r#"{"type":"event","payload":{"website":"4fb7fa4c-5b46-438d-94b3-3a8fb9a4f7e3","hostname":"shop.example","url":"/cart","name":"checkout","data":{"items":3}}}"#;
+    let ev = r#"{"type":"event","payload":{"website":"4fb7fa4c-5b46-438d-94b3-3a8fb9a4f7e3","hostname":"shop.example","url":"/cart","name":"checkout","data":{"items":3,"revenue":12.5,"currency":"USD"}}}"#;
     assert_eq!(
         post(a, "/api/send", "application/json", ev, "89.160.20.128", "")
             .await
@@ -113,15 +116,30 @@ async fn plausible_and_umami_scripts_can_point_at_veil() {
     assert_eq!(get(&t, "page", "/blog/post"), (1, 1));
     assert_eq!(get(&t, "referrer", "news.ycombinator.com"), (1, 1));
     assert_eq!(t[&("event".into(), "Signup".into())].events, 1);
+    let total = &t[&("total".into(), "".into())];
+    assert_eq!(total.events, 2, "engagement pings are not events");
     assert_eq!(
-        t[&("total".into(), "".into())].events,
-        1,
-        "engagement pings are not events"
+        (total.engagements, total.engaged_ms, total.scroll_depth),
+        (1, 5_400, 80),
+        "but time on page and scroll depth"
+    );
+    assert_eq!(t[&("page".into(), "/pricing".into())].engaged_ms, 5_400);
+    assert_eq!(t[&("currency".into(), "EUR".into())].revenue, 49_900);
+    assert_eq!(
+        t[&("event*currency".into(), "Purchase\u{1f}EUR".into())].revenue,
+        49_900
     );
     let shop = db.totals("shop.example").await;
     assert_eq!(get(&shop, "page", "/cart"), (1, 1));
     assert_eq!(get(&shop, "screen", ">=1920"), (1, 1));
     assert_eq!(shop[&("event".into(), "checkout".into())].events, 1);
+    assert_eq!(shop[&("currency".into(), "USD".into())].revenue, 12_500);
+    assert!(
+        !shop
+            .keys()
+            .any(|(d, v)| d == "prop" && v.contains("revenue")),
+        "Umami's revenue is revenue, not a prop"
+    );
     let strict = db.totals("strict.example").await;
     assert_eq!(
         get(&strict, "total", ""),
