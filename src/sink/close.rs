@@ -231,30 +231,49 @@ pub async fn close_day(
     settle: Duration,
 ) -> Result<(), SinkError> {
     let day = format_day(u32::from(date));
-    let state = client
-        .query(
-            "SELECT toUInt8(max(state)) AS state FROM day_close \
-             WHERE date = toDate(?) AND zone = ?",
-        )
-        .bind(&day)
-        .bind(zone)
-        .fetch_one::<State>()
-        .await?
-        .state;
+    let state = ledger_state(client, &day, zone).await?;
     if state < CLOSED {
         if state < CLOSING {
             mark(&day, zone, CLOSING).query(client).execute().await?;
             tokio::time::sleep(settle).await;
         }
         let token = format!("{:016x}", rand::random::<u64>());
-        for (_, sql) in finalise_steps(&day, zone, &token) {
+        let mut overtaken = false;
+        for (name, sql) in finalise_steps(&day, zone, &token) {
+            // Another closer may have finished (and dropped the sketches) while
+            // this one staged: then this stage may be partial, and swapping it in
+            // would replace the finished day with it. A closer marks *closed*
+            // before it drops, so a stage filled before the ledger says closed
+            // was filled from every sketch.
+            if name.starts_with("replace ") && ledger_state(client, &day, zone).await? >= CLOSED {
+                overtaken = true;
+            }
+            if overtaken && !name.starts_with("unstage ") {
+                continue;
+            }
             sql.query(client).execute().await?;
         }
-        mark(&day, zone, CLOSED).query(client).execute().await?;
+        if !overtaken {
+            mark(&day, zone, CLOSED).query(client).execute().await?;
+        }
     }
     drop_sketches(&day, zone).query(client).execute().await?;
     tracing::info!(date = %day, zone, "day closed: sketches finalised and dropped");
     Ok(())
+}
+
+/// The ledger's state of a (local date, zone) partition (0 when it has none).
+async fn ledger_state(client: &Client, day: &str, zone: &str) -> Result<u8, SinkError> {
+    Ok(client
+        .query(
+            "SELECT toUInt8(max(state)) AS state FROM day_close \
+             WHERE date = toDate(?) AND zone = ?",
+        )
+        .bind(day)
+        .bind(zone)
+        .fetch_one::<State>()
+        .await?
+        .state)
 }
 
 /// Records `state` for every site that has sketches in the (date, zone) partition.

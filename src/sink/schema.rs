@@ -221,15 +221,6 @@ pub const V1_COUNTERS: [&str; 6] = [
 
 /// The conversion statements of one site in zone `tz` (see [`convert_v1`]).
 pub fn v1_site_statements(site: &str, tz: &str) -> Vec<Sql> {
-    // The counters v1 had: later counters start at their column default (0).
-    const V1_COUNTERS: [&str; 6] = [
-        "hits",
-        "pageviews",
-        "events",
-        "visits",
-        "bounces",
-        "duration",
-    ];
     let merged = V1_COUNTERS
         .map(|c| format!("sumMerge({c}) AS {c}"))
         .join(", ");

@@ -332,23 +332,10 @@ fn in_visit(d: Dim) -> bool {
     )
 }
 
-/// The single dimensions a custom event's pairs are credited to.
+/// The single dimensions a custom event's pairs are credited to: the visit's
+/// origin, and the event's page, name and currency.
 fn in_event(d: Dim) -> bool {
-    matches!(
-        d,
-        Dim::Page
-            | Dim::EntryPage
-            | Dim::Event
-            | Dim::Currency
-            | Dim::Source
-            | Dim::Referrer
-            | Dim::Utm(0..=2)
-            | Dim::Country
-            | Dim::Region
-            | Dim::Device
-            | Dim::Browser
-            | Dim::Os
-    )
+    in_visit(d) || matches!(d, Dim::Page | Dim::Event | Dim::Currency)
 }
 
 /// Which metrics are stored for a dimension (see `Aggregator::record` and

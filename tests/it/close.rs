@@ -126,6 +126,41 @@ fn two_days(now: u32) -> Vec<AggRow> {
     rows
 }
 
+/// A closer that staged after another one finished (and dropped the sketches)
+/// must not swap its empty stage over the finished day.
+#[tokio::test]
+async fn a_closer_overtaken_by_another_keeps_the_finished_day() {
+    let db = TestDb::new("close_race").await;
+    let now = SystemClock.now_secs() as u32;
+    let now = now - now % DAY_SECS as u32 + 12 * 3_600;
+    insert(&db, &two_days(now)).await;
+    let before = per_day(&db, "utc.example", Dim::Total, "").await;
+    let yesterday = ((now - DAY_SECS as u32) / DAY_SECS as u32) as u16;
+    // The slow closer marks *closing* and waits its settle time; meanwhile the
+    // fast one (the mark already there: no wait) finishes the day and drops its
+    // sketches. Then the slow one wakes up and finds nothing to stage.
+    let slow =
+        veil::sink::close::close_day(&db.client, yesterday, "UTC", Duration::from_millis(1_500));
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        veil::sink::close::close_day(&db.client, yesterday, "UTC", Duration::ZERO).await
+    };
+    let (a, b) = tokio::join!(slow, fast);
+    a.expect("slow closer");
+    b.expect("fast closer");
+    assert_eq!(per_day(&db, "utc.example", Dim::Total, "").await, before);
+    let hourly = count(
+        &db,
+        &format!(
+            "SELECT sum(pageviews) AS n FROM hourly \
+             WHERE site = 'utc.example' AND dim = 'total' AND date = toDate({yesterday})"
+        ),
+    )
+    .await;
+    assert_eq!(hourly, 7, "the finished day's hours are kept");
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn closing_keeps_every_answer_and_drops_the_sketches_exactly_once() {
     let db = TestDb::new("close").await;
