@@ -5,7 +5,7 @@ K=(e=L(t.veil_consent))=>A&&e?A.filter(a=>e.includes(a)):A||e,
 U=()=>l.origin+l.pathname+(H?l.hash.replace(/^#!?(\/[^?]*).*|.*/,"$1"):"")+l.search,
 T=(e,p,r,g)=>{e=JSON.stringify({site:S,url:P||U(),referrer:R,width:screen.width,event:e,props:p,revenue:r,engagement:g,consent:K(),optout:!!t.veil_optout});n.sendBeacon(E,e)||fetch(E,{method:"POST",body:e,keepalive:!0}).catch(e=>0)},
 Q=()=>Y=Math.max(Y,(scrollY+innerHeight)/d.documentElement.scrollHeight*100),
-G=()=>{F>0&&!t.veil_optout&&T(c,c,c,{time_ms:Date.now()-F,scroll:Q()|0});F=-1},
+G=()=>{F>0&&!t.veil_optout&&K()?.length!=0&&T(c,c,c,{time_ms:Date.now()-F,scroll:Q()|0});F=-1},
 V=e=>{G();Y=0;F=!d.hidden&&Date.now();P&&(R=P);P=e?new URL(e,l)+"":U();T()},Z=()=>U()!=P&&V(),
 v=(e,p,r)=>/^(consent|optout|pageview)$/.test(e)?v[e](p):T(e,p,r),q=w.veil?.q||[];
 v.pageview=V;v.consent=e=>(e!==c&&(A=c,W("veil_consent",e&&e+"")),K());v.optout=e=>(e!==c&&W("veil_optout",e?1:c),!!t.veil_optout);

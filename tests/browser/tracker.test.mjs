@@ -145,10 +145,11 @@ async function metrics() {
 
 // ---- ClickHouse --------------------------------------------------------------
 
-const QUERY = `SELECT dim, value, sumMerge(pageviews) AS pageviews, sumMerge(events) AS events, sumMerge(hits) AS hits
+const COUNTERS = ['pageviews', 'events', 'hits', 'revenue', 'engagements', 'engaged_ms', 'scroll_depth'];
+const QUERY = `SELECT dim, value, ${COUNTERS.map((c) => `sumMerge(${c}) AS ${c}`).join(', ')}
 FROM open_aggregates WHERE site = '${SITE}' GROUP BY dim, value FORMAT JSONEachRow`;
 
-/** dim + TAB + value → {pageviews, events, hits}. */
+/** dim + TAB + value → {pageviews, events, hits, revenue, engagements, engaged_ms, scroll_depth}. */
 async function totals() {
   const r = await fetch(`${CH_URL}/?database=${DB}`, { method: 'POST', body: QUERY });
   const text = await r.text();
@@ -157,7 +158,7 @@ async function totals() {
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const row = JSON.parse(line);
-    out[`${row.dim}\t${row.value}`] = { pageviews: Number(row.pageviews), events: Number(row.events), hits: Number(row.hits) };
+    out[`${row.dim}\t${row.value}`] = Object.fromEntries(COUNTERS.map((c) => [c, Number(row[c])]));
   }
   return out;
 }
@@ -204,6 +205,9 @@ async function expectDeltas(before, want) {
   return now;
 }
 
+/** The change of one counter of one cell. */
+const delta = (before, now, k, counter) => (now[k]?.[counter] ?? 0) - (before[k]?.[counter] ?? 0);
+
 /** Sum of pageview changes over all values of a dimension. */
 function dimDelta(before, now, dim) {
   let n = 0;
@@ -226,6 +230,18 @@ function page(url, veilOrigin, port) {
     if (q.has(flag)) attrs.push(`data-${flag}`);
   }
   const queued = q.has('queue') ? `<script>veil('queued', {from: 'stub'})</script>` : '';
+  // Each beacon body noted in localStorage before it goes out: DevTools (and so
+  // Playwright) does not see the beacons a page sends while it is being left.
+  const record = q.has('record')
+    ? `<script>(() => {
+  const note = (b) => { const a = JSON.parse(localStorage.test_beacons || '[]'); a.push(String(b)); localStorage.test_beacons = JSON.stringify(a) };
+  const beacon = navigator.sendBeacon.bind(navigator), f = window.fetch;
+  navigator.sendBeacon = (u, b) => (note(b), beacon(u, b));
+  window.fetch = (u, o) => (o && o.method === 'POST' && note(o.body), f(u, o));
+})()</script>`
+    : '';
+  // A page several screens tall: scroll depth means something on it.
+  const long = q.has('long') ? '<div id="long" style="height: 4000px; border-left: 4px solid #ccc"></div><p id="end">End of the page.</p>' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>veil test site</title>
 <style>
@@ -236,6 +252,7 @@ function page(url, veilOrigin, port) {
 </style>
 <script>window.veil = window.veil || function () { (veil.q = veil.q || []).push(arguments) };</script>
 ${queued}
+${record}
 <script defer src="${veilOrigin}/t.js" ${attrs.join(' ')}></script>
 </head><body>
 <h1>veil test site</h1>
@@ -254,6 +271,7 @@ ${queued}
   <button id="same" onclick="history.replaceState(null, '', location.href)">replaceState (same URL)</button>
 </p>
 <pre id="state"></pre>
+${long}
 <script>
   function render() {
     document.getElementById('where').textContent = location.pathname + location.hash;
@@ -317,11 +335,30 @@ function desktopUserAgent() {
   return `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36`;
 }
 
-/** Starts a scenario on a clean slate: no stored consent or opt-out on the site. */
-async function fresh() {
+/**
+ * Starts a scenario on a clean slate: no stored consent or opt-out on the site.
+ * Leaving the previous scenario's page sends its engagement report (to the site
+ * total and that page); with `settle` the snapshot is taken once it is stored, for
+ * scenarios that count engagement reports.
+ */
+async function fresh({ settle = false } = {}) {
   await tab.goto(`${site.origin}/blank`);
   await tab.evaluate(() => localStorage.clear());
+  if (settle) await sleep(FLUSH_MS * 3);
   return totals();
+}
+
+/**
+ * The beacons pages with `?record` sent since the scenario's fresh() (which clears
+ * the site's localStorage), in order; read on any page of the site's origin.
+ */
+async function sentBeacons() {
+  const bodies = await tab.evaluate(() => JSON.parse(localStorage.test_beacons || '[]'));
+  return bodies.map((b) => {
+    const body = JSON.parse(b);
+    const kind = body.engagement ? 'engagement' : body.event ? `event ${body.event}` : 'pageview';
+    return { kind, path: new URL(body.url).pathname, body };
+  });
 }
 
 /** Loads a page of the test site and waits until the tracker has run. */
@@ -335,6 +372,7 @@ async function clickAndWait(selector, pathname) {
   await tab.waitForFunction((p) => location.pathname === p, pathname);
 }
 
+const USER_AGENT = desktopUserAgent();
 const timings = {};
 let started;
 
@@ -356,8 +394,12 @@ before(async () => {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Playwright's userAgent is a per-page DevTools override, which beacons sent
+      // while a page is being left (pagehide: the engagement report) do not get:
+      // they would say HeadlessChrome and count as bots. The switch covers them.
+      `--user-agent=${USER_AGENT}`,
     ],
-    userAgent: desktopUserAgent(),
+    userAgent: USER_AGENT,
     locale: 'pl-PL',
     viewport: { width: 1280, height: 800 },
     screen: { width: 1440, height: 900 },
@@ -551,6 +593,126 @@ timed('manual mode: only veil.pageview() counts', async () => {
     [key('total')]: { pageviews: 1 },
     [key('page', '/masked/page')]: { pageviews: 1 },
     [key('decision', 'analytics')]: { hits: 1 },
+  });
+});
+
+timed('engagement: time on page and scroll depth, reported once when the page is left', async () => {
+  const before = await fresh({ settle: true });
+  const t0 = Date.now();
+  await open('/article?consent=analytics&long&record');
+  const tall = await tab.evaluate(() => document.documentElement.scrollHeight / innerHeight);
+  assert.ok(tall > 4, `the long page is ${tall} screens tall`);
+  await tab.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+  await tab.waitForFunction(() => scrollY + innerHeight >= document.documentElement.scrollHeight - 1);
+  await sleep(1000);
+  // Leaving fires pagehide and visibilitychange (hidden): one report between them.
+  await tab.goto(`${site.origin}/blank`);
+  const shown = Date.now() - t0; // the page cannot have been visible for longer
+  const now = await expectDeltas(before, {
+    // The report adds no pageview, no event and no decision hit.
+    [key('total')]: { pageviews: 1, engagements: 1 },
+    [key('page', '/article')]: { pageviews: 1, engagements: 1 },
+    [key('decision', 'analytics')]: { hits: 1 },
+  });
+  const page = key('page', '/article');
+  const ms = delta(before, now, page, 'engaged_ms');
+  assert.ok(ms >= 1000 && ms <= shown, `engaged_ms ${ms}: waited 1000, page shown ${shown} ms`);
+  const scroll = delta(before, now, page, 'scroll_depth');
+  assert.ok(scroll >= 95 && scroll <= 100, `scroll_depth ${scroll} after scrolling to the bottom`);
+  assert.equal(delta(before, now, key('total'), 'engaged_ms'), ms);
+  assert.equal(delta(before, now, key('total'), 'scroll_depth'), scroll);
+  const sent = await sentBeacons();
+  assert.deepEqual(
+    sent.map((b) => `${b.kind} ${b.path}`),
+    ['pageview /article', 'engagement /article'],
+  );
+  // What was stored is what the page sent.
+  assert.deepEqual(sent[1].body.engagement, { time_ms: ms, scroll });
+  assert.equal(sent[1].body.event, undefined);
+});
+
+timed('engagement: an SPA navigation reports the previous page before the next pageview', async () => {
+  const before = await fresh({ settle: true });
+  const t0 = Date.now();
+  await open('/spa-1?consent=analytics&long&record');
+  await sleep(300);
+  await tab.evaluate(() => history.pushState(null, '', '/spa-2'));
+  const shown = Date.now() - t0;
+  const now = await expectDeltas(before, {
+    [key('total')]: { pageviews: 2, engagements: 1 },
+    [key('page', '/spa-1')]: { pageviews: 1, engagements: 1 },
+    // /spa-2 is still open: its report comes when it is left.
+    [key('page', '/spa-2')]: { pageviews: 1, engagements: 0 },
+    [key('decision', 'analytics')]: { hits: 2 },
+  });
+  const page = key('page', '/spa-1');
+  const ms = delta(before, now, page, 'engaged_ms');
+  assert.ok(ms >= 300 && ms <= shown, `engaged_ms ${ms}: waited 300, page shown ${shown} ms`);
+  const scroll = delta(before, now, page, 'scroll_depth');
+  assert.ok(scroll > 0 && scroll < 50, `scroll_depth ${scroll} without scrolling a long page`);
+  const sent = await sentBeacons();
+  assert.deepEqual(
+    sent.map((b) => `${b.kind} ${b.path}`),
+    ['pageview /spa-1', 'engagement /spa-1', 'pageview /spa-2'],
+  );
+});
+
+timed('engagement: an opted-out visitor sends none', async () => {
+  const before = await fresh({ settle: true });
+  await open('/quiet-1?consent=analytics&long&record');
+  await tab.click('#optout');
+  await tab.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+  await tab.evaluate(() => history.pushState(null, '', '/quiet-2')); // would report /quiet-1
+  await open('/quiet-3?consent=analytics&record'); // leaves /quiet-2; loaded opted out
+  await tab.goto(`${site.origin}/blank`); // leaves /quiet-3
+  await expectDeltas(before, {
+    [key('total')]: { pageviews: 1, engagements: 0 },
+    [key('page', '/quiet-1')]: { pageviews: 1, engagements: 0 },
+    [key('page', '/quiet-2')]: { pageviews: 0, engagements: 0 },
+    [key('page', '/quiet-3')]: { pageviews: 0, engagements: 0 },
+    [key('decision', 'analytics')]: { hits: 1 },
+    [key('decision', 'optout')]: { hits: 2 },
+  });
+  const sent = await sentBeacons();
+  assert.deepEqual(
+    sent.map((b) => `${b.kind} ${b.path} optout=${b.body.optout}`),
+    ['pageview /quiet-1 optout=false', 'pageview /quiet-2 optout=true', 'pageview /quiet-3 optout=true'],
+  );
+});
+
+timed('engagement: none after consent is withdrawn (and no extra denied hit)', async () => {
+  const before = await fresh({ settle: true });
+  await open('/gone-1?consent=analytics&record');
+  await tab.click('#withdraw');
+  await tab.evaluate(() => history.pushState(null, '', '/gone-2')); // would report /gone-1
+  await tab.goto(`${site.origin}/blank`); // leaves /gone-2
+  await expectDeltas(before, {
+    [key('total')]: { pageviews: 1, engagements: 0 },
+    [key('page', '/gone-1')]: { pageviews: 1, engagements: 0 },
+    [key('page', '/gone-2')]: { pageviews: 0, engagements: 0 },
+    [key('decision', 'analytics')]: { hits: 1 },
+    [key('decision', 'denied')]: { hits: 1 },
+  });
+  const sent = await sentBeacons();
+  assert.deepEqual(
+    sent.map((b) => `${b.kind} ${b.path} ${JSON.stringify(b.body.consent)}`),
+    ['pageview /gone-1 ["analytics"]', 'pageview /gone-2 []'],
+  );
+});
+
+timed('revenue: veil(event, props, {amount, currency}) under currency and event*currency', async () => {
+  const before = await fresh();
+  await open('/checkout?consent=analytics');
+  await tab.evaluate(() => veil('purchase', { plan: 'pro' }, { amount: 19.99, currency: 'EUR' }));
+  await expectDeltas(before, {
+    // Revenue only on cells keyed by a currency; the event counts as usual.
+    [key('total')]: { pageviews: 1, events: 1, revenue: 0 },
+    [key('page', '/checkout')]: { pageviews: 1, events: 1, revenue: 0 },
+    [key('event', 'purchase')]: { events: 1, revenue: 0 },
+    [prop('purchase', 'plan', 'pro')]: { events: 1, revenue: 0 },
+    [key('currency', 'EUR')]: { events: 1, revenue: 19990 },
+    [key('event*currency', ['purchase', 'EUR'].join(SEP))]: { events: 1, revenue: 19990 },
+    [key('decision', 'analytics')]: { hits: 2 },
   });
 });
 
