@@ -121,9 +121,12 @@ impl Pipeline {
         if let Some(site) = self.privacy.site_index(beacon.site.trim()) {
             if !self.limits.allow(site, self.privacy.client_ip(t)) {
                 Metrics::inc(&m.rate_limited);
-                let hour = self.privacy.current_hour(site);
-                self.aggregator
-                    .count_decision(site, hour, Decision::RateLimited);
+                // An engagement report is not a hit of its own: not counted.
+                if beacon.engagement.is_none() {
+                    let hour = self.privacy.current_hour(site);
+                    self.aggregator
+                        .count_decision(site, hour, Decision::RateLimited);
+                }
                 return Err(Rejected::RateLimited);
             }
         }

@@ -386,12 +386,18 @@ impl Privacy {
         // Data groups the site ties to a category this visitor did not grant.
         let withheld = site.consent.withheld(site.consent.granted(&signals, level));
         let allowed = |g: DataGroup| withheld & g.bit() == 0;
+        // An engagement report follows a pageview whose decision was counted:
+        // when nothing may be stored it counts nothing either.
+        let engagement_only = beacon.engagement.is_some();
         if level == Level::None {
             // Withdrawal takes effect at once: the visitor's live visit (if any) is
             // found by today's hash and dropped.
             let ip = self
                 .proxies
                 .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
+            if engagement_only {
+                return Ok(Outcome::Dropped);
+            }
             return Ok(Outcome::CountOnly {
                 site: site_idx,
                 hour,
@@ -406,6 +412,9 @@ impl Privacy {
         // 3. Bots are counted, never stored as visits.
         let agent = self.agents.parse(t.user_agent);
         if agent.is_bot {
+            if engagement_only {
+                return Ok(Outcome::Dropped);
+            }
             return Ok(Outcome::CountOnly {
                 site: site_idx,
                 hour,

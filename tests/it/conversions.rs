@@ -316,6 +316,13 @@ async fn check_answers(a: std::net::SocketAddr, day: &str) {
     assert_eq!(row(&pages, "/")["time_on_page"], 10.0);
     assert_eq!(agg["metrics"]["time_on_page"], 20.0);
 
+    let consent = ok(a, &format!("/api/v1/consent?{range}")).await;
+    assert_eq!(
+        (&consent["decisions"]["gpc"], &consent["decisions"]["bot"]),
+        (&0.into(), &0.into()),
+        "{consent}"
+    );
+
     // Comparisons: the period before has nothing.
     let prev = ok(a, &format!("/api/v1/goals?{range}&compare=previous")).await;
     assert_eq!(prev["goals"][0]["previous"]["suppressed"], true);
