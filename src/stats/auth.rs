@@ -109,6 +109,11 @@ pub fn with_cors(mut r: Response<Body>, origin: Option<&HeaderValue>) -> Respons
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("600"),
         );
+        // So a page on that origin can read a CSV answer's file name.
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Content-Disposition"),
+        );
     }
     r
 }

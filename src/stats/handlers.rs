@@ -90,7 +90,35 @@ pub(super) fn ratio(a: u64, b: u64) -> Value {
     }
 }
 
-/// The metrics a dimension has, as JSON fields.
+/// The names of the metrics a dimension has, in the order of
+/// [`metrics_json`]'s fields: the columns of its CSV export.
+pub(super) fn metric_names(set: MetricSet) -> Vec<&'static str> {
+    let mut v = vec!["visitors"];
+    if set.pageviews {
+        v.push("pageviews");
+    }
+    if set.visits {
+        v.extend(["visits", "bounce_rate", "visit_duration"]);
+    }
+    if set.pageviews && set.visits {
+        v.push("views_per_visit");
+    }
+    if set.events {
+        v.push("events");
+    }
+    if set.completions {
+        v.push("completions");
+    }
+    if set.revenue {
+        v.push("revenue");
+    }
+    if set.engagement {
+        v.extend(["time_on_page", "scroll_depth"]);
+    }
+    v
+}
+
+/// The metrics a dimension has, as JSON fields ([`metric_names`] names them).
 fn metrics_json(m: &Metrics, set: MetricSet) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("visitors".into(), json!(m.visitors));
@@ -764,6 +792,21 @@ mod tests {
         assert_eq!(suppress(&buckets, 0), vec![false; 5]);
         let two = vec![b(1), b(2), b(9)];
         assert_eq!(suppress(&two, 5), vec![true, true, false]);
+    }
+
+    #[test]
+    fn metric_names_are_the_fields_of_every_dimension() {
+        for dim in Dim::ALL {
+            let set = metrics_of(dim);
+            let mut names = metric_names(set);
+            let mut fields: Vec<String> = metrics_json(&Metrics::default(), set)
+                .keys()
+                .cloned()
+                .collect();
+            names.sort_unstable();
+            fields.sort_unstable();
+            assert_eq!(names, fields, "{}", dim.as_str());
+        }
     }
 
     #[test]

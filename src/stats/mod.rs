@@ -6,6 +6,8 @@
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
+//! - [`export`]: the CSV rendering of the table endpoints' answers
+//!   (`format=csv` or `Accept: text/csv`).
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
 //!
@@ -25,6 +27,7 @@ pub mod auth;
 pub mod conversions;
 pub mod dashboard;
 pub mod error;
+pub mod export;
 pub mod handlers;
 pub mod kanon;
 pub mod openapi;
@@ -83,12 +86,16 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         _ => HttpError::MethodNotAllowed.to_json(),
     };
     let mut resp = auth::with_cors(resp, origin.as_ref());
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The answer's format may follow `Accept` (see [`export::negotiate`]).
+    h.append(header::VARY, HeaderValue::from_static("Accept"));
     resp
 }
 
-/// The endpoints of `/api/v1`, checked in order: endpoint, site, key, parameters.
+/// The endpoints of `/api/v1`, checked in order: endpoint, site, key, parameters
+/// (the format first: [`export::negotiate`]). A table endpoint answers CSV
+/// rendered from the same final JSON answer; errors are always JSON.
 async fn api(
     state: &AppState,
     endpoint: &str,
@@ -105,7 +112,9 @@ async fn api(
         "consent",
         "site",
     ];
+    let params = Params::parse(query);
     if endpoint == "openapi.json" {
+        export::negotiate(endpoint, &params, headers)?;
         return Ok(openapi::document());
     }
     if !ENDPOINTS.contains(&endpoint) {
@@ -113,7 +122,6 @@ async fn api(
             "unknown endpoint; the API is described at /api/v1/openapi.json".into(),
         ));
     }
-    let params = Params::parse(query);
     let site_id = params.required("site")?;
     let idx = state
         .config
@@ -122,6 +130,7 @@ async fn api(
         .position(|s| s.id == site_id)
         .ok_or_else(|| HttpError::NotFound(format!("unknown site `{site_id}`").into()))?;
     state.stats.keys.check(idx, headers)?;
+    let format = export::negotiate(endpoint, &params, headers)?;
     let ctx = handlers::Ctx {
         state,
         idx,
@@ -139,5 +148,8 @@ async fn api(
         "consent" => handlers::consent(&ctx).await?,
         _ => handlers::site(&ctx).await?,
     };
-    Ok(response::json_body(StatusCode::OK, body.to_string()))
+    match format {
+        export::Format::Json => Ok(response::json_body(StatusCode::OK, body.to_string())),
+        export::Format::Csv => export::response(endpoint, &body),
+    }
 }
