@@ -10,6 +10,7 @@ mod close;
 mod consent;
 mod conversions;
 mod dropin;
+mod export;
 mod ingest;
 mod pages;
 mod privacy_audit;

@@ -19,22 +19,22 @@ use crate::harness::*;
 /// A time after every seeded day (their day close is due).
 const FAR_FUTURE: u64 = 1_900_000_000;
 
-const KEY: &str = "stats-test-key-0123456789";
+pub(crate) const KEY: &str = "stats-test-key-0123456789";
 
 /// Unix seconds of a UTC date and hour.
-fn utc(y: i64, m: u32, d: u32, hour: u64) -> u32 {
+pub(crate) fn utc(y: i64, m: u32, d: u32, hour: u64) -> u32 {
     (days_from_civil(y, m, d) as u64 * 86_400 + hour * 3_600) as u32
 }
 
-struct Cell<'a> {
-    hour: u32,
-    dim: &'a str,
-    value: &'a str,
-    c: Counters,
-    visitors: &'a [u64],
+pub(crate) struct Cell<'a> {
+    pub(crate) hour: u32,
+    pub(crate) dim: &'a str,
+    pub(crate) value: &'a str,
+    pub(crate) c: Counters,
+    pub(crate) visitors: &'a [u64],
 }
 
-fn cell<'a>(hour: u32, dim: &'a str, value: &'a str, visitors: &'a [u64]) -> Cell<'a> {
+pub(crate) fn cell<'a>(hour: u32, dim: &'a str, value: &'a str, visitors: &'a [u64]) -> Cell<'a> {
     Cell {
         hour,
         dim,
@@ -44,7 +44,13 @@ fn cell<'a>(hour: u32, dim: &'a str, value: &'a str, visitors: &'a [u64]) -> Cel
     }
 }
 
-fn pv<'a>(hour: u32, dim: &'a str, value: &'a str, n: u64, visitors: &'a [u64]) -> Cell<'a> {
+pub(crate) fn pv<'a>(
+    hour: u32,
+    dim: &'a str,
+    value: &'a str,
+    n: u64,
+    visitors: &'a [u64],
+) -> Cell<'a> {
     Cell {
         c: Counters {
             pageviews: n,
@@ -55,7 +61,7 @@ fn pv<'a>(hour: u32, dim: &'a str, value: &'a str, n: u64, visitors: &'a [u64]) 
 }
 
 /// Inserts the cells for every given site.
-async fn insert(db: &TestDb, sites: &[&str], cells: &[Cell<'_>]) {
+pub(crate) async fn insert(db: &TestDb, sites: &[&str], cells: &[Cell<'_>]) {
     let mut ins = db
         .client
         .insert::<AggRow>("aggregates_in")
@@ -259,7 +265,7 @@ async fn seed_known(db: &TestDb, sites: &[&str]) {
     insert(db, sites, &cells).await;
 }
 
-fn stats_site(id: &str, tz: &str, k: u32) -> SiteConfig {
+pub(crate) fn stats_site(id: &str, tz: &str, k: u32) -> SiteConfig {
     let mut s = site(id, "eu-exempt-audience");
     s.timezone = tz.into();
     s.k = k;
@@ -916,6 +922,7 @@ async fn every_documented_path_answers_with_the_documented_shape() {
             _ => return None,
         })
     };
+    let mut csv_paths = Vec::new();
     for (path, item) in paths {
         let op = &item["get"];
         let mut query = Vec::new();
@@ -937,6 +944,21 @@ async fn every_documented_path_answers_with_the_documented_shape() {
         let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
         assert!(schema.is_object(), "{path} documents its 200 answer");
         check_shape(&doc, schema, &v, path);
+        // A path documented with a CSV answer gives one for the same query.
+        if op["responses"]["200"]["content"]["text/csv"].is_object() {
+            csv_paths.push(path.trim_start_matches("/api/v1/"));
+            let documented = op["parameters"].as_array().into_iter().flatten();
+            assert!(
+                documented
+                    .into_iter()
+                    .any(|p| p["$ref"] == "#/components/parameters/format"),
+                "{path} documents `format`"
+            );
+            let auth = format!("Authorization: Bearer {KEY}\r\n");
+            let (status, _, r) = get_with(a, &format!("{url}&format=csv"), &auth).await;
+            assert_eq!(status, 200, "{path} as CSV: {}", r.text());
+            assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+        }
         for code in ["400", "401", "404"] {
             if path.ends_with("openapi.json") {
                 continue;
@@ -944,6 +966,13 @@ async fn every_documented_path_answers_with_the_documented_shape() {
             assert!(op["responses"][code].is_object(), "{path} documents {code}");
         }
     }
+    csv_paths.sort_unstable();
+    let mut tables = veil::stats::export::TABLE_ENDPOINTS.to_vec();
+    tables.sort_unstable();
+    assert_eq!(
+        csv_paths, tables,
+        "the paths documented with CSV are the table endpoints"
+    );
     // The documented dimensions are the ones the API accepts.
     let dims: Vec<&str> = doc["components"]["parameters"]["dimension"]["schema"]["enum"]
         .as_array()
