@@ -66,6 +66,7 @@
       denied: 'Consent denied', gpc: 'Global Privacy Control', dnt: 'Do Not Track', optout: 'Opted out',
       bot: 'Bots', rate_limited: 'Rate limited', invalid: 'Invalid', total: 'Total',
       hits: 'Hits', share: 'Share', seconds: 's',
+      csv: 'CSV', downloadCsv: 'Download this table as CSV', downloadFailed: 'Could not download the CSV: ',
     },
     pl: {
       title: 'Statystyki', today: 'Dziś', d7: '7 dni', d30: '30 dni', custom: 'Własny zakres',
@@ -108,6 +109,7 @@
       denied: 'Odmowa zgody', gpc: 'Global Privacy Control', dnt: 'Do Not Track', optout: 'Rezygnacja (opt-out)',
       bot: 'Boty', rate_limited: 'Limit zapytań', invalid: 'Nieprawidłowe', total: 'Razem',
       hits: 'Trafienia', share: 'Udział', seconds: 's',
+      csv: 'CSV', downloadCsv: 'Pobierz tę tabelę jako CSV', downloadFailed: 'Nie udało się pobrać pliku CSV: ',
     },
   };
   const T = I18N[LANG];
@@ -197,15 +199,18 @@
 
   class AuthError extends Error {}
 
-  async function api(endpoint, params) {
+  function apiUrl(endpoint, params) {
     const qs = new URLSearchParams({ site: SITE });
     for (const [k, v] of Object.entries(params || {})) {
       if (v === null || v === undefined) continue;
       for (const x of Array.isArray(v) ? v : [v]) qs.append(k, x);
     }
-    const headers = {};
-    if (state.key) headers.Authorization = 'Bearer ' + state.key;
-    const r = await fetch('/api/v1/' + endpoint + '?' + qs.toString(), { headers });
+    return '/api/v1/' + endpoint + '?' + qs.toString();
+  }
+  const authHeaders = () => (state.key ? { Authorization: 'Bearer ' + state.key } : {});
+
+  async function api(endpoint, params) {
+    const r = await fetch(apiUrl(endpoint, params), { headers: authHeaders() });
     if (r.status === 401) throw new AuthError(t('badKey'));
     const j = await r.json().catch(() => ({ error: r.statusText }));
     if (!r.ok) {
@@ -215,6 +220,52 @@
     }
     return j;
   }
+  // The CSV of a card's query, saved as a file. A link could not carry the key
+  // (it is sent as a header), so the answer is fetched and handed to the browser
+  // as a Blob URL behind an `a[download]`.
+  async function downloadCsv(endpoint, params) {
+    const r = await fetch(apiUrl(endpoint, { ...params, format: 'csv' }), { headers: authHeaders() });
+    if (r.status === 401) throw new AuthError(t('badKey'));
+    if (!r.ok) {
+      const j = await r.json().catch(() => ({ error: r.statusText }));
+      throw new Error(j.error || r.statusText);
+    }
+    const blob = await r.blob();
+    const named = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: named ? named[1] : SITE + '-' + endpoint + '.csv', hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // A card's download button: hidden until `arm(endpoint, params)` names the
+  // query its table was loaded with (`arm(null)` hides it again).
+  function csvButton() {
+    let query = null;
+    const btn = h('button', { type: 'button', class: 'csv', title: t('downloadCsv'), 'aria-label': t('downloadCsv'), hidden: true },
+      '↓ ' + t('csv'));
+    btn.addEventListener('click', async () => {
+      if (!query) return;
+      btn.disabled = true;
+      try {
+        await downloadCsv(...query);
+      } catch (e) {
+        if (e instanceof AuthError) showLogin(e.message);
+        else $('status').textContent = t('downloadFailed') + e.message;
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    btn.arm = (endpoint, params) => {
+      query = endpoint ? [endpoint, params] : null;
+      btn.hidden = !query;
+      if (query) btn.dataset.endpoint = endpoint;
+    };
+    return btn;
+  }
+
   // A group below k answers 404: shown as "not shown", not as an error.
   const orNull = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
 
@@ -367,11 +418,18 @@
   }
 
   // ---- panels -----------------------------------------------------------------------
+  // A card: its title in a head, where withDownload() puts a csvButton().
   function card(id, title, ...content) {
-    return h('section', { class: 'card', id }, h('h2', {}, title), ...content);
+    return h('section', { class: 'card', id }, h('div', { class: 'card-head' }, h('h2', {}, title)), ...content);
+  }
+  function withDownload(wrap, btn) {
+    wrap.querySelector('.card-head').append(btn);
+    return wrap;
   }
 
   const CHARTABLE = ['visitors', 'visits', 'pageviews', 'events'];
+  // Rows of a breakdown's CSV: the most one API answer holds (MAX_LIMIT).
+  const CSV_ROWS = 1000;
 
   function kpis(agg, extra) {
     const grid = h('div', { class: 'kpis' });
@@ -497,8 +555,10 @@
     const body = h('div', { class: 'tab-body' });
     const bar = h('div', { class: 'tabs', role: 'tablist' });
     const current = state.tabs[id] && dims.includes(state.tabs[id]) ? state.tabs[id] : dims[0];
+    const dl = csvButton();
     const show = async (dim) => {
       state.tabs[id] = dim;
+      dl.arm(null);
       for (const b of bar.children) b.setAttribute('aria-selected', String(b.dataset.dim === dim));
       const av = cardAvailability(dim);
       if (!av.ok) {
@@ -511,10 +571,12 @@
       try {
         const event = dim === 'prop' ? state.filters.find((f) => f.dim === 'event') : null;
         const filter = filterParam(state.filters.filter((f) => f !== event));
-        const data = await api('breakdown', {
-          from: state.from, to: state.to, dimension: dim, limit: o.limit || 10, filter, event: event ? event.value : null, ...cmp,
-        });
-        if (gen === state.gen) body.replaceChildren(table(dim, data, { onclick: (v) => addFilter(dim, v), filtered: state.filters.length > 0 }));
+        const query = { from: state.from, to: state.to, dimension: dim, filter, event: event ? event.value : null, ...cmp };
+        const data = await api('breakdown', { ...query, limit: o.limit || 10 });
+        if (gen !== state.gen) return;
+        body.replaceChildren(table(dim, data, { onclick: (v) => addFilter(dim, v), filtered: state.filters.length > 0 }));
+        // The file has every row the API pages out at once (the card shows the top ones).
+        dl.arm('breakdown', { ...query, limit: CSV_ROWS });
       } catch (e) {
         if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
       }
@@ -523,7 +585,7 @@
       for (const d of dims) bar.append(h('button', { type: 'button', role: 'tab', 'data-dim': d, onclick: () => show(d) }, t(d)));
     }
     show(current);
-    return card(id, title, dims.length > 1 ? bar : null, body);
+    return withDownload(card(id, title, dims.length > 1 ? bar : null, body), dl);
   }
 
   // ---- goals ------------------------------------------------------------------------
@@ -559,8 +621,12 @@
     const gen = state.gen;
     const by = through ? through.dim : state.goalBy;
     const cmp = state.compare && !through ? { compare: state.compare } : {};
-    api('goals', { from: state.from, to: state.to, by: by || null, ...cmp }).then((g) => {
+    const query = { from: state.from, to: state.to, by: by || null, ...cmp };
+    const dl = csvButton();
+    withDownload(wrap, dl);
+    api('goals', query).then((g) => {
       if (gen !== state.gen) return;
+      dl.arm('goals', query);
       let list = g.goals.filter((x) => !own || x.name === own.value);
       if (through) {
         // The numbers of the filtered value: completions and converting visitors
@@ -683,8 +749,12 @@
     const body = h('div', { class: 'tab-body' }, h('p', { class: 'muted' }, t('loading')));
     wrap.append(body);
     const gen = state.gen;
-    api('funnels', { from: state.from, to: state.to }).then((r) => {
+    const query = { from: state.from, to: state.to };
+    const dl = csvButton();
+    withDownload(wrap, dl);
+    api('funnels', query).then((r) => {
       if (gen !== state.gen) return;
+      dl.arm('funnels', query);
       body.replaceChildren(...r.funnels.map((f) => funnel(f, r.k)));
     }).catch((e) => {
       if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
@@ -747,17 +817,18 @@
     const filter = { filter: filterParam() };
     // A single page filter also shows the visits that entered and left there.
     const page = state.filters.length === 1 && state.filters[0].dim === 'page' ? state.filters[0].value : null;
+    const seriesQuery = { ...range, ...filter, interval: interval(), ...cmp };
     try {
       const [agg, series, consent, entries, exits] = await Promise.all([
         av.ok ? orNull(api('aggregate', { ...range, ...filter, ...cmp })) : null,
-        av.ok ? orNull(api('timeseries', { ...range, ...filter, interval: interval(), ...cmp })) : null,
+        av.ok ? orNull(api('timeseries', seriesQuery)) : null,
         api('consent', range),
         page !== null ? orNull(api('aggregate', { ...range, filter: 'entry_page:' + page })) : null,
         page !== null ? orNull(api('aggregate', { ...range, filter: 'exit_page:' + page })) : null,
       ]);
       if (gen !== state.gen) return;
       $('status').textContent = '';
-      state.last = { agg, series, consent, av, page, entries, exits };
+      state.last = { agg, series, seriesQuery, consent, av, page, entries, exits };
       render(state.last);
     } catch (e) {
       if (e instanceof AuthError) return showLogin(e.message);
@@ -767,7 +838,8 @@
 
   function trafficCard(data) {
     const title = h('h2', {});
-    const wrap = h('section', { class: 'card wide', id: 'traffic' }, title);
+    const dl = csvButton();
+    const wrap = h('section', { class: 'card wide', id: 'traffic' }, h('div', { class: 'card-head' }, title, dl));
     if (!data.av.ok) {
       title.textContent = t('chart');
       wrap.append(unavailable(data.av));
@@ -788,7 +860,10 @@
     const grid = kpis(data.agg, extra);
     for (const b of grid.querySelectorAll('.kpi')) b.classList.toggle('active', b.dataset.kpi === metric);
     wrap.append(grid);
-    if (data.series) wrap.append(chart(data.series, metric, state.k));
+    if (data.series) {
+      wrap.append(chart(data.series, metric, state.k));
+      dl.arm('timeseries', data.seriesQuery);
+    }
     return wrap;
   }
 

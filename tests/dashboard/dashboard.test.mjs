@@ -8,7 +8,8 @@
 // stored pair say so), a page filter with its entries, the goal card
 // (completions, converting visitors, conversion rates, revenue, per source), the
 // funnel (visits and drop-off per step), a comparison with the previous period
-// (overlay and changes), the Polish UI on a phone-sized screen, and that the
+// (overlay and changes), the CSV download buttons (each file is the API's CSV
+// of the card's query), the Polish UI on a phone-sized screen, and that the
 // strict CSP is never violated. Saves screenshots to target/dashboard-artifacts/.
 //
 // Environment: VEIL_BIN (the veil binary), VEIL_BENCH_BIN (the veil-bench binary,
@@ -227,6 +228,35 @@ test('the dashboard shows the seeded numbers, filters, goals, funnels and compar
   const site = await expected(from, today, 'total', '');
   assert.equal(site.pageviews, total.pageviews + 3);
 
+  // Each table's CSV button downloads the card's query as CSV (fetched with the
+  // key, saved through a Blob URL): the file is the API's CSV for that query.
+  const csvOf = async (endpoint, query) => {
+    const r = await fetch(`${base}/api/v1/${endpoint}?site=${SITE}&from=${from}&to=${today}&${query}&format=csv`, authed);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/csv; charset=utf-8');
+    return r.text();
+  };
+  const downloaded = async (button) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    return { name: dl.suggestedFilename(), text: fs.readFileSync(await dl.path(), 'utf8') };
+  };
+  assert.equal(await page.getAttribute('#pages button.csv', 'title'), 'Download this table as CSV');
+  const pagesCsv = await downloaded('#pages button.csv');
+  assert.equal(pagesCsv.name, `${SITE}-breakdown-page-${from}-${today}.csv`);
+  assert.equal(pagesCsv.text, await csvOf('breakdown', 'dimension=page&limit=1000'));
+  assert.match(pagesCsv.text, /^value,visitors,pageviews,events,time_on_page,scroll_depth,other,groups\r\n\/,/);
+  assert.equal(pagesCsv.text.split('\r\n')[1].split(',')[2], String(home.pageviews + 2), 'the top page as the card shows it');
+  const goalsCsv = await downloaded('#goals button.csv');
+  assert.equal(goalsCsv.name, `${SITE}-goals-${from}-${today}.csv`);
+  assert.equal(goalsCsv.text, await csvOf('goals', 'by=source'));
+  assert.match(goalsCsv.text, /^goal,source,goal_event,goal_page,suppressed,completions,visitors,conversion_rate,revenue\r\nSignup,,signup,,false,/);
+  const trafficCsv = await downloaded('#traffic button.csv');
+  assert.equal(trafficCsv.text, await csvOf('timeseries', 'interval=day'));
+  assert.equal(trafficCsv.text.trim().split('\r\n').length, 1 + 7, 'a header and 7 days');
+  assert.equal((await downloaded('#funnels button.csv')).text, await csvOf('funnels', ''));
+  // No CSV for the consent report (not a table endpoint).
+  assert.equal(await page.$('#consent button.csv'), null);
+
   // The goal card: completions, converting visitors and conversion rate of each
   // goal, revenue in EUR, and conversion per source for the chosen goal.
   for (const goal of ['Signup', 'Pricing', 'Purchase']) {
@@ -346,6 +376,7 @@ test('the dashboard shows the seeded numbers, filters, goals, funnels and compar
   await page.waitForSelector('#pages h2');
   assert.equal(await page.textContent('#pages h2'), 'Najpopularniejsze strony');
   assert.equal(await page.textContent('#goals h2'), 'Cele');
+  assert.equal(await page.getAttribute('#goals button.csv', 'aria-label'), 'Pobierz tę tabelę jako CSV');
   await page.waitForSelector('table[data-dimension="source"] tr[data-value="search"]');
   await page.click('table[data-dimension="source"] tr[data-value="search"]');
   await page.waitForSelector('table[data-dimension="page"][data-pair="page*source"]');
