@@ -639,7 +639,8 @@
       }
       const parts = [goalTable(list, g)];
       if (!through && by) parts.push(goalBreakdown(g, byDims));
-      body.replaceChildren(...parts);
+      // replaceChildren() would write a null as the text "null".
+      body.replaceChildren(...parts.filter(Boolean));
     }).catch((e) => {
       if (gen === state.gen) body.replaceChildren(h('p', { class: 'error' }, e.message));
     });
@@ -717,7 +718,7 @@
           h('td', { class: 'num' }, fmt('conversion_rate', r.conversion_rate))));
       }
       out.replaceChildren(scroller(h('table', { class: 'rows', 'data-goal-by': g.by, 'data-goal': state.goalPick },
-        h('thead', {}, h('tr', {}, h('th', {}, t('f_' + g.by)), ['completions', 'converters', 'conversion_rate'].map((m) => h('th', { class: 'num' }, t(m))))), tb)), more);
+        h('thead', {}, h('tr', {}, h('th', {}, t('f_' + g.by)), ['completions', 'converters', 'conversion_rate'].map((m) => h('th', { class: 'num' }, t(m))))), tb)), more || '');
     };
     goalSel.addEventListener('change', () => { state.goalPick = goalSel.value; all = false; fill(); });
     fill();

@@ -283,6 +283,7 @@ test('the dashboard shows the seeded numbers, filters, goals, funnels and compar
     assert.equal(Number(await page.getAttribute(row, 'data-visitors')), want.visitors);
     assert.equal(Number(await page.getAttribute(row, 'data-rate')), rate(want.visitors, base.visitors));
   }
+  assert.doesNotMatch(await page.textContent('#goals'), /null/, 'no null written as text');
   await page.selectOption('#goal-by', 'country');
   await page.waitForSelector('table[data-goal-by="country"][data-goal="Pricing"] tr[data-value="PL"]');
   await page.locator('#goals').screenshot({ path: path.join(artifacts, 'goals.png') });
