@@ -6,6 +6,7 @@
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
+//! - [`share`]: signed, expiring, read-only share links and what they may see.
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
 //!
@@ -30,6 +31,7 @@ pub mod kanon;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod share;
 
 use crate::http::HttpError;
 use params::Params;
@@ -113,15 +115,15 @@ async fn api(
             "unknown endpoint; the API is described at /api/v1/openapi.json".into(),
         ));
     }
-    let params = Params::parse(query);
-    let site_id = params.required("site")?;
+    let mut params = Params::parse(query);
+    let site_id = params.required("site")?.to_string();
     let idx = state
         .config
         .sites
         .iter()
         .position(|s| s.id == site_id)
         .ok_or_else(|| HttpError::NotFound(format!("unknown site `{site_id}`").into()))?;
-    state.stats.keys.check(idx, headers)?;
+    let grant = share::admit(state, idx, endpoint, headers, &mut params).await?;
     let ctx = handlers::Ctx {
         state,
         idx,
@@ -129,7 +131,7 @@ async fn api(
         params: &params,
         conv: state.pipeline.aggregator.conversions(idx as u32),
     };
-    let body = match endpoint {
+    let mut body = match endpoint {
         "aggregate" => handlers::aggregate(&ctx).await?,
         "timeseries" => handlers::timeseries(&ctx).await?,
         "breakdown" => handlers::breakdown(&ctx).await?,
@@ -139,5 +141,6 @@ async fn api(
         "consent" => handlers::consent(&ctx).await?,
         _ => handlers::site(&ctx).await?,
     };
+    share::finish(&grant, endpoint, &mut body);
     Ok(response::json_body(StatusCode::OK, body.to_string()))
 }
