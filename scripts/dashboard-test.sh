@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Headless Chromium test of the dashboard (tests/dashboard/, run with `node --test`).
+# Headless Chromium tests of the dashboard (tests/dashboard/*.test.mjs, run with
+# `node --test`, one file at a time): dashboard.test.mjs (seeded data, every card)
+# and first-run.test.mjs (scripts/run.sh's first run: the printed test hit and
+# dashboard link).
 #
 # Installs what is missing (Debian `chromium` and `nodejs`/`npm`, the npm packages
 # from tests/dashboard/package-lock.json), builds veil and veil-bench (which seeds
@@ -51,4 +54,4 @@ cd tests/dashboard
 if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
     npm ci --no-audit --no-fund >&2
 fi
-node --test
+node --test --test-concurrency=1

@@ -506,3 +506,105 @@ clickhouse_stop() {
     rm -f "$VEIL_CH_PID_FILE"
     say "ClickHouse stopped"
 }
+
+# -------------------------------------------------------------- first run ---
+# What scripts/run.sh does once veil is built; tests/dashboard/first-run.test.mjs
+# runs the same functions, so the printed dashboard link is the tested one.
+
+# The test pageview's browser (a Chrome on Linux; bots are not counted).
+VEIL_TEST_HIT_UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+# veil_listen CONFIG — where veil will listen: VEIL_SERVER__LISTEN, else
+# [server] listen in CONFIG, else 127.0.0.1:8080.
+veil_listen() {
+    local listen="${VEIL_SERVER__LISTEN:-}"
+    if [[ -z "$listen" ]]; then
+        listen="$(awk '
+            /^[[:space:]]*\[/ { in_server = ($0 ~ /^[[:space:]]*\[server\][[:space:]]*$/) }
+            in_server && /^[[:space:]]*listen[[:space:]]*=/ {
+                sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print; exit
+            }' "$1")"
+    fi
+    echo "${listen:-127.0.0.1:8080}"
+}
+
+# veil_base LISTEN — the URL this machine reaches veil at (a wildcard listen
+# address through loopback).
+veil_base() {
+    local host="${1%:*}" port="${1##*:}"
+    case "$host" in "" | 0.0.0.0 | "[::]" | "::") host=127.0.0.1 ;; esac
+    echo "http://$host:$port"
+}
+
+# test_hit_command BASE — the curl line that records one pageview of
+# example.com/pricing, coming from Google.
+test_hit_command() {
+    local w="'%{http_code}\n'"
+    echo "curl -sS -o /dev/null -w $w -A '$VEIL_TEST_HIT_UA' '$1/p.gif?s=example.com&u=https://example.com/pricing&r=https://www.google.com/&w=1280'"
+}
+
+# ensure_share_secret CONFIG — when neither CONFIG nor the environment sets a
+# share_secret, exports VEIL_SITES__0__SHARE_SECRET (the first site's) from
+# $VEIL_DATA_DIR/share-secret, generated once (mode 0600). CONFIG is not changed.
+ensure_share_secret() {
+    local file="$VEIL_DATA_DIR/share-secret"
+    [[ -z "${VEIL_SITES__0__SHARE_SECRET:-}" ]] || return 0
+    ! grep -Eq '^[[:space:]]*share_secret[[:space:]]*=' "$1" || return 0
+    if [[ ! -s "$file" ]]; then
+        (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_' >"$file") ||
+            die "cannot write $file"
+    fi
+    VEIL_SITES__0__SHARE_SECRET="$(cat "$file")"
+    export VEIL_SITES__0__SHARE_SECRET
+    say "dashboard links of the first site are signed with $file ($1 sets no share_secret; VEIL_SITES__0__SHARE_SECRET)"
+}
+
+# first_run_prepare BIN CONFIG — applies the schema, ensures a share secret and
+# mints a 30-day dashboard link of the first site. Sets VEIL_LISTEN, VEIL_BASE,
+# VEIL_DASHBOARD_URL (empty when no link could be made) and VEIL_DASHBOARD_NOTE.
+first_run_prepare() {
+    local bin="$1" config="$2" out
+    say "$bin migrate --config $config"
+    "$bin" migrate --config "$config"
+    VEIL_LISTEN="$(veil_listen "$config")"
+    VEIL_BASE="$(veil_base "$VEIL_LISTEN")"
+    ensure_share_secret "$config"
+    VEIL_DASHBOARD_URL="" VEIL_DASHBOARD_NOTE=""
+    if out="$("$bin" share-link --config "$config" --expires 30d --base-url "$VEIL_BASE" 2>&1)"; then
+        VEIL_DASHBOARD_URL="$(grep -m1 '^http' <<<"$out" || true)"
+        VEIL_DASHBOARD_NOTE="$(grep -v '^http' <<<"$out" || true)"
+    else
+        warn "no dashboard link: $out"
+    fi
+}
+
+# first_run_banner CONFIG — what to do next: embed, test hit, dashboard.
+first_run_banner() {
+    cat <<EOF
+
+veil listens on $VEIL_LISTEN   (config: $1, ClickHouse: ${VEIL_CLICKHOUSE__URL:-see $1})
+
+Embed on a page (a 1x1 GIF: no JavaScript, no cookies; the referrer policy
+lets the browser send the page's URL, which is how the beacon learns the page):
+  <img src="$VEIL_BASE/p.gif?s=example.com" alt="" width="1" height="1" style="position:absolute" referrerpolicy="no-referrer-when-downgrade">
+
+Send a test hit:
+  $(test_hit_command "$VEIL_BASE")
+
+EOF
+    if [[ -n "$VEIL_DASHBOARD_URL" ]]; then
+        cat <<EOF
+Open the dashboard (a read-only share link, valid for 30 days; the test hit
+shows once veil has written it: within pipeline.flush_interval_ms, 10 s by default):
+  $VEIL_DASHBOARD_URL
+$(sed 's/^/  /' <<<"$VEIL_DASHBOARD_NOTE")
+
+EOF
+    else
+        cat <<EOF
+Open the dashboard: $VEIL_BASE/dashboard/SITE with a key from the site's api_keys,
+or set the site's share_secret and run: veil share-link --config $1
+
+EOF
+    fi
+}

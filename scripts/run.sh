@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run veil locally, from nothing: installs what is missing (Debian packages,
 # GeoLite2 City data), starts a private ClickHouse, builds veil in release
-# mode, applies the schema, then serves with veil.example.toml. Running it
-# again reuses everything. Stop veil with Ctrl-C; ClickHouse keeps running
+# mode, applies the schema, prints a test hit and a dashboard link (a share
+# link: scripts/lib.sh first_run_*), then serves with veil.example.toml.
+# Running it again reuses everything. Stop veil with Ctrl-C; ClickHouse keeps running
 # (bash scripts/clickhouse.sh stop).
 #
 # Environment:
@@ -10,6 +11,8 @@
 #   VEIL_SERVER__LISTEN    listen address override (else the config's, else 127.0.0.1:8080)
 #   VEIL_CLICKHOUSE__URL   use this ClickHouse instead of the private one
 #   VEIL_GEO__PATHS        use these .mmdb files (comma-separated) instead of the fetched GeoLite2
+#   VEIL_SITES__0__SHARE_SECRET  signs the dashboard link (default: generated
+#                          into $VEIL_DATA_DIR/share-secret when the config has none)
 #   VEIL_DATA_DIR, VEIL_CH_HTTP_PORT, VEIL_CH_TCP_PORT, VEIL_CH_INTERSERVER_PORT,
 #   VEIL_CH_MAX_MEMORY     see scripts/lib.sh
 #   CARGO_TARGET_DIR       honoured when locating the built binary
@@ -49,23 +52,9 @@ cargo build --release
 bin="${CARGO_TARGET_DIR:-target}/release/veil"
 [[ -x "$bin" ]] || die "cargo build succeeded but $bin is missing"
 
-say "$bin migrate --config $config"
-"$bin" migrate --config "$config"
-
-# Where veil will listen: the env override, else [server] listen in the config.
-listen="${VEIL_SERVER__LISTEN:-}"
-if [[ -z "$listen" ]]; then
-    listen="$(awk '
-        /^[[:space:]]*\[/ { in_server = ($0 ~ /^[[:space:]]*\[server\][[:space:]]*$/) }
-        in_server && /^[[:space:]]*listen[[:space:]]*=/ {
-            sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print; exit
-        }' "$config")"
-fi
-listen="${listen:-127.0.0.1:8080}"
-# A wildcard listen address is reached through loopback from this machine.
-host="${listen%:*}" port="${listen##*:}"
-case "$host" in "" | 0.0.0.0 | "[::]" | "::") host=127.0.0.1 ;; esac
-base="http://$host:$port"
+# The schema, and a share link for the dashboard (its secret is generated into
+# $VEIL_DATA_DIR when the config has none; the config file is not changed).
+first_run_prepare "$bin" "$config"
 
 # Commands printed below are meant to be pasted where run.sh was started.
 if [[ "$orig_pwd" == "$VEIL_ROOT" ]]; then ch_script="scripts/clickhouse.sh"; else ch_script="$VEIL_ROOT/scripts/clickhouse.sh"; fi
@@ -75,18 +64,7 @@ ch_env=""
 [[ "$VEIL_CH_TCP_PORT" == 19000 ]] || ch_env+="VEIL_CH_TCP_PORT=$VEIL_CH_TCP_PORT "
 [[ "$VEIL_CH_INTERSERVER_PORT" == 19009 ]] || ch_env+="VEIL_CH_INTERSERVER_PORT=$VEIL_CH_INTERSERVER_PORT "
 
-cat <<EOF
-
-veil listens on $listen   (config: $config, ClickHouse: $VEIL_CLICKHOUSE__URL)
-
-Embed on a page (a 1x1 GIF: no JavaScript, no cookies; the referrer policy
-lets the browser send the page's URL, which is how the beacon learns the page):
-  <img src="$base/p.gif?s=example.com" alt="" width="1" height="1" style="position:absolute" referrerpolicy="no-referrer-when-downgrade">
-
-Send a test hit:
-  curl -sS -o /dev/null -w '%{http_code}\n' -A 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' '$base/p.gif?s=example.com&u=https://example.com/pricing&r=https://www.google.com/&w=1280'
-
-EOF
+first_run_banner "$config"
 if ((private_ch)); then
     cat <<EOF
 Look at the data (veil writes every pipeline.flush_interval_ms, 10 s by default):

@@ -67,6 +67,37 @@ enum Command {
     /// Read a stats API key from standard input and print the hash to put in a
     /// site's `api_keys` (the key itself is never stored).
     HashKey,
+    /// Print a signed, expiring, read-only link to a site's dashboard (needs the
+    /// site's `share_secret`); revoke it by adding its id to `share_revoked`, or
+    /// all of the site's links by changing `share_secret`.
+    ShareLink {
+        /// Site id; default: the first site.
+        #[arg(long)]
+        site: Option<String>,
+        /// How long the link works: `7d`, `12h`, or through a date `2026-12-31` (UTC).
+        #[arg(long, default_value = "30d")]
+        expires: String,
+        /// A fixed filter `dimension:value` (`source:search`), at most two (a
+        /// declared pair); every answer of the link is narrowed to it.
+        #[arg(long)]
+        filter: Vec<String>,
+        /// First date the link shows (with --to).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last date the link shows (with --from).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Only the last N days, today included (`30d`), at each visit.
+        #[arg(long, conflicts_with = "from")]
+        range: Option<String>,
+        /// An embed link: framable by the site's `embed_origins`, compact chrome.
+        #[arg(long)]
+        embed: bool,
+        /// Where veil is reached (`https://stats.example.com`); default: from
+        /// `server.listen`.
+        #[arg(long)]
+        base_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -95,6 +126,27 @@ fn main() -> anyhow::Result<()> {
     let command = cli.command;
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
+    if let Command::ShareLink {
+        site,
+        expires,
+        filter,
+        from,
+        to,
+        range,
+        embed,
+        base_url,
+    } = command
+    {
+        let spec = veil::stats::share::Spec {
+            expires,
+            from,
+            to,
+            range,
+            filters: filter,
+            embed,
+        };
+        return share_link(&config, site.as_deref(), &spec, base_url.as_deref());
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if config.server.worker_threads > 0 {
@@ -151,11 +203,16 @@ fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            Command::HashKey => Ok(()),
+            Command::HashKey | Command::ShareLink { .. } => Ok(()),
             Command::CheckConfig => {
                 let mut shown = config.clone();
                 if !shown.clickhouse.password.is_empty() {
                     shown.clickhouse.password = "********".into();
+                }
+                for site in &mut shown.sites {
+                    if !site.share_secret.is_empty() {
+                        site.share_secret = "********".into();
+                    }
                 }
                 println!(
                     "{}",
@@ -248,6 +305,59 @@ async fn retention(config: &Config, dry_run: bool) -> anyhow::Result<()> {
             .await
             .context("deletions were scheduled but have not finished; see system.mutations")?;
         println!("deletions finished");
+    }
+    Ok(())
+}
+
+fn share_link(
+    config: &Config,
+    site: Option<&str>,
+    spec: &veil::stats::share::Spec,
+    base_url: Option<&str>,
+) -> anyhow::Result<()> {
+    use veil::clock::Clock;
+    use veil::stats::share;
+    let site = match site {
+        Some(id) => config
+            .sites
+            .iter()
+            .find(|s| s.id == id)
+            .with_context(|| format!("no site `{id}` in the configuration"))?,
+        None => &config.sites[0],
+    };
+    let now = SystemClock.now_secs();
+    let (link, token) = share::mint(site, spec, now).map_err(anyhow::Error::msg)?;
+    let base = match base_url {
+        Some(b) => b.to_string(),
+        None => {
+            let listen = config.server.listen;
+            let ip = match listen.ip() {
+                std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            format!("http://{ip}:{}", listen.port())
+        }
+    };
+    println!("{}", share::url(&base, &site.id, &token));
+    let shows = match link.window {
+        share::Window::Any => "any dates".to_string(),
+        share::Window::Fixed(r) => format!("{} to {}", r.from_str(), r.to_str()),
+        share::Window::Last(n) => format!("the last {n} days"),
+    };
+    let filters = link.filter_params();
+    eprintln!(
+        "share link {id} of {site}: read-only, {shows}{filter}{embed}, until {until}\n\
+         revoke it: add \"{id}\" to the site's share_revoked (changing share_secret revokes every link of the site)",
+        id = link.id_hex(),
+        site = site.id,
+        filter = if filters.is_empty() { String::new() } else { format!(", only {}", filters.join(" and ")) },
+        embed = if link.embed { ", embeddable" } else { "" },
+        until = share::format_time(link.expires),
+    );
+    if link.embed && site.embed_origins.is_empty() {
+        eprintln!("note: the site has no embed_origins, so no page may frame this link");
     }
     Ok(())
 }

@@ -7,6 +7,10 @@
   const SITE = body.dataset.site;
   const PUBLIC = body.dataset.public === 'true';
   const LANG = body.dataset.lang === 'pl' ? 'pl' : 'en';
+  // A share link (`?share=TOKEN`): sent as `Authorization: Share`, never stored;
+  // the server narrows every answer to the link. Embed links get compact chrome.
+  const SHARE = new URLSearchParams(location.search).get('share');
+  const EMBED = body.dataset.embed === 'true';
   const KEY_STORE = 'veil-key:' + SITE;
   const SVG = 'http://www.w3.org/2000/svg';
 
@@ -45,7 +49,7 @@
       unlisted: 'Values seen by fewer than {k} visitors are not listed.',
       realtime: '{v} visitors in the last 5 min · {p} pageviews in the last 30 min',
       entries: 'Entries (visits starting here)', exits: 'Exits (visits ending here)',
-      smallGroup: 'fewer than {k} visitors — not shown', suppressed: 'under {k} visitors',
+      smallGroup: 'fewer than {k} visitors — not shown (k-anonymity)', suppressed: 'under {k} visitors',
       filters: 'Filters', filterHint: 'Click a value in any card to filter the dashboard by it.',
       removeFilter: 'Remove the filter {f}', clearFilters: 'Clear all',
       notAvailable: 'Not available with this filter.', needsPair: 'It needs the pair {pair} (the site’s pairs setting).',
@@ -67,6 +71,10 @@
       bot: 'Bots', rate_limited: 'Rate limited', invalid: 'Invalid', total: 'Total',
       hits: 'Hits', share: 'Share', seconds: 's',
       csv: 'CSV', downloadCsv: 'Download this table as CSV', downloadFailed: 'Could not download the CSV: ',
+      shared: 'Shared view · read-only · until {d}', shareOnly: 'Not available through this share link.',
+      badLink: 'This share link cannot be opened: ',
+      allOther: 'Every value here was seen by fewer than {k} visitors, so all are merged into Other: groups with fewer than {k} visitors are hidden (k-anonymity).',
+      noneShown: 'No group with at least {k} visitors to show: groups with fewer than {k} visitors are hidden (k-anonymity).',
     },
     pl: {
       title: 'Statystyki', today: 'Dziś', d7: '7 dni', d30: '30 dni', custom: 'Własny zakres',
@@ -88,7 +96,7 @@
       unlisted: 'Wartości widziane przez mniej niż {k} odwiedzających nie są wymienione.',
       realtime: '{v} odwiedzających w ostatnich 5 min · {p} odsłon w ostatnich 30 min',
       entries: 'Wejścia (wizyty zaczęte tutaj)', exits: 'Wyjścia (wizyty zakończone tutaj)',
-      smallGroup: 'mniej niż {k} odwiedzających — nie pokazano', suppressed: 'poniżej {k} odwiedzających',
+      smallGroup: 'mniej niż {k} odwiedzających — nie pokazano (k-anonimowość)', suppressed: 'poniżej {k} odwiedzających',
       filters: 'Filtry', filterHint: 'Kliknij wartość w dowolnym panelu, aby przefiltrować nią cały widok.',
       removeFilter: 'Usuń filtr {f}', clearFilters: 'Wyczyść wszystkie',
       notAvailable: 'Niedostępne z tym filtrem.', needsPair: 'Wymaga pary {pair} (ustawienie pairs witryny).',
@@ -110,6 +118,10 @@
       bot: 'Boty', rate_limited: 'Limit zapytań', invalid: 'Nieprawidłowe', total: 'Razem',
       hits: 'Trafienia', share: 'Udział', seconds: 's',
       csv: 'CSV', downloadCsv: 'Pobierz tę tabelę jako CSV', downloadFailed: 'Nie udało się pobrać pliku CSV: ',
+      shared: 'Widok udostępniony · tylko do odczytu · do {d}', shareOnly: 'Niedostępne przez ten link.',
+      badLink: 'Nie można otworzyć tego linku: ',
+      allOther: 'Każdą z tych wartości widziało mniej niż {k} odwiedzających, więc wszystkie połączono w „Inne”: grupy poniżej {k} odwiedzających są ukryte (k-anonimowość).',
+      noneShown: 'Brak grupy z co najmniej {k} odwiedzającymi: grupy poniżej {k} odwiedzających są ukryte (k-anonimowość).',
     },
   };
   const T = I18N[LANG];
@@ -194,6 +206,8 @@
     // Active filters, at most one per dimension: [{ dim, value }].
     filters: [],
     goalBy: 'source', goalPick: null,
+    // The share link's scope (/api/v1/site `share`) and its fixed filters.
+    share: null, locked: [],
     tabs: {}, timer: null, gen: 0,
   };
 
@@ -207,10 +221,11 @@
     }
     return '/api/v1/' + endpoint + '?' + qs.toString();
   }
-  const authHeaders = () => (state.key ? { Authorization: 'Bearer ' + state.key } : {});
+  const authHeaders = () => (SHARE ? { Authorization: 'Share ' + SHARE } : state.key ? { Authorization: 'Bearer ' + state.key } : {});
 
   async function api(endpoint, params) {
     const r = await fetch(apiUrl(endpoint, params), { headers: authHeaders() });
+    if (r.status === 401 && SHARE) throw new AuthError(t('badLink') + ((await r.json().catch(() => ({}))).error || r.statusText));
     if (r.status === 401) throw new AuthError(t('badKey'));
     const j = await r.json().catch(() => ({ error: r.statusText }));
     if (!r.ok) {
@@ -266,6 +281,9 @@
     return btn;
   }
 
+  // What a share link may call (all of it without one).
+  const allowed = (endpoint) => !state.share || state.share.endpoints.includes(endpoint);
+  const shareOnly = () => h('p', { class: 'unavailable', 'data-share-only': '' }, t('shareOnly'));
   // A group below k answers 404: shown as "not shown", not as an error.
   const orNull = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
 
@@ -305,7 +323,7 @@
   }
 
   function addFilter(dim, value) {
-    if (state.filters.some((f) => f.dim === dim && f.value === value)) return;
+    if (state.filters.some((f) => f.dim === dim && (f.value === value || f.locked))) return;
     state.filters = state.filters.filter((f) => f.dim !== dim).concat([{ dim, value }]);
     renderFilters();
     load();
@@ -313,7 +331,7 @@
   }
 
   function removeFilter(i) {
-    state.filters = state.filters.filter((_, j) => j !== i);
+    state.filters = state.filters.filter((f, j) => j !== i || f.locked);
     renderFilters();
     load();
   }
@@ -327,12 +345,13 @@
       return;
     }
     state.filters.forEach((f, i) => {
-      bar.append(h('span', { class: 'chip', 'data-filter': f.dim + ':' + f.value },
+      // A share link's filters are fixed: shown, not removable.
+      bar.append(h('span', { class: 'chip' + (f.locked ? ' locked' : ''), 'data-filter': f.dim + ':' + f.value },
         h('span', { class: 'chip-text' }, filterLabel(f)),
-        h('button', { type: 'button', class: 'chip-remove', 'aria-label': t('removeFilter', { f: filterLabel(f) }), title: t('removeFilter', { f: filterLabel(f) }), onclick: () => removeFilter(i) }, '×')));
+        f.locked ? null : h('button', { type: 'button', class: 'chip-remove', 'aria-label': t('removeFilter', { f: filterLabel(f) }), title: t('removeFilter', { f: filterLabel(f) }), onclick: () => removeFilter(i) }, '×')));
     });
-    if (state.filters.length > 1) {
-      bar.append(h('button', { type: 'button', class: 'chips-clear', onclick: () => { state.filters = []; renderFilters(); load(); } }, t('clearFilters')));
+    if (state.filters.filter((f) => !f.locked).length > 1) {
+      bar.append(h('button', { type: 'button', class: 'chips-clear', onclick: () => { state.filters = state.locked.slice(); renderFilters(); load(); } }, t('clearFilters')));
     }
   }
 
@@ -381,6 +400,15 @@
     const c = $('controls');
     c.hidden = false;
     c.replaceChildren();
+    if (state.share) {
+      const until = new Date(state.share.expires * 1000).toISOString().slice(0, 10);
+      c.append(h('span', { class: 'share-note', 'data-share': state.share.link }, t('shared', { d: until })));
+    }
+    if (state.share && state.share.from) {
+      // The link's dates are fixed: no presets, no comparison (it would read outside them).
+      c.append(h('span', { class: 'range muted', id: 'range' }, state.from + ' – ' + state.to));
+      return;
+    }
     const presets = h('div', { class: 'presets', role: 'group' });
     for (const p of ['today', '7d', '30d', 'custom']) {
       presets.append(h('button', {
@@ -460,7 +488,8 @@
     const prev = series.previous || null;
     const val = (b) => (b && !b.suppressed && typeof b[metric] === 'number' ? b[metric] : null);
     const all = buckets.map(val).concat(prev ? prev.map(val) : []).filter((v) => v !== null);
-    const max = Math.max(1, ...all);
+    // At least 4, so the axis of a few visits counts 0 to 4, not 0, 0, 1, 1, 1.
+    const max = Math.max(4, ...all);
     const n = Math.max(1, buckets.length - 1);
     const x = (i) => L + (i / n) * (W - L - R);
     const y = (v) => TOP + (1 - v / max) * (H - TOP - B);
@@ -514,7 +543,11 @@
     const metric = data.sort;
     const rows = data.rows;
     const other = o.filtered ? null : data.other;
-    if (!rows.length && !other) return h('p', { class: 'muted' }, t('none'));
+    // Empty because of k: say so (a filtered share link never gets `(other)`).
+    if (!rows.length && !other) {
+      const hidden = o.filtered && (data.other || state.locked.length);
+      return h('p', { class: 'muted', 'data-k-hint': hidden ? '' : null }, hidden ? t('noneShown', { k: data.k }) : t('none'));
+    }
     const cols = ['visitors'];
     if (metric !== 'visitors') cols.push(metric);
     // Pages carry average time on page and scroll depth (from engagement reports).
@@ -545,7 +578,8 @@
     }
     const tbl = h('table', { class: 'rows', 'data-dimension': dim, 'data-pair': data.pair || null },
       h('thead', {}, h('tr', {}, h('th', {}, t('value')), cols.map((m) => h('th', { class: 'num' }, t(m))))), tb);
-    return h('div', {}, scroller(tbl), o.filtered ? h('p', { class: 'muted hint' }, t('unlisted', { k: data.k })) : null);
+    const hint = o.filtered ? t('unlisted', { k: data.k }) : !rows.length ? t('allOther', { k: data.k }) : null;
+    return h('div', {}, scroller(tbl), hint ? h('p', { class: 'muted hint', 'data-k-hint': '' }, hint) : null);
   }
 
   // A card with tabs over several dimensions; each tab loads its breakdown, with
@@ -592,6 +626,10 @@
   function goalsCard() {
     const wrap = card('goals', t('goals'));
     wrap.classList.add('wide');
+    if (!allowed('goals')) {
+      wrap.append(shareOnly());
+      return wrap;
+    }
     const goals = state.site.goals || [];
     if (!goals.length) {
       wrap.append(h('p', { class: 'muted' }, t('noGoals')));
@@ -639,6 +677,8 @@
       }
       const parts = [goalTable(list, g)];
       if (!through && by) parts.push(goalBreakdown(g, byDims));
+      // Every goal below k: say why none is shown.
+      if (list.length && list.every((x) => x.suppressed)) parts.push(h('p', { class: 'muted hint', 'data-k-hint': '' }, t('noneShown', { k: g.k })));
       // replaceChildren() would write a null as the text "null".
       body.replaceChildren(...parts.filter(Boolean));
     }).catch((e) => {
@@ -742,6 +782,10 @@
       wrap.append(h('p', { class: 'muted' }, t('noFunnels')));
       return wrap;
     }
+    if (!allowed('funnels')) {
+      wrap.append(shareOnly());
+      return wrap;
+    }
     // Funnel steps are stored alone (no pairs): they cannot be filtered.
     if (state.filters.length) {
       wrap.append(h('p', { class: 'unavailable', 'data-unavailable': '' }, t('notAvailable') + ' ', h('span', { class: 'muted' }, t('funnelAlone'))));
@@ -788,6 +832,7 @@
   }
 
   function consentCard(c) {
+    if (!c) return card('consent', t('consent'), shareOnly());
     const collected = ['marketing', 'analytics', 'anonymous'];
     const not = ['denied', 'gpc', 'dnt', 'optout', 'bot', 'rate_limited', 'invalid'];
     const total = Math.max(1, c.total);
@@ -817,13 +862,14 @@
     const av = overallAvailability();
     const filter = { filter: filterParam() };
     // A single page filter also shows the visits that entered and left there.
-    const page = state.filters.length === 1 && state.filters[0].dim === 'page' ? state.filters[0].value : null;
+    // (Not under a share link's filter: the entry/exit filter would be paired with it.)
+    const page = !state.locked.length && state.filters.length === 1 && state.filters[0].dim === 'page' ? state.filters[0].value : null;
     const seriesQuery = { ...range, ...filter, interval: interval(), ...cmp };
     try {
       const [agg, series, consent, entries, exits] = await Promise.all([
         av.ok ? orNull(api('aggregate', { ...range, ...filter, ...cmp })) : null,
         av.ok ? orNull(api('timeseries', seriesQuery)) : null,
-        api('consent', range),
+        allowed('consent') ? api('consent', range) : null,
         page !== null ? orNull(api('aggregate', { ...range, filter: 'entry_page:' + page })) : null,
         page !== null ? orNull(api('aggregate', { ...range, filter: 'exit_page:' + page })) : null,
       ]);
@@ -901,8 +947,15 @@
     }
   }
 
+  // A share link that does not open: the reason, no key form.
+  function linkRefused(message) {
+    for (const id of ['app', 'controls', 'filters', 'login']) $(id).hidden = true;
+    $('status').textContent = message;
+    $('status').setAttribute('role', 'alert');
+  }
+
   async function start() {
-    if (!PUBLIC && !state.key) return showLogin();
+    if (!PUBLIC && !state.key && !SHARE) return showLogin();
     $('login').hidden = true;
     $('status').textContent = t('loading');
     try {
@@ -913,20 +966,38 @@
         pairs: site.pairs || [], cross_filters: site.cross_filters || {}, goals: site.goals || [],
         funnels: site.funnels || [], currencies: site.currencies || [],
       };
+      state.share = site.share || null;
     } catch (e) {
-      if (e instanceof AuthError) return showLogin(state.key ? e.message : null);
+      if (e instanceof AuthError) return SHARE ? linkRefused(e.message) : showLogin(state.key ? e.message : null);
       $('status').textContent = t('failed') + e.message;
       return;
     }
-    [state.from, state.to] = rangeFor(state.preset);
+    if (state.share) {
+      state.locked = state.share.filters.map((f) => {
+        const i = f.indexOf(':');
+        return { dim: f.slice(0, i), value: f.slice(i + 1), locked: true };
+      });
+      state.filters = state.locked.slice();
+    }
+    [state.from, state.to] = state.share && state.share.from ? [state.share.from, state.share.to] : rangeFor(state.preset);
     renderControls();
     renderFilters();
     load();
-    realtime();
     clearInterval(state.timer);
+    if (!allowed('realtime')) return;
+    realtime();
     state.timer = setInterval(realtime, 15000);
   }
 
+  if (EMBED) body.classList.add('embed');
+  // The language links keep the share link.
+  if (SHARE) {
+    for (const a of document.querySelectorAll('.langs a')) {
+      const q = new URLSearchParams(location.search);
+      q.set('lang', a.getAttribute('hreflang'));
+      a.setAttribute('href', '?' + q.toString());
+    }
+  }
   document.title = 'veil · ' + SITE + ' · ' + t('title');
   start();
 })();

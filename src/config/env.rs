@@ -1,7 +1,9 @@
 //! The `VEIL_SECTION__KEY` environment overlay, applied to the TOML table before it
 //! is deserialised, so each value is typed like the key it overrides.
+//! `VEIL_SITES__<index>__KEY` sets a key of the site at that position of the file
+//! (from 0), e.g. `VEIL_SITES__0__SHARE_SECRET`, so secrets can stay out of it.
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, SiteConfig};
 
 /// Applies `VEIL_SECTION__KEY=value` overrides, typed by the default configuration.
 pub(super) fn apply_env(
@@ -20,8 +22,15 @@ pub(super) fn apply_env(
             .split("__")
             .map(|p| p.to_ascii_lowercase())
             .collect();
+        if path.first().is_some_and(|s| s == "sites") {
+            apply_site(table, &var, &path, &raw)?;
+            continue;
+        }
         let [section, key] = path.as_slice() else {
-            return Err(ConfigError::key(var, "expected VEIL_SECTION__KEY"));
+            return Err(ConfigError::key(
+                var,
+                "expected VEIL_SECTION__KEY (or VEIL_SITES__<index>__KEY)",
+            ));
         };
         let Some(default) = defaults
             .get(section)
@@ -51,6 +60,54 @@ pub(super) fn apply_env(
         };
         section_table.insert(key.clone(), value);
     }
+    Ok(())
+}
+
+/// `VEIL_SITES__<index>__KEY`: a plain key (not a table) of a site the file has.
+fn apply_site(
+    table: &mut toml::Table,
+    var: &str,
+    path: &[String],
+    raw: &str,
+) -> Result<(), ConfigError> {
+    let [_, index, key] = path else {
+        return Err(ConfigError::key(
+            var,
+            "expected VEIL_SITES__<index>__KEY (the site's position in the file, from 0)",
+        ));
+    };
+    let i: usize = index.parse().map_err(|_| {
+        ConfigError::key(
+            var,
+            format!("`{index}` is not a site index (the site's position in the file, from 0)"),
+        )
+    })?;
+    let defaults = toml::Table::try_from(SiteConfig::with_id("x"))
+        .map_err(|e| ConfigError::key("<defaults>", e.to_string()))?;
+    let Some(default) = defaults.get(key).filter(|v| !v.is_table()) else {
+        return Err(ConfigError::key(
+            var,
+            format!("no site key `{key}` that can be set from the environment"),
+        ));
+    };
+    let value = typed_like(default, raw).ok_or_else(|| {
+        ConfigError::key(
+            var,
+            format!("`{raw}` is not a valid {}", default.type_str()),
+        )
+    })?;
+    let sites = table.get_mut("sites").and_then(|s| s.as_array_mut());
+    let count = sites.as_ref().map_or(0, |s| s.len());
+    let site = sites
+        .and_then(|s| s.get_mut(i))
+        .and_then(|s| s.as_table_mut())
+        .ok_or_else(|| {
+            ConfigError::key(
+                var,
+                format!("there is no sites[{i}]: the configuration has {count} [[sites]] entries (counted from 0)"),
+            )
+        })?;
+    site.insert(key.clone(), value);
     Ok(())
 }
 

@@ -24,7 +24,9 @@ pub use self::sections::{
     ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, RetentionJobConfig, SaltConfig,
     ServerConfig, SpoolConfig,
 };
-pub use self::site::{FunnelConfig, GoalConfig, RetentionConfig, SiteConfig, StepConfig};
+pub use self::site::{
+    FunnelConfig, GoalConfig, RetentionConfig, SiteConfig, StepConfig, SHARE_SECRET_MIN,
+};
 
 use self::env::apply_env;
 
@@ -217,6 +219,65 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("server.cors_origins[0]"), "{e}");
+    }
+
+    #[test]
+    fn site_keys_can_be_set_from_the_environment() {
+        let secret = "s".repeat(SHARE_SECRET_MIN);
+        let c = load(
+            &format!("{MINIMAL}[[sites]]\nid = \"b.example\"\n"),
+            &[
+                ("VEIL_SITES__1__SHARE_SECRET", secret.as_str()),
+                ("VEIL_SITES__1__K", "9"),
+                (
+                    "VEIL_SITES__0__EMBED_ORIGINS",
+                    "https://intranet.example.com",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.sites[1].share_secret.as_str(), c.sites[1].k),
+            (secret.as_str(), 9)
+        );
+        assert_eq!(c.sites[0].embed_origins, ["https://intranet.example.com"]);
+        assert!(c.sites[0].share_secret.is_empty());
+        for (var, value, want) in [
+            ("VEIL_SITES__1__SHARE_SECRET", "x", "no sites[1]"),
+            ("VEIL_SITES__zero__K", "1", "not a site index"),
+            ("VEIL_SITES__0__RETENTION", "1", "no site key `retention`"),
+            ("VEIL_SITES__0__NOPE", "1", "no site key `nope`"),
+            ("VEIL_SITES__0__K", "many", "VEIL_SITES__0__K"),
+            ("VEIL_SITES__K", "1", "VEIL_SITES__<index>__KEY"),
+        ] {
+            let e = load(MINIMAL, &[(var, value)]).unwrap_err().to_string();
+            assert!(e.contains(want), "{var}: {e}");
+        }
+    }
+
+    #[test]
+    fn share_keys_are_validated_by_name() {
+        for (extra, want) in [
+            ("share_secret = \"too short\"\n", "sites[0].share_secret"),
+            ("share_revoked = [\"xyz\"]\n", "sites[0].share_revoked[0]"),
+            (
+                "embed_origins = [\"https://a.example/dash\"]\n",
+                "sites[0].embed_origins[0]",
+            ),
+            (
+                "embed_origins = [\"https://a.example;script-src *\"]\n",
+                "sites[0].embed_origins[0]",
+            ),
+        ] {
+            let e = load(&format!("{MINIMAL}{extra}"), &[]).unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+        }
+        let c = load(
+            &format!("{MINIMAL}share_secret = \"{}\"\nshare_revoked = [\"0123456789abcdef\"]\nembed_origins = [\"https://intranet.example.com\", \"http://[::1]:8080\"]\n", "k".repeat(40)),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].share_revoked.len(), 1);
     }
 
     #[test]

@@ -57,6 +57,18 @@ pub struct SiteConfig {
     /// The dashboard and its API calls work without a key (a public statistics page).
     #[serde(default)]
     pub public_dashboard: bool,
+    /// Secret that signs this site's share links (`veil share-link`): at least 32
+    /// random characters; empty = no share links. Changing it revokes every link.
+    #[serde(default)]
+    pub share_secret: String,
+    /// Ids of share links revoked one by one (16 hex digits, as `veil share-link`
+    /// prints them).
+    #[serde(default)]
+    pub share_revoked: Vec<String>,
+    /// Origins (`https://intranet.example.com`) whose pages may frame this site's
+    /// dashboard through an embed share link; empty = nowhere.
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
     /// Pairs of dimensions stored together (`page*source`), so a breakdown of one
     /// can be filtered by the other; unset = `model::DEFAULT_PAIRS`, `[]` = none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +139,9 @@ impl SiteConfig {
         site
     }
 }
+
+/// Fewest characters of a site's `share_secret`.
+pub const SHARE_SECRET_MIN: usize = 32;
 
 fn default_k() -> u32 {
     5

@@ -29,6 +29,33 @@ fn valid_timezone(tz: &str) -> bool {
     tz == "UTC" || !zoneinfo.is_dir() || zoneinfo.join(tz).is_file()
 }
 
+/// An origin as browsers send it: `http(s)://` and a host with an optional port,
+/// nothing else (no path, wildcard, space, quote or separator: origins are written
+/// into `Access-Control-Allow-Origin` and `frame-ancestors` as they are).
+fn check_origin(key: String, origin: &str) -> Result<(), ConfigError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let host_port = |r: &str| {
+        !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    };
+    if rest.is_some_and(host_port) {
+        Ok(())
+    } else {
+        Err(ConfigError::key(
+            key,
+            format!("`{origin}` is not an origin like `https://intranet.example.com` (scheme and host, no path)"),
+        ))
+    }
+}
+
+/// Whether `id` is a share link id: 16 hex digits.
+fn valid_link_id(id: &str) -> bool {
+    id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Whether `key` is a stored API key hash: `blake3:` and 64 hex digits.
 fn valid_key_hash(key: &str) -> bool {
     key.strip_prefix("blake3:")
@@ -102,15 +129,7 @@ impl Config {
             }
         }
         for (i, origin) in self.server.cors_origins.iter().enumerate() {
-            let rest = origin
-                .strip_prefix("https://")
-                .or_else(|| origin.strip_prefix("http://"));
-            if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', ' ', '*'])) {
-                return Err(ConfigError::key(
-                    format!("server.cors_origins[{i}]"),
-                    format!("`{origin}` is not an origin like `https://intranet.example.com` (scheme and host, no path)"),
-                ));
-            }
+            check_origin(format!("server.cors_origins[{i}]"), origin)?;
         }
         if self.sites.is_empty() {
             return Err(ConfigError::key(
@@ -160,6 +179,27 @@ impl Config {
                         "must be a key hash `blake3:<64 hex digits>` as printed by `veil hash-key`, never the key itself",
                     ));
                 }
+            }
+            let secret_len = site.share_secret.chars().count();
+            if secret_len > 0 && secret_len < super::site::SHARE_SECRET_MIN {
+                return Err(ConfigError::key(
+                    format!("sites[{i}].share_secret"),
+                    format!(
+                        "is {secret_len} characters; it must have at least {} random ones (e.g. `head -c 24 /dev/urandom | base64`), or be empty for no share links",
+                        super::site::SHARE_SECRET_MIN
+                    ),
+                ));
+            }
+            for (j, id) in site.share_revoked.iter().enumerate() {
+                if !valid_link_id(id) {
+                    return Err(ConfigError::key(
+                        format!("sites[{i}].share_revoked[{j}]"),
+                        format!("`{id}` is not a link id (16 hex digits, as `veil share-link` prints it)"),
+                    ));
+                }
+            }
+            for (j, origin) in site.embed_origins.iter().enumerate() {
+                check_origin(format!("sites[{i}].embed_origins[{j}]"), origin)?;
             }
             let r = &site.retention;
             for (name, days) in [

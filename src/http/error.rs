@@ -18,6 +18,9 @@ pub enum HttpError {
     /// `401`: no valid key for the site.
     #[error("a valid API key for this site is required (Authorization: Bearer KEY)")]
     Unauthorized,
+    /// `401`: a share link that is not (or no longer) valid for the site.
+    #[error("{0}")]
+    ShareLink(&'static str),
     /// `403`: refused whatever the credentials (e.g. a cross-site form).
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
@@ -75,7 +78,7 @@ impl HttpError {
     pub fn status(&self) -> StatusCode {
         match self {
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
+            HttpError::Unauthorized | HttpError::ShareLink(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -113,11 +116,14 @@ impl HttpError {
     }
 
     fn with_headers(&self, mut r: Response<Body>) -> Response<Body> {
-        if let HttpError::Unauthorized = self {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"veil\""),
-            );
+        let challenge = match self {
+            HttpError::Unauthorized => Some("Bearer realm=\"veil\""),
+            HttpError::ShareLink(_) => Some("Share realm=\"veil\""),
+            _ => None,
+        };
+        if let Some(c) = challenge {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         if let Some(secs) = self.retry_after() {
             r.headers_mut()

@@ -1,14 +1,18 @@
-//! Who may read a site's statistics: per-site read-only API keys, stored hashed.
+//! Who may read a site's statistics: per-site read-only API keys, stored hashed,
+//! and signed share links ([`super::share`]).
 //!
 //! The configuration holds `blake3:HEX` of each key (printed by `veil hash-key`),
 //! never the key: a leaked config file does not leak access. A request's
 //! `Authorization: Bearer KEY` is hashed and compared with every stored hash in
 //! constant time (`blake3::Hash` equality is constant-time, and the loop does not
 //! stop at the first match). A site with `public_dashboard = true` needs no key.
-//! Browsers on other origins may call the API only from `server.cors_origins`.
+//! A share link (`Authorization: Share TOKEN`, or `share=TOKEN`) is checked
+//! against the key derived from the site's `share_secret` and its `share_revoked`
+//! list. Browsers on other origins may call the API only from `server.cors_origins`.
 
 use http::{header, HeaderMap, HeaderValue, Response};
 
+use super::share::{Link, Refusal, SigningKey};
 use crate::config::Config;
 use crate::http::response::Body;
 use crate::http::HttpError;
@@ -18,26 +22,42 @@ pub fn hash_key(key: &str) -> String {
     format!("blake3:{}", blake3::hash(key.trim().as_bytes()).to_hex())
 }
 
-/// The key hashes of every site, by site index.
+/// What one site accepts.
+struct SiteKeys {
+    id: String,
+    hashes: Vec<blake3::Hash>,
+    public: bool,
+    share: Option<SigningKey>,
+    revoked: Vec<u64>,
+}
+
+/// The credentials of every site, by site index.
 pub struct Keys {
-    sites: Vec<(Vec<blake3::Hash>, bool)>,
+    sites: Vec<SiteKeys>,
 }
 
 impl Keys {
-    /// Parses the validated configuration's hashes.
+    /// Parses the validated configuration's hashes and share secrets.
     pub fn new(config: &Config) -> Keys {
         Keys {
             sites: config
                 .sites
                 .iter()
-                .map(|s| {
-                    let hashes = s
+                .map(|s| SiteKeys {
+                    id: s.id.clone(),
+                    hashes: s
                         .api_keys
                         .iter()
                         .filter_map(|k| k.strip_prefix("blake3:"))
                         .filter_map(|hex| blake3::Hash::from_hex(hex).ok())
-                        .collect();
-                    (hashes, s.public_dashboard)
+                        .collect(),
+                    public: s.public_dashboard,
+                    share: SigningKey::of(&s.share_secret),
+                    revoked: s
+                        .share_revoked
+                        .iter()
+                        .filter_map(|id| u64::from_str_radix(id, 16).ok())
+                        .collect(),
                 })
                 .collect(),
         }
@@ -45,15 +65,15 @@ impl Keys {
 
     /// Whether the site's statistics are public.
     pub fn is_public(&self, site: usize) -> bool {
-        self.sites.get(site).is_some_and(|s| s.1)
+        self.sites.get(site).is_some_and(|s| s.public)
     }
 
     /// `Ok` when the site is public or the request carries one of its keys.
     pub fn check(&self, site: usize, headers: &HeaderMap) -> Result<(), HttpError> {
-        let Some((hashes, public)) = self.sites.get(site) else {
+        let Some(keys) = self.sites.get(site) else {
             return Err(HttpError::Unauthorized);
         };
-        if *public {
+        if keys.public {
             return Ok(());
         }
         let Some(key) = bearer(headers) else {
@@ -61,7 +81,7 @@ impl Keys {
         };
         let given = blake3::hash(key.as_bytes());
         let mut ok = false;
-        for h in hashes {
+        for h in &keys.hashes {
             ok |= *h == given;
         }
         if ok {
@@ -70,13 +90,33 @@ impl Keys {
             Err(HttpError::Unauthorized)
         }
     }
+
+    /// The link of a share token of this site that is valid at `now`.
+    pub fn share_link(&self, site: usize, token: &str, now: u64) -> Result<Link, HttpError> {
+        let keys = self.sites.get(site).ok_or(Refusal::Invalid)?;
+        let key = keys.share.as_ref().ok_or(Refusal::Invalid)?;
+        let link = Link::decode(token, &keys.id, key)?;
+        link.check(now, &keys.revoked)?;
+        Ok(link)
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
+    credential(headers, "bearer")
+}
+
+/// The credential of `Authorization: SCHEME VALUE`.
+fn credential<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = v.trim().split_once(' ')?;
-    let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+    let (given, value) = v.trim().split_once(' ')?;
+    let value = value.trim();
+    (given.eq_ignore_ascii_case(scheme) && !value.is_empty()).then_some(value)
+}
+
+/// The share token of a request: `Authorization: Share TOKEN`, else the `share`
+/// query parameter (for clients that cannot set headers).
+pub fn share_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    credential(headers, "share").or(query)
 }
 
 /// The request's `Origin` when it is in `server.cors_origins`.

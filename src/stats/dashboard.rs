@@ -3,6 +3,12 @@
 //! one stylesheet served from `/dashboard/-/`, under a strict Content Security
 //! Policy (`'self'` only, no inline code). English and Polish, chosen by `?lang=`,
 //! then `Accept-Language`, then the site's `language`.
+//!
+//! The page never frames: `frame-ancestors 'none'` and `X-Frame-Options: DENY`,
+//! except for a valid embed share link (`?share=TOKEN` with the embed flag), which
+//! is served with `frame-ancestors` = the site's `embed_origins` (`'none'` when
+//! there are none) and no `X-Frame-Options`, and with compact chrome. The page
+//! itself holds no token: its script reads `share` from the address.
 
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
@@ -28,6 +34,7 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
         .path()
         .trim_start_matches("/dashboard")
         .trim_start_matches('/');
+    let mut frame: Option<&[String]> = None;
     let r = match rest {
         "-/app.js" => response::text(StatusCode::OK, "text/javascript; charset=utf-8", JS.into()),
         "-/app.css" => response::text(StatusCode::OK, "text/css; charset=utf-8", CSS.into()),
@@ -37,21 +44,38 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
             "text/plain; charset=utf-8",
             "open /dashboard/SITE (the site id from veil.toml)\n".into(),
         ),
-        site => page(state, req, site),
+        site => {
+            let (r, embed) = page(state, req, site);
+            frame = embed;
+            r
+        }
     };
-    secure(r)
+    secure(r, frame)
 }
 
-fn page<B>(state: &AppState, req: &Request<B>, site: &str) -> Response<Body> {
+/// The page, and the origins that may frame it (`Some` only for a valid embed
+/// share link).
+fn page<'s, B>(
+    state: &'s AppState,
+    req: &Request<B>,
+    site: &str,
+) -> (Response<Body>, Option<&'s [String]>) {
     let site = crate::http::query::percent_decode(site, false);
-    let Some(cfg) = state.config.sites.iter().find(|s| s.id == site) else {
-        return response::text(
+    let Some(idx) = state.config.sites.iter().position(|s| s.id == site) else {
+        let r = response::text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
             "unknown site\n".into(),
         );
+        return (r, None);
     };
-    let query_lang = crate::http::query::first(req.uri().query().unwrap_or(""), "lang");
+    let cfg = &state.config.sites[idx];
+    let query = req.uri().query().unwrap_or("");
+    let now = state.pipeline.privacy.clock().now_secs();
+    let embed = crate::http::query::first(query, "share")
+        .and_then(|t| state.stats.keys.share_link(idx, &t, now).ok())
+        .is_some_and(|l| l.embed);
+    let query_lang = crate::http::query::first(query, "lang");
     let query_lang = query_lang.as_deref();
     let accept = req
         .headers()
@@ -61,6 +85,7 @@ fn page<B>(state: &AppState, req: &Request<B>, site: &str) -> Response<Body> {
     let html = HTML
         .replace("{{lang}}", lang)
         .replace("{{site}}", &escape(&cfg.id))
+        .replace("{{embed}}", if embed { "true" } else { "false" })
         .replace(
             "{{public}}",
             if cfg.public_dashboard {
@@ -69,7 +94,8 @@ fn page<B>(state: &AppState, req: &Request<B>, site: &str) -> Response<Body> {
                 "false"
             },
         );
-    response::text(StatusCode::OK, "text/html; charset=utf-8", html)
+    let r = response::text(StatusCode::OK, "text/html; charset=utf-8", html);
+    (r, embed.then_some(cfg.embed_origins.as_slice()))
 }
 
 /// `pl` or `en`: the query wins, then the first supported `Accept-Language`
@@ -94,10 +120,28 @@ pub fn language(query: Option<&str>, accept: Option<&str>, default: &str) -> &'s
 
 use crate::http::escape::html_escape as escape;
 
-fn secure(mut r: Response<Body>) -> Response<Body> {
+/// The policy of an embed page: framable by `origins` only.
+pub fn embed_csp(origins: &[String]) -> String {
+    let list = if origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        origins.join(" ")
+    };
+    CSP.replace("frame-ancestors 'none'", &format!("frame-ancestors {list}"))
+}
+
+fn secure(mut r: Response<Body>, frame: Option<&[String]>) -> Response<Body> {
     crate::http::response::harden_page(&mut r, CSP);
     let h = r.headers_mut();
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Origins are validated (scheme, host, port), so they make a valid header.
+    match frame.and_then(|o| HeaderValue::from_str(&embed_csp(o)).ok()) {
+        Some(csp) => {
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        None => {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
@@ -129,5 +173,20 @@ mod tests {
             );
         }
         assert!(escape("<a\"&'>") == "&lt;a&quot;&amp;&#39;&gt;");
+    }
+
+    #[test]
+    fn embed_pages_name_their_framing_origins() {
+        let o = [
+            "https://intranet.example".to_string(),
+            "http://localhost:3000".to_string(),
+        ];
+        let csp = embed_csp(&o);
+        assert!(
+            csp.ends_with("frame-ancestors https://intranet.example http://localhost:3000"),
+            "{csp}"
+        );
+        assert!(csp.starts_with("default-src 'none'; script-src 'self'"));
+        assert!(embed_csp(&[]).ends_with("frame-ancestors 'none'"));
     }
 }

@@ -8,6 +8,7 @@
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
 //! - [`export`]: the CSV rendering of the table endpoints' answers
 //!   (`format=csv` or `Accept: text/csv`).
+//! - [`share`]: signed, expiring, read-only share links and what they may see.
 //! - [`openapi`]: the OpenAPI 3 document of `/api/v1`.
 //! - [`dashboard`]: the self-contained dashboard page built on the API.
 //!
@@ -33,6 +34,7 @@ pub mod kanon;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod share;
 
 use crate::http::HttpError;
 use params::Params;
@@ -112,7 +114,7 @@ async fn api(
         "consent",
         "site",
     ];
-    let params = Params::parse(query);
+    let mut params = Params::parse(query);
     if endpoint == "openapi.json" {
         export::negotiate(endpoint, &params, headers)?;
         return Ok(openapi::document());
@@ -122,14 +124,14 @@ async fn api(
             "unknown endpoint; the API is described at /api/v1/openapi.json".into(),
         ));
     }
-    let site_id = params.required("site")?;
+    let site_id = params.required("site")?.to_string();
     let idx = state
         .config
         .sites
         .iter()
         .position(|s| s.id == site_id)
         .ok_or_else(|| HttpError::NotFound(format!("unknown site `{site_id}`").into()))?;
-    state.stats.keys.check(idx, headers)?;
+    let grant = share::admit(state, idx, endpoint, headers, &mut params).await?;
     let format = export::negotiate(endpoint, &params, headers)?;
     let ctx = handlers::Ctx {
         state,
@@ -138,7 +140,7 @@ async fn api(
         params: &params,
         conv: state.pipeline.aggregator.conversions(idx as u32),
     };
-    let body = match endpoint {
+    let mut body = match endpoint {
         "aggregate" => handlers::aggregate(&ctx).await?,
         "timeseries" => handlers::timeseries(&ctx).await?,
         "breakdown" => handlers::breakdown(&ctx).await?,
@@ -148,6 +150,7 @@ async fn api(
         "consent" => handlers::consent(&ctx).await?,
         _ => handlers::site(&ctx).await?,
     };
+    share::finish(&grant, endpoint, &mut body);
     match format {
         export::Format::Json => Ok(response::json_body(StatusCode::OK, body.to_string())),
         export::Format::Csv => export::response(endpoint, &body),

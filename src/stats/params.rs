@@ -46,6 +46,11 @@ impl Params {
         self.0.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Appends a value to `name` (what a share link forces on a request).
+    pub fn add(&mut self, name: &str, value: String) {
+        self.0.entry(name.to_string()).or_default().push(value);
+    }
+
     /// A required parameter.
     pub fn required(&self, name: &str) -> Result<&str, HttpError> {
         self.get(name)

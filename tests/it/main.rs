@@ -17,6 +17,7 @@ mod privacy_audit;
 mod retention;
 mod salt;
 mod schema;
+mod share;
 mod stats;
 mod tracker;
 mod visits;
