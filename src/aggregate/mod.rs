@@ -20,7 +20,7 @@ use hashbrown::HashMap;
 use parking_lot::Mutex;
 
 use crate::clock::zone::Zone;
-use crate::model::goals::{funnel_step, funnel_value};
+use crate::model::goals::{funnel_step, funnel_value, PlannedPair, Step};
 use crate::model::{Conversions, Counters, Dim, DIRECT, DIRECT_CHANNEL, PROP_SEP, UNKNOWN};
 use crate::privacy::consent::{Decision, Level};
 use crate::privacy::AnonHit;
@@ -57,6 +57,7 @@ struct Facts<'a> {
 /// The value `dim` has in a step, with the same stand-ins for missing values as
 /// the single dimensions (`direct`, `(direct)`, `(unknown)`); `None` when the step
 /// does not know it (then no pair with it is written).
+#[inline]
 fn value_of<'a>(dim: Dim, a: &'a Attributes<'a>, f: &Facts<'a>) -> Option<&'a str> {
     Some(match dim {
         Dim::Page => f.page?,
@@ -107,7 +108,8 @@ impl Adder<'_> {
             entry: Some(entry),
             ..Facts::default()
         };
-        self.add_pairs(site, hour, a, &f, None, c, c, v);
+        let plan = self.conv.plan(Step::Visit);
+        self.add_pairs(site, hour, a, &f, plan, c, c, v);
     }
 
     /// Source, referrer, campaigns, country, region, device, browser and OS.
@@ -140,10 +142,9 @@ impl Adder<'_> {
         }
     }
 
-    /// The site's declared pairs whose two parts this step knows; `only` keeps
-    /// the pairs with that part (a goal's step writes only goal pairs, so the
-    /// event's own pairs are not counted twice). Pairs with a currency get
-    /// `money` (the counters plus the revenue), the others `c`.
+    /// The declared pairs a step writes (`plan`: resolved at start-up) whose
+    /// two values it has. Pairs with a currency get `money` (the counters plus
+    /// the revenue), the others `c`.
     #[allow(clippy::too_many_arguments)]
     fn add_pairs(
         &mut self,
@@ -151,18 +152,13 @@ impl Adder<'_> {
         hour: u32,
         a: &Attributes<'_>,
         f: &Facts<'_>,
-        only: Option<Dim>,
+        plan: &[PlannedPair],
         c: &Counters,
         money: &Counters,
         v: Option<u64>,
     ) {
-        let pairs = self.conv.pairs;
-        for dim in pairs.iter() {
-            let Some((x, y)) = dim.parts() else { continue };
-            if only.is_some_and(|o| x != o && y != o) {
-                continue;
-            }
-            let (Some(vx), Some(vy)) = (value_of(x, a, f), value_of(y, a, f)) else {
+        for p in plan {
+            let (Some(vx), Some(vy)) = (value_of(p.first, a, f), value_of(p.second, a, f)) else {
                 continue;
             };
             let mut buf = std::mem::take(&mut self.buf);
@@ -170,16 +166,12 @@ impl Adder<'_> {
             buf.push_str(vx);
             buf.push(PROP_SEP);
             buf.push_str(vy);
-            let counters = if x == Dim::Currency || y == Dim::Currency {
-                money
-            } else {
-                c
-            };
-            self.add(site, hour, dim, &buf, counters, v);
+            self.add(site, hour, p.dim, &buf, if p.money { money } else { c }, v);
             self.buf = buf;
         }
     }
 
+    #[inline]
     fn add(
         &mut self,
         site: u32,
@@ -450,7 +442,16 @@ impl Aggregator {
                 currency,
                 goal: None,
             };
-            w.add_pairs(site, hour, &credited, &f, None, &c, &money, v);
+            w.add_pairs(
+                site,
+                hour,
+                &credited,
+                &f,
+                conv.plan(Step::Event),
+                &c,
+                &money,
+                v,
+            );
             record_goals(&mut w, site, hour, &goal_names, &credited, &f, revenue, v);
             let mut buf = String::new();
             let props = hit.props.iter().map(|p| (Dim::Prop, p));
@@ -471,7 +472,7 @@ impl Aggregator {
             page: Some(&hit.path),
             ..Facts::default()
         };
-        w.add_pairs(site, hour, &attrs, &f, None, &c, &c, v);
+        w.add_pairs(site, hour, &attrs, &f, conv.plan(Step::Pageview), &c, &c, v);
         if !goal_names.is_empty() {
             let f = Facts { entry, ..f };
             record_goals(&mut w, site, hour, &goal_names, &credited, &f, None, v);
@@ -587,7 +588,8 @@ fn record_goals(
             goal: Some(goal),
             ..*f
         };
-        w.add_pairs(site, hour, credited, &f, Some(Dim::Goal), &done, &money, v);
+        let plan = w.conv.plan(Step::Goal);
+        w.add_pairs(site, hour, credited, &f, plan, &done, &money, v);
     }
 }
 

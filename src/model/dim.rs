@@ -207,12 +207,32 @@ impl Dim {
 
     /// The withheld-mask bits ([`DataGroup::bit`]) of the groups this dimension
     /// holds: a pair is withheld when either part is.
+    /// (Checked for every cell written: a table for pairs, no iteration.)
     pub fn group_bits(self) -> u16 {
-        self.components()
-            .filter_map(Dim::group)
-            .fold(0, |m, g| m | g.bit())
+        match self {
+            Dim::Pair(i) => PAIR_GROUP_BITS.get(usize::from(i)).copied().unwrap_or(0),
+            d => single_bits(d),
+        }
     }
 }
+
+const fn single_bits(d: Dim) -> u16 {
+    match d.group() {
+        Some(g) => g.bit(),
+        None => 0,
+    }
+}
+
+/// The withheld-mask bits of each pair: both parts' groups.
+const PAIR_GROUP_BITS: [u16; PAIRS.len()] = {
+    let mut bits = [0u16; PAIRS.len()];
+    let mut i = 0;
+    while i < PAIRS.len() {
+        bits[i] = single_bits(PAIRS[i].first) | single_bits(PAIRS[i].second);
+        i += 1;
+    }
+    bits
+};
 
 /// The classes of stored data, each with its own retention and consent category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -325,7 +345,7 @@ impl Dim {
 
     /// The data group a site may tie to a consent category of its own
     /// (`consent.requires`); `None` for what every collecting level stores.
-    pub fn group(self) -> Option<DataGroup> {
+    pub const fn group(self) -> Option<DataGroup> {
         Some(match self {
             Dim::Referrer | Dim::Source => DataGroup::Referrers,
             Dim::Utm(_) => DataGroup::Campaigns,

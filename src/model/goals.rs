@@ -164,11 +164,77 @@ impl PairSet {
     }
 }
 
+/// The counting steps of the window, by what each knows: a step writes a
+/// declared pair only when it knows both parts. The query side reads the same
+/// table to say which metrics a pair has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A visit's start or end (`visits`, `bounces`, `duration`).
+    Visit,
+    /// A pageview.
+    Pageview,
+    /// A custom event, credited to its visit's origin.
+    Event,
+    /// A goal completion, credited to its visit's origin (goal pairs only).
+    Goal,
+}
+
+impl Step {
+    /// Every step, in [`Conversions::plans`] order.
+    pub const ALL: [Step; 4] = [Step::Visit, Step::Pageview, Step::Event, Step::Goal];
+
+    /// Whether the step knows the value of `d`.
+    pub fn knows(self, d: Dim) -> bool {
+        let origin = matches!(
+            d,
+            Dim::Source
+                | Dim::Referrer
+                | Dim::Utm(0..=2)
+                | Dim::Country
+                | Dim::Region
+                | Dim::Device
+                | Dim::Browser
+                | Dim::Os
+        );
+        origin
+            || match self {
+                Step::Visit => d == Dim::EntryPage,
+                Step::Pageview => matches!(d, Dim::Page | Dim::Utm(_)),
+                Step::Event => {
+                    matches!(d, Dim::Page | Dim::EntryPage | Dim::Event | Dim::Currency)
+                }
+                Step::Goal => matches!(d, Dim::Page | Dim::EntryPage | Dim::Goal | Dim::Currency),
+            }
+    }
+
+    /// Whether the step writes the pair of `a` and `b` (a goal's step writes only
+    /// goal pairs, so the event's own pairs are not counted twice).
+    pub fn writes(self, a: Dim, b: Dim) -> bool {
+        self.knows(a) && self.knows(b) && (self != Step::Goal || a == Dim::Goal || b == Dim::Goal)
+    }
+}
+
+/// A declared pair a step writes, with its parts resolved once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedPair {
+    /// The pair.
+    pub dim: Dim,
+    /// Its first part.
+    pub first: Dim,
+    /// Its second part.
+    pub second: Dim,
+    /// A part is the currency: the cell gets the revenue.
+    pub money: bool,
+}
+
 /// A site's pairs, goals, funnels and currencies, compiled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Conversions {
     /// Declared pairs.
     pub pairs: PairSet,
+    /// The declared pairs each [`Step`] writes, in [`Step::ALL`] order, so the hot
+    /// path walks only what it writes.
+    pub plans: [Vec<PlannedPair>; 4],
     /// Goals.
     pub goals: Vec<Goal>,
     /// Funnels.
@@ -267,12 +333,19 @@ impl Conversions {
                 }
             }
         }
+        let pairs = PairSet(pairs);
         Ok(Conversions {
-            pairs: PairSet(pairs),
+            plans: Step::ALL.map(|step| plan(pairs, step)),
+            pairs,
             goals,
             funnels,
             currencies,
         })
+    }
+
+    /// The declared pairs `step` writes.
+    pub fn plan(&self, step: Step) -> &[PlannedPair] {
+        &self.plans[step as usize]
     }
 
     /// Goals completed by a hit (a custom event `event`, or a pageview of `path`).
@@ -305,6 +378,21 @@ impl Conversions {
     pub fn accepts(&self, code: [u8; 3]) -> bool {
         self.currencies.contains(&code)
     }
+}
+
+fn plan(pairs: PairSet, step: Step) -> Vec<PlannedPair> {
+    pairs
+        .iter()
+        .filter_map(|dim| {
+            let (first, second) = dim.parts()?;
+            step.writes(first, second).then_some(PlannedPair {
+                dim,
+                first,
+                second,
+                money: first == Dim::Currency || second == Dim::Currency,
+            })
+        })
+        .collect()
 }
 
 /// The steps of funnel `i` a visit has completed, from its progress word.

@@ -264,7 +264,7 @@ impl DataGroup {
     }
 
     /// Bit of the group in a withheld mask.
-    pub fn bit(self) -> u16 {
+    pub const fn bit(self) -> u16 {
         1 << (self as u16)
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::clock::{civil_from_days, format_day};
-use crate::model::goals::PairSet;
+use crate::model::goals::{PairSet, Step};
 use crate::model::Dim;
 
 use crate::http::HttpError;
@@ -304,55 +304,17 @@ pub fn dimension_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// The single dimensions a pageview's cells carry (pairs of two of them count
-/// pageviews).
-fn in_pageview(d: Dim) -> bool {
-    matches!(
-        d,
-        Dim::Page
-            | Dim::Source
-            | Dim::Referrer
-            | Dim::Utm(_)
-            | Dim::Country
-            | Dim::Region
-            | Dim::Device
-            | Dim::Browser
-            | Dim::Os
-    )
-}
-
-/// The single dimensions a visit's cells carry.
-fn in_visit(d: Dim) -> bool {
-    matches!(
-        d,
-        Dim::EntryPage
-            | Dim::Source
-            | Dim::Referrer
-            | Dim::Utm(0..=2)
-            | Dim::Country
-            | Dim::Region
-            | Dim::Device
-            | Dim::Browser
-            | Dim::Os
-    )
-}
-
-/// The single dimensions a custom event's pairs are credited to: the visit's
-/// origin, and the event's page, name and currency.
-fn in_event(d: Dim) -> bool {
-    in_visit(d) || matches!(d, Dim::Page | Dim::Event | Dim::Currency)
-}
-
 /// Which metrics are stored for a dimension (see `Aggregator::record` and
 /// `Aggregator::record_visit`).
 pub fn metrics_of(dim: Dim) -> MetricSet {
     if let Some((a, b)) = dim.parts() {
         let goal = a == Dim::Goal || b == Dim::Goal;
         let currency = a == Dim::Currency || b == Dim::Currency;
+        // The steps that write the pair say what it counts.
         return MetricSet {
-            pageviews: in_pageview(a) && in_pageview(b),
-            visits: in_visit(a) && in_visit(b),
-            events: !goal && in_event(a) && in_event(b),
+            pageviews: Step::Pageview.writes(a, b),
+            visits: Step::Visit.writes(a, b),
+            events: Step::Event.writes(a, b),
             completions: goal,
             revenue: currency,
             engagement: false,
