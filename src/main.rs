@@ -157,6 +157,9 @@ fn main() -> anyhow::Result<()> {
                 if !shown.clickhouse.password.is_empty() {
                     shown.clickhouse.password = "********".into();
                 }
+                if !shown.smtp.password.is_empty() {
+                    shown.smtp.password = "********".into();
+                }
                 println!(
                     "{}",
                     toml::to_string_pretty(&shown).context("cannot print config")?
