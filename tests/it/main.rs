@@ -13,6 +13,7 @@ mod dropin;
 mod ingest;
 mod pages;
 mod privacy_audit;
+mod reports;
 mod retention;
 mod salt;
 mod schema;
