@@ -739,3 +739,34 @@ async fn two_nodes_send_each_report_once_and_a_timed_out_claim_is_taken_again() 
     );
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veil_serve_sends_the_due_report_at_start() {
+    let Some(sink) = Sink::start("serve", &[]) else {
+        return;
+    };
+    let db = TestDb::new("reports_serve").await;
+    seed(&db, &known_cells()).await;
+    let config = report_config(
+        &db,
+        &sink,
+        vec![report(Every::Week, &["a@example.com"], None)],
+    );
+    let clock = Arc::new(ManualClock::at_ms(at(2026, 11, 25, 12) * 1000));
+    let veil = TestVeil::start_with_clock(config.clone(), clock.clone()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.messages().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    veil.stop().await;
+    assert_eq!(
+        sink.subjects(),
+        ["Weekly report for example.com: 16–22 November 2026"]
+    );
+    // Started again: the week is in the ledger, nothing more is sent.
+    let again = TestVeil::start_with_clock(config, clock).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    again.stop().await;
+    assert_eq!(sink.messages().len(), 1);
+    db.drop().await;
+}
