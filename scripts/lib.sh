@@ -222,6 +222,20 @@ ensure_chdb() {
     export VEIL_PYTHON
 }
 
+# ensure_aiosmtpd — the PyPI package aiosmtpd (the SMTP server that the e-mail
+# report tests start, scripts/smtp-sink.py) in the python ensure_chdb chose, so
+# one VEIL_PYTHON serves both; exports VEIL_PYTHON.
+ensure_aiosmtpd() {
+    ensure_chdb
+    if ! "$VEIL_PYTHON" -c 'import aiosmtpd' >/dev/null 2>&1; then
+        say "$VEIL_PYTHON -m pip install aiosmtpd"
+        "$VEIL_PYTHON" -m pip install --quiet 'aiosmtpd>=1.4,<2' >&2 ||
+            die "cannot install the PyPI package aiosmtpd with $VEIL_PYTHON"
+    fi
+    "$VEIL_PYTHON" -c 'import aiosmtpd' || die "aiosmtpd is installed but 'import aiosmtpd' fails"
+    say "aiosmtpd $("$VEIL_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') ($VEIL_PYTHON)"
+}
+
 # --------------------------------------------------------------- geo data ---
 
 _veil_geo_present() {

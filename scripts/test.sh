@@ -15,6 +15,7 @@
 # Passed to the tests:
 #   VEIL_TEST_CLICKHOUSE_URL=http://127.0.0.1:$VEIL_CH_HTTP_PORT
 #   VEIL_TEST_GEO_DIR=$VEIL_DATA_DIR/geo
+#   VEIL_PYTHON   a python with aiosmtpd (the e-mail report tests' SMTP server)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
@@ -90,11 +91,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "provision: Debian packages" \
-    ensure_apt_packages clickhouse-server clickhouse-client curl ca-certificates gcc pkg-config
+    ensure_apt_packages clickhouse-server clickhouse-client curl ca-certificates gcc pkg-config openssl
 step "provision: Rust toolchain" ensure_cargo
 step "provision: rustfmt and clippy" ensure_cargo_components
 step "provision: GeoLite2 City data" ensure_geo_db
 step "provision: ClickHouse on 127.0.0.1:$VEIL_CH_HTTP_PORT" clickhouse_start
+# The e-mail report tests (tests/it/reports.rs) start scripts/smtp-sink.py with
+# $VEIL_PYTHON, and openssl makes their STARTTLS certificates.
+step "provision: Python with chdb-core and aiosmtpd" ensure_aiosmtpd
 
 export VEIL_TEST_CLICKHOUSE_URL="$VEIL_CH_URL"
 export VEIL_TEST_GEO_DIR="$VEIL_GEO_DIR"

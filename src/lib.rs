@@ -22,6 +22,8 @@
 //!   spool, and the migrations in `sql/`.
 //! - [`retention`]: drops and deletes expired aggregates (ClickHouse 18.16 has no TTL).
 //! - [`stats`]: the stats API (`/api/v1`) and dashboard (`/dashboard/{site}`).
+//! - [`report`]: scheduled e-mail reports (weekly, monthly; EN, PL) over SMTP,
+//!   sent once per period through a ledger in ClickHouse.
 //! - [`manifest`]: what veil collects for a site, from the running configuration:
 //!   JSON, and English and Polish disclosures (`veil manifest`, `/privacy`).
 //! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
@@ -49,6 +51,7 @@ pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod privacy;
+pub mod report;
 pub mod retention;
 pub mod server;
 pub mod session;

@@ -214,6 +214,9 @@ fn main() -> anyhow::Result<()> {
                         site.share_secret = "********".into();
                     }
                 }
+                if !shown.smtp.password.is_empty() {
+                    shown.smtp.password = "********".into();
+                }
                 println!(
                     "{}",
                     toml::to_string_pretty(&shown).context("cannot print config")?

@@ -2,9 +2,10 @@
 //!
 //! [`start_on`] reads as the list: check the schema → open the geo database →
 //! keep the salts → build the pipeline → open the spool → spawn the writer, the
-//! flusher and the background jobs → serve. Shutdown runs the same list backwards:
-//! stop accepting, finish in-flight requests, close visits, final flush, drain the
-//! writer (or spool) within `pipeline.shutdown_deadline_ms`.
+//! flusher and the background jobs (the e-mail reports among them) → serve.
+//! Shutdown runs the same list backwards: stop accepting, finish in-flight
+//! requests, close visits, final flush, drain the writer (or spool) within
+//! `pipeline.shutdown_deadline_ms`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +48,9 @@ pub enum StartError {
     /// ClickHouse unreachable or schema behind.
     #[error(transparent)]
     Sink(#[from] sink::SinkError),
+    /// The SMTP transport of the reports could not be set up.
+    #[error("reports: {0}")]
+    Report(#[from] crate::report::ReportError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -124,6 +128,7 @@ pub async fn start_on(
     let client = sink::schema::client(&config.clickhouse);
     sink::schema::check_version(&client).await?;
 
+    let reports = open_reports(&config, clock.clone())?;
     let geo = open_geo(&config)?;
     let zones: Vec<&str> = config.sites.iter().map(|s| s.timezone.as_str()).collect();
     let salts = Arc::new(SaltKeeper::new(
@@ -171,6 +176,13 @@ pub async fn start_on(
     );
     let flusher = spawn_flusher(&state, queue_tx, stopped(bg_stop.clone()));
     spawn_background_jobs(&state, client, geo, salts, clock, &bg_stop);
+    if let Some(reports) = reports {
+        tokio::spawn(crate::report::run_reports(
+            reports,
+            Duration::from_secs(config.reports.interval_secs),
+            stopped(bg_stop.clone()),
+        ));
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
@@ -224,6 +236,17 @@ fn open_geo(config: &Config) -> Result<Option<Arc<GeoDb>>, StartError> {
         return Ok(None);
     }
     Ok(Some(Arc::new(GeoDb::open(&config.geo.paths)?)))
+}
+
+/// Step: the e-mail report job, when enabled and some site has reports.
+fn open_reports(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<crate::report::Reports>, StartError> {
+    if !config.reports.enabled {
+        return Ok(None);
+    }
+    Ok(crate::report::Reports::new(config, clock)?)
 }
 
 /// Step: the disk spool, when configured (what a previous run left is replayed).

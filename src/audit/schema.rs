@@ -279,6 +279,10 @@ const VEIL_TABLES: &[(&str, &str)] = &[
         "batch ids of recent inserts (date, batch, rows), for idempotent retries",
     ),
     ("batches_mv", "feeds batches, stores nothing itself"),
+    (
+        "report_ledger",
+        "the ledger of e-mail reports (site, kind, period, recipients hash, claim token, state): no visitor data",
+    ),
     ("schema_migrations", "applied migrations"),
 ];
 

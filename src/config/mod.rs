@@ -21,11 +21,12 @@ mod site;
 mod validate;
 
 pub use self::sections::{
-    ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, RetentionJobConfig, SaltConfig,
-    ServerConfig, SpoolConfig,
+    ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, ReportsJobConfig,
+    RetentionJobConfig, SaltConfig, ServerConfig, SmtpConfig, SmtpTls, SpoolConfig,
 };
 pub use self::site::{
-    FunnelConfig, GoalConfig, RetentionConfig, SiteConfig, StepConfig, SHARE_SECRET_MIN,
+    Every, FunnelConfig, GoalConfig, ReportConfig, RetentionConfig, SiteConfig, StepConfig,
+    SHARE_SECRET_MIN,
 };
 
 use self::env::apply_env;
@@ -88,6 +89,10 @@ pub struct Config {
     pub retention: RetentionJobConfig,
     /// Disk spool for aggregate batches while ClickHouse is unavailable.
     pub spool: SpoolConfig,
+    /// The SMTP server e-mail reports are sent through.
+    pub smtp: SmtpConfig,
+    /// The scheduled e-mail report job.
+    pub reports: ReportsJobConfig,
     /// The sites veil collects for; hits for any other site are refused.
     pub sites: Vec<SiteConfig>,
 }
@@ -293,5 +298,87 @@ mod tests {
         .unwrap();
         assert_eq!(c.sites[0].timezone, "Europe/Warsaw");
         assert_eq!(c.server.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn reports_need_smtp_and_valid_addresses() {
+        let smtp = "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"veil <reports@example.com>\"\n";
+        let site =
+            |reports: &str| format!("[[sites]]\nid = \"example.com\"\nreports = [{reports}]\n");
+        let weekly = "{ every = \"week\", to = [\"a@example.com\"] }";
+        let c = load(
+            &format!("{smtp}{}", site(weekly)),
+            &[("VEIL_SMTP__PASSWORD", "s3cret")],
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].reports[0].every, Every::Week);
+        assert_eq!(c.smtp.password, "s3cret");
+        assert_eq!(c.smtp.tls, SmtpTls::Starttls);
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password is never shown"
+        );
+        let c = load(
+            &format!("{smtp}{}", site(weekly)),
+            &[("VEIL_SMTP__TLS", "tls")],
+        )
+        .unwrap();
+        assert_eq!(c.smtp.tls, SmtpTls::Tls);
+
+        let err = |text: &str| load(text, &[]).unwrap_err().to_string();
+        let e = err(&site(weekly));
+        assert!(
+            e.contains("sites[0].reports") && e.contains("smtp.host"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{smtp}{}",
+            site("{ every = \"day\", to = [\"a@example.com\"] }")
+        ));
+        assert!(e.contains("sites[0].reports[0].every"), "{e}");
+        let e = err(&format!(
+            "{smtp}{}",
+            site("{ every = \"week\", to = [\"a@example.com\", \"not an address\"] }")
+        ));
+        assert!(e.contains("sites[0].reports[0].to[1]"), "{e}");
+        let e = err(&format!("{smtp}{}", site("{ every = \"week\", to = [] }")));
+        assert!(e.contains("sites[0].reports[0].to"), "{e}");
+        let e = err(&format!(
+            "{smtp}{}",
+            site("{ every = \"month\", to = [\"a@example.com\"], language = \"de\" }")
+        ));
+        assert!(e.contains("sites[0].reports[0].language"), "{e}");
+        let e = err(&format!(
+            "{smtp}{}",
+            site(&format!(
+                "{weekly}, {{ every = \"week\", to = [\"A@example.com\"], language = \"pl\" }}"
+            ))
+        ));
+        assert!(
+            e.contains("sites[0].reports[1]") && e.contains("reports[0]"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"nobody\"\n{}",
+            site(weekly)
+        ));
+        assert!(e.contains("smtp.from"), "{e}");
+        let e = err(&format!("{smtp}tls = \"ssl\"\n{}", site(weekly)));
+        assert!(e.contains("smtp.tls"), "{e}");
+        let e = err(&format!(
+            "{smtp}[reports]\nclaim_settle_ms = 500\n{}",
+            site(weekly)
+        ));
+        assert!(e.contains("reports.claim_settle_ms"), "{e}");
+        let e = err(&format!(
+            "{smtp}[reports]\nclaim_timeout_secs = 60\n{}",
+            site(weekly)
+        ));
+        assert!(e.contains("reports.claim_timeout_secs"), "{e}");
+        let e = err(&format!(
+            "{smtp}ca_file = \"/nonexistent.pem\"\n{}",
+            site(weekly)
+        ));
+        assert!(e.contains("smtp.ca_file"), "{e}");
     }
 }

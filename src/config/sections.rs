@@ -256,3 +256,105 @@ fn paths_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>,
         OneOrMany::Many(v) => v,
     })
 }
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on the same host or a trusted network only).
+    None,
+    /// Plain connection upgraded with STARTTLS, which the server must offer
+    /// (usually port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// The SMTP server scheduled e-mail reports are sent through.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name (also the name the server's certificate must carry); empty =
+    /// no SMTP, and then no site may have `reports`.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// User name for SMTP AUTH; empty = no authentication.
+    pub user: String,
+    /// Password for SMTP AUTH (never logged, masked by `veil check-config`).
+    pub password: String,
+    /// The sender, `reports@example.com` or `veil <reports@example.com>`.
+    pub from: String,
+    /// Longest wait for the server, per command (s).
+    pub timeout_secs: u64,
+    /// A PEM file of extra CA certificates to trust (a private CA); empty = the
+    /// system's certificates only.
+    pub ca_file: PathBuf,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            user: String::new(),
+            password: String::new(),
+            from: String::new(),
+            timeout_secs: 30,
+            ca_file: PathBuf::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "********"
+                },
+            )
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// The scheduled e-mail report job (the reports themselves are per site).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsJobConfig {
+    /// Run the job inside `veil serve` (when some site has `reports`).
+    pub enabled: bool,
+    /// How often it looks for due reports (s); it also looks once at start.
+    pub interval_secs: u64,
+    /// Wait between claiming a report in the ledger and reading the claims back
+    /// (ms): longer than one second (the ledger's clock) plus the longest insert.
+    pub claim_settle_ms: u64,
+    /// A claim this old without `sent` is taken to have crashed and may be taken
+    /// again (s): longer than a whole send can take.
+    pub claim_timeout_secs: u64,
+}
+
+impl Default for ReportsJobConfig {
+    fn default() -> Self {
+        ReportsJobConfig {
+            enabled: true,
+            interval_secs: 3_600,
+            claim_settle_ms: 5_000,
+            claim_timeout_secs: 900,
+        }
+    }
+}

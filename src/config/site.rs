@@ -84,6 +84,43 @@ pub struct SiteConfig {
     /// and the list of stored values stays bounded.
     #[serde(default = "default_currencies")]
     pub currencies: Vec<String>,
+    /// Scheduled e-mail reports (sent through `[smtp]`).
+    #[serde(default)]
+    pub reports: Vec<ReportConfig>,
+}
+
+/// How often a report is sent: each covers the site's previous complete local
+/// week (Monday to Sunday) or month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Every {
+    /// Weekly, Monday to Sunday.
+    Week,
+    /// Monthly, a calendar month.
+    Month,
+}
+
+impl Every {
+    /// The spelling in the configuration and the report ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Every::Week => "week",
+            Every::Month => "month",
+        }
+    }
+}
+
+/// One scheduled e-mail report of a site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// `week` or `month`.
+    pub every: Every,
+    /// Recipients (addresses, or `Name <address>`); one message to all of them.
+    pub to: Vec<String>,
+    /// `en` or `pl`; unset = the site's `language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// One goal: exactly one of `event` and `page`.

@@ -95,6 +95,7 @@ impl Config {
             }
         }
         self.trusted_proxies()?;
+        self.validate_smtp()?;
         let url = &self.clickhouse.url;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::key(
@@ -217,6 +218,7 @@ impl Config {
             if let Err((key, message)) = crate::model::Conversions::compile(site) {
                 return Err(ConfigError::key(format!("sites[{i}].{key}"), message));
             }
+            self.validate_reports(i, site)?;
             for (j, h) in site.hostnames.iter().enumerate() {
                 let bare = h.strip_prefix("*.").unwrap_or(h);
                 if bare.is_empty() || bare.contains(['/', ':', ' ']) {
@@ -226,6 +228,140 @@ impl Config {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `[smtp]` and `[reports]`: checked whenever a host is set, so a typo shows
+    /// at start and not on the first report day.
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        let job = &self.reports;
+        for (key, value) in [
+            ("reports.interval_secs", job.interval_secs),
+            ("reports.claim_timeout_secs", job.claim_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
+        if job.claim_settle_ms < 2_000 {
+            return Err(ConfigError::key(
+                "reports.claim_settle_ms",
+                "must be at least 2000: claims are stamped in whole seconds, and the wait must \
+                 cover one second plus the longest insert",
+            ));
+        }
+        if smtp.host.is_empty() {
+            return Ok(());
+        }
+        if smtp.host.contains(['/', ' ', ':']) && smtp.host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(ConfigError::key(
+                "smtp.host",
+                format!(
+                    "`{}` is not a host name (no scheme, port or path)",
+                    smtp.host
+                ),
+            ));
+        }
+        if smtp.port == 0 {
+            return Err(ConfigError::key("smtp.port", "must be greater than 0"));
+        }
+        if smtp.timeout_secs == 0 {
+            return Err(ConfigError::key(
+                "smtp.timeout_secs",
+                "must be greater than 0",
+            ));
+        }
+        if let Err(e) = smtp.from.parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError::key(
+                "smtp.from",
+                format!(
+                    "`{}` is not an e-mail address (`reports@example.com` or `veil <reports@example.com>`): {e}",
+                    smtp.from
+                ),
+            ));
+        }
+        if !smtp.ca_file.as_os_str().is_empty() && !smtp.ca_file.is_file() {
+            return Err(ConfigError::key(
+                "smtp.ca_file",
+                format!("{} is not a readable file", smtp.ca_file.display()),
+            ));
+        }
+        // A claim must outlive the settle and a whole send (connect, EHLO,
+        // STARTTLS, AUTH, MAIL, RCPT, DATA: each may take the timeout).
+        let send = job.claim_settle_ms / 1_000 + 8 * smtp.timeout_secs;
+        if job.claim_timeout_secs <= send {
+            return Err(ConfigError::key(
+                "reports.claim_timeout_secs",
+                format!(
+                    "must exceed the longest send, claim_settle_ms + 8 × smtp.timeout_secs = {send} s: \
+                     a claim taken again while its sender is still sending sends twice"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `sites[i].reports`.
+    fn validate_reports(
+        &self,
+        i: usize,
+        site: &crate::config::SiteConfig,
+    ) -> Result<(), ConfigError> {
+        if site.reports.is_empty() {
+            return Ok(());
+        }
+        if self.smtp.host.is_empty() {
+            return Err(ConfigError::key(
+                format!("sites[{i}].reports"),
+                "reports need an SMTP server: set `smtp.host` and `smtp.from`",
+            ));
+        }
+        let mut seen: Vec<(crate::config::Every, Vec<String>)> = Vec::new();
+        for (j, r) in site.reports.iter().enumerate() {
+            let key = format!("sites[{i}].reports[{j}]");
+            if r.to.is_empty() {
+                return Err(ConfigError::key(
+                    format!("{key}.to"),
+                    "needs at least one recipient",
+                ));
+            }
+            let mut addresses = Vec::new();
+            for (n, to) in r.to.iter().enumerate() {
+                match to.parse::<lettre::message::Mailbox>() {
+                    Ok(m) => addresses.push(m.email.to_string().to_lowercase()),
+                    Err(e) => {
+                        return Err(ConfigError::key(
+                            format!("{key}.to[{n}]"),
+                            format!("`{to}` is not an e-mail address: {e}"),
+                        ))
+                    }
+                }
+            }
+            if let Some(lang) = &r.language {
+                if lang != "en" && lang != "pl" {
+                    return Err(ConfigError::key(
+                        format!("{key}.language"),
+                        format!("`{lang}` is not supported; use `en` or `pl`"),
+                    ));
+                }
+            }
+            addresses.sort();
+            addresses.dedup();
+            if let Some(m) = seen
+                .iter()
+                .position(|(e, a)| *e == r.every && *a == addresses)
+            {
+                return Err(ConfigError::key(
+                    key,
+                    format!(
+                        "sends the same `{}` report to the same recipients as reports[{m}]",
+                        r.every.as_str()
+                    ),
+                ));
+            }
+            seen.push((r.every, addresses));
         }
         Ok(())
     }

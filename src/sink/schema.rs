@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_conversions.sql",
         sql: include_str!("../../sql/0003_conversions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_reports.sql",
+        sql: include_str!("../../sql/0004_reports.sql"),
+    },
 ];
 
 /// The version the binary needs.
@@ -57,6 +62,7 @@ pub const TABLES: &[&str] = &[
     "late_hourly",
     "day_close",
     "batches",
+    "report_ledger",
     "schema_migrations",
 ];
 

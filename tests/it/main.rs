@@ -14,6 +14,7 @@ mod export;
 mod ingest;
 mod pages;
 mod privacy_audit;
+mod reports;
 mod retention;
 mod salt;
 mod schema;

@@ -1,5 +1,6 @@
 //! `veil-bench sql-plan`: every SQL statement veil's storage sends — migrations
-//! (v1 → v2 conversion included), the day close and every stats query — in the
+//! (v1 → v2 conversion included), the day close, every stats query and the
+//! report ledger — in the
 //! order a deployment's life sends them, over a small seeded data set, as plain
 //! text with binds inlined ([`Sql::inline`]). `scripts/chdb-check.py` replays the
 //! plan on ClickHouse 18.16 and on the current engine (chdb) and compares the
@@ -16,7 +17,9 @@ use serde::Serialize;
 
 use veil::clock::zone::{UnknownZone, Zone};
 use veil::clock::{format_day, DAY_SECS, HOUR_SECS};
+use veil::config::Every;
 use veil::model::{Counters, Dim, OTHER, PROP_SEP, UNKNOWN};
+use veil::report::ledger::{self, Key};
 use veil::sink::close::close_day_statements;
 use veil::sink::row::AggRow;
 use veil::sink::schema::{statements, v1_site_statements, MIGRATIONS, V1_COUNTERS};
@@ -459,6 +462,58 @@ fn queries(label: &str) -> Vec<Step> {
     out
 }
 
+/// The report ledger's statements (`report::ledger`) for one report: look,
+/// two claims in round 0, the election, `sent`, look again, and a second round
+/// after a timed-out claim. The looks and the election read the server's clock
+/// (`now()`, claims stamped by it), so they are run, not compared; the dump of
+/// the states is compared.
+fn ledger_steps() -> Vec<Step> {
+    let key = Key {
+        site: SITES[2].0.to_string(),
+        every: Every::Week,
+        period: day("2026-10-19"),
+        recipients: ledger::recipients_hash(&["a@example.com".into()]),
+    };
+    let monthly = Key {
+        every: Every::Month,
+        period: day("2026-10-01"),
+        ..key.clone()
+    };
+    let mut out = vec![
+        run("ledger: look".into(), &ledger::status_sql(&key)),
+        run("ledger: claim 1".into(), &ledger::claim_sql(&key, 0, 7)),
+        run("ledger: claim 2".into(), &ledger::claim_sql(&key, 0, 3)),
+        run("ledger: elect".into(), &ledger::winner_sql(&key, 0)),
+        run(
+            "ledger: sent".into(),
+            &ledger::sent_sql(&key, 0, 3, 1_792_000_000),
+        ),
+        run("ledger: look again".into(), &ledger::status_sql(&key)),
+        run(
+            "ledger: claim, month".into(),
+            &ledger::claim_sql(&monthly, 0, 5),
+        ),
+        run(
+            "ledger: claim, month round 1".into(),
+            &ledger::claim_sql(&monthly, 1, 9),
+        ),
+        run(
+            "ledger: elect, month".into(),
+            &ledger::winner_sql(&monthly, 1),
+        ),
+    ];
+    out.push(Step {
+        name: "ledger: table report_ledger".into(),
+        sql: "SELECT site, kind, period, recipients, round, token, max(state) AS top, \
+              countIf(state = 2 AND at = toDateTime(1792000000, 'UTC')) AS sent_rows \
+              FROM report_ledger GROUP BY site, kind, period, recipients, round, token \
+              ORDER BY site, kind, period, recipients, round, token"
+            .into(),
+        compare: true,
+    });
+    out
+}
+
 fn run(name: String, sql: &Sql) -> Step {
     Step {
         name,
@@ -511,6 +566,7 @@ pub fn plan() -> Result<Vec<Step>, UnknownZone> {
         }
     }
     out.extend(queries("closed"));
+    out.extend(ledger_steps());
     Ok(out)
 }
 
@@ -560,5 +616,9 @@ mod tests {
             .iter()
             .filter(|s| s.compare)
             .all(|s| s.sql.starts_with("SELECT")));
+        assert!(at("0004_reports.sql") < at("ledger: claim 1"));
+        assert!(names
+            .last()
+            .is_some_and(|n| *n == "ledger: table report_ledger"));
     }
 }
