@@ -27,9 +27,9 @@ pub enum HttpError {
     /// `404`.
     #[error("{0}")]
     NotFound(Cow<'static, str>),
-    /// `405`.
+    /// `405` with `Allow`: the methods the path answers (`"GET, HEAD"`).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// `408`: the body did not arrive within the read timeout.
     #[error("body not received in time")]
     Timeout,
@@ -81,7 +81,7 @@ impl HttpError {
             HttpError::Unauthorized | HttpError::ShareLink(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
-            HttpError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            HttpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::Timeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -125,6 +125,10 @@ impl HttpError {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
+        if let HttpError::MethodNotAllowed(allow) = self {
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         if let Some(secs) = self.retry_after() {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -150,5 +154,19 @@ mod tests {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.headers().get(header::RETRY_AFTER).is_none());
         assert_eq!(HttpError::Timeout.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let e = HttpError::MethodNotAllowed("GET, HEAD, OPTIONS");
+        for r in [e.to_json(), e.to_text()] {
+            assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(r.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+        }
+        assert!(HttpError::NotFound("x".into())
+            .to_json()
+            .headers()
+            .get(header::ALLOW)
+            .is_none());
     }
 }

@@ -86,11 +86,15 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
             ]),
         ),
         (_, p) if crate::stats::owns(p) => crate::stats::handle(state, req).await,
-        (
-            _,
-            "/p.gif" | "/t.js" | "/api/collect" | "/api/event" | "/api/send" | "/health" | "/ready"
-            | "/metrics" | "/privacy" | "/privacy.json" | "/optout",
-        ) => HttpError::MethodNotAllowed.to_json(),
+        // Every known path with another method: 405 and what it does answer.
+        (_, "/p.gif" | "/t.js" | "/privacy" | "/privacy.json") => {
+            HttpError::MethodNotAllowed("GET, HEAD").to_json()
+        }
+        (_, "/api/collect" | "/api/event" | "/api/send") => {
+            HttpError::MethodNotAllowed("POST, OPTIONS").to_json()
+        }
+        (_, "/health" | "/ready" | "/metrics") => HttpError::MethodNotAllowed("GET").to_json(),
+        (_, "/optout") => HttpError::MethodNotAllowed("GET, HEAD, POST").to_json(),
         _ => HttpError::NotFound("not found".into()).to_json(),
     }
 }

@@ -17,7 +17,7 @@ use crate::model::goals::funnel_value;
 use crate::model::{Dim, PROP_SEP};
 
 use super::handlers::{fold_groups, insert_comparison, money, ratio, Ctx};
-use super::params::{dimension, DateRange, Filter};
+use super::params::{dimension, undeclared_goal_pair, DateRange};
 use super::query::{self, Group};
 
 /// `by` values the goal card offers (each needs its `*goal` pair declared).
@@ -95,7 +95,7 @@ pub async fn goals(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
                 })?;
             let pair = pairs
                 .of(dim, Dim::Goal)
-                .ok_or_else(|| Filter::undeclared_pair(dim, Dim::Goal, pairs))?;
+                .ok_or_else(|| undeclared_goal_pair(dim, pairs))?;
             Some((dim, pair))
         }
     };

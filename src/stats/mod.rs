@@ -61,6 +61,11 @@ impl Stats {
     }
 }
 
+/// The methods every `/api/v1/…` path answers (`Allow` of its `405` and `OPTIONS`).
+pub const API_METHODS: &str = "GET, HEAD, OPTIONS";
+/// The methods `/dashboard/…` answers.
+pub const DASHBOARD_METHODS: &str = "GET, HEAD";
+
 /// Whether `path` belongs to this module (`/api/v1/…`, `/dashboard/…`).
 pub fn owns(path: &str) -> bool {
     path.starts_with("/api/v1/") || path == "/dashboard" || path.starts_with("/dashboard/")
@@ -70,11 +75,19 @@ pub fn owns(path: &str) -> bool {
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/dashboard" || path.starts_with("/dashboard/") {
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return HttpError::MethodNotAllowed(DASHBOARD_METHODS).to_json();
+        }
         return dashboard::serve(state, &req);
     }
     let origin = auth::allowed_origin(&state.config, req.headers()).cloned();
     let resp = match *req.method() {
-        Method::OPTIONS => response::empty(StatusCode::NO_CONTENT),
+        Method::OPTIONS => {
+            let mut r = response::empty(StatusCode::NO_CONTENT);
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(API_METHODS));
+            r
+        }
         Method::GET | Method::HEAD => {
             let query = req.uri().query().unwrap_or("");
             let endpoint = path.trim_start_matches("/api/v1/");
@@ -85,7 +98,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
                 Err(_) => HttpError::unavailable("ClickHouse did not answer in time").to_json(),
             }
         }
-        _ => HttpError::MethodNotAllowed.to_json(),
+        _ => HttpError::MethodNotAllowed(API_METHODS).to_json(),
     };
     let mut resp = auth::with_cors(resp, origin.as_ref());
     let h = resp.headers_mut();

@@ -503,24 +503,41 @@ impl Filter {
     /// The `400` for filters on `asked` and `filtered` whose pair the site
     /// does not store.
     pub fn undeclared_pair(asked: Dim, filtered: Dim, declared: PairSet) -> HttpError {
-        let names: Vec<&str> = declared.iter().map(Dim::as_str).collect();
-        let pair = match Dim::pair_of(asked, filtered) {
-            Some(p) => format!(
-                "declare the pair `{}` in the site's `pairs` to store it",
-                p.as_str()
-            ),
-            None => "veil cannot store that pair".to_string(),
-        };
-        HttpError::param(
-            "filter",
-            format!(
-                "`{a}` cannot be filtered by `{f}`: veil stores anonymous aggregates, and {a} × {f} is not a stored pair ({pair}); this site stores {list}",
-                a = asked.as_str(),
-                f = filtered.as_str(),
-                list = if names.is_empty() { "no pairs".to_string() } else { names.join(", ") },
-            ),
-        )
+        let what = format!(
+            "`{}` cannot be filtered by `{}`",
+            asked.as_str(),
+            filtered.as_str()
+        );
+        unstored_pair("filter", &what, asked, filtered, declared)
     }
+}
+
+/// The `400` for `by=dim` on `/goals` when the site does not store `dim*goal`.
+pub fn undeclared_goal_pair(dim: Dim, declared: PairSet) -> HttpError {
+    let what = format!("goals cannot be broken down by `{}`", dim.as_str());
+    unstored_pair("by", &what, dim, Dim::Goal, declared)
+}
+
+/// `parameter `name`: WHAT: veil stores anonymous aggregates, and a × b is not a
+/// stored pair (…); this site stores …`.
+fn unstored_pair(name: &str, what: &str, a: Dim, b: Dim, declared: PairSet) -> HttpError {
+    let names: Vec<&str> = declared.iter().map(Dim::as_str).collect();
+    let pair = match Dim::pair_of(a, b) {
+        Some(p) => format!(
+            "declare the pair `{}` in the site's `pairs` to store it",
+            p.as_str()
+        ),
+        None => "veil cannot store that pair".to_string(),
+    };
+    HttpError::param(
+        name,
+        format!(
+            "{what}: veil stores anonymous aggregates, and {a} × {b} is not a stored pair ({pair}); this site stores {list}",
+            a = a.as_str(),
+            b = b.as_str(),
+            list = if names.is_empty() { "no pairs".to_string() } else { names.join(", ") },
+        ),
+    )
 }
 
 #[cfg(test)]

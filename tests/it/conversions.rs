@@ -276,8 +276,14 @@ async fn check_answers(a: std::net::SocketAddr, day: &str) {
         ),
         (&"spring".into(), &2.into(), &1.0.into())
     );
-    let (status, _) = api(a, &format!("/api/v1/goals?{range}&by=browser")).await;
+    let (status, e) = api(a, &format!("/api/v1/goals?{range}&by=browser")).await;
     assert_eq!(status, 400, "browser*goal is not declared");
+    let e = e["error"].as_str().unwrap_or_default();
+    assert!(
+        e.starts_with("parameter `by`: goals cannot be broken down by `browser`")
+            && e.contains("declare the pair `browser*goal`"),
+        "{e}"
+    );
 
     // Funnel with drop-off.
     let f = ok(a, &format!("/api/v1/funnels?{range}")).await;

@@ -832,6 +832,53 @@ async fn realtime_counts_live_hits_from_memory() {
     db.drop().await;
 }
 
+/// Every `405` veil gives — the stats API, the dashboard, the beacon endpoints,
+/// the pages and the probes — carries `Allow` (RFC 9110), and each method it
+/// lists is really answered there (not with 405).
+#[tokio::test]
+async fn stats_and_every_other_405_carries_allow() {
+    let db = TestDb::new("stats_allow").await;
+    let veil = TestVeil::start(stats_config(&db)).await;
+    let a = veil.addr;
+    let send = |method: &str, path: &str| {
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n");
+        async move { raw(a, &head, b"").await }
+    };
+    let api = "GET, HEAD, OPTIONS";
+    for (method, path, allow) in [
+        ("POST", "/api/v1/aggregate?site=example.com", api),
+        ("DELETE", "/api/v1/openapi.json", api),
+        ("PUT", "/api/v1/nothing", api),
+        ("POST", "/dashboard/example.com", "GET, HEAD"),
+        ("DELETE", "/dashboard/-/app.js", "GET, HEAD"),
+        ("POST", "/p.gif", "GET, HEAD"),
+        ("DELETE", "/t.js", "GET, HEAD"),
+        ("GET", "/api/collect", "POST, OPTIONS"),
+        ("PUT", "/api/event", "POST, OPTIONS"),
+        ("GET", "/api/send", "POST, OPTIONS"),
+        ("POST", "/health", "GET"),
+        ("HEAD", "/ready", "GET"),
+        ("DELETE", "/metrics", "GET"),
+        ("POST", "/privacy", "GET, HEAD"),
+        ("PUT", "/privacy.json", "GET, HEAD"),
+        ("DELETE", "/optout", "GET, HEAD, POST"),
+    ] {
+        let r = send(method, path).await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        let bare = path.split('?').next().unwrap();
+        for m in allow.split(", ") {
+            let r = send(m, &format!("{bare}?site=example.com")).await;
+            assert_ne!(r.status, 405, "{m} {bare} is listed in Allow");
+        }
+    }
+    // OPTIONS on the API says the same.
+    let r = send("OPTIONS", "/api/v1/site?site=example.com").await;
+    assert_eq!((r.status, r.header("allow")), (204, Some(api)));
+    veil.stop().await;
+    db.drop().await;
+}
+
 /// Resolves `$ref` and merges `allOf`: the keys an object schema requires.
 fn required(doc: &Value, schema: &Value) -> (Vec<String>, Value) {
     let schema = resolve(doc, schema);
