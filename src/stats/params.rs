@@ -331,20 +331,8 @@ pub fn metrics_of(dim: Dim) -> MetricSet {
             | Dim::Funnel
             | Dim::Currency
     );
-    let visits = matches!(
-        dim,
-        Dim::Total
-            | Dim::EntryPage
-            | Dim::ExitPage
-            | Dim::Source
-            | Dim::Referrer
-            | Dim::Utm(0..=2)
-            | Dim::Country
-            | Dim::Region
-            | Dim::Device
-            | Dim::Browser
-            | Dim::Os
-    );
+    // What a visit's start writes, plus the totals and its exit page.
+    let visits = matches!(dim, Dim::Total | Dim::ExitPage) || Step::Visit.knows(dim);
     let events = matches!(
         dim,
         Dim::Total | Dim::Page | Dim::Event | Dim::Prop | Dim::MarketingProp | Dim::Currency
