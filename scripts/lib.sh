@@ -236,6 +236,40 @@ ensure_aiosmtpd() {
     say "aiosmtpd $("$VEIL_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') ($VEIL_PYTHON)"
 }
 
+# ensure_python_venv — the project's virtualenv $VEIL_DATA_DIR/py (the one
+# ensure_chdb falls back to), created when missing or broken; sets VEIL_VENV.
+# Debian's python3 needs python3-venv for `python3 -m venv`.
+ensure_python_venv() {
+    VEIL_VENV="$VEIL_DATA_DIR/py"
+    export VEIL_VENV
+    if "$VEIL_VENV/bin/python3" -m pip --version >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v python3 >/dev/null 2>&1 || ensure_apt_packages python3
+    say "a virtualenv in $VEIL_VENV"
+    rm -rf "$VEIL_VENV"
+    if ! python3 -m venv "$VEIL_VENV" >&2 2>/dev/null; then
+        rm -rf "$VEIL_VENV"
+        ensure_apt_packages python3-venv python3-pip
+        python3 -m venv "$VEIL_VENV" >&2 || die "cannot create a virtualenv in $VEIL_VENV"
+    fi
+    "$VEIL_VENV/bin/python3" -m pip --version >/dev/null 2>&1 ||
+        die "the virtualenv in $VEIL_VENV has no working pip"
+}
+
+# ensure_python_package REQUIREMENT — installs a PyPI requirement with its
+# version range (`'schemathesis>=4.3,<5'`) into the project's virtualenv (see
+# ensure_python_venv) unless an installed version already satisfies it (pip
+# then reaches no index); its console scripts are in $VEIL_VENV/bin.
+ensure_python_package() {
+    local req="$1" name
+    name="${req%%[<>=!~ ;[]*}"
+    ensure_python_venv
+    "$VEIL_VENV/bin/python3" -m pip install --quiet --disable-pip-version-check "$req" >&2 ||
+        die "cannot install the PyPI package '$req' into $VEIL_VENV"
+    say "$name $("$VEIL_VENV/bin/python3" -m pip show "$name" 2>/dev/null | awk '/^Version:/ {print $2}') ($VEIL_VENV)"
+}
+
 # --------------------------------------------------------------- geo data ---
 
 _veil_geo_present() {

@@ -3,8 +3,9 @@
 # starts the private ClickHouse (or reuses the one already running on the same
 # ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test (all of
 # the workspace: veil and the veil-bench tools), veil's SQL replayed on the
-# current ClickHouse engine (PyPI chdb-core) against 18.16, and `veil audit` of
-# a deployment fed through `veil serve`.
+# current ClickHouse engine (PyPI chdb-core) against 18.16, `veil audit` of
+# a deployment fed through `veil serve`, the dashboard in headless Chromium,
+# and the stats API against its OpenAPI document with schemathesis (PyPI).
 # Stops at the first failure with a non-zero exit. ClickHouse is stopped at
 # the end only if this script started it.
 #
@@ -228,6 +229,7 @@ EOF_CONFIG
 )
 step "veil audit after an end-to-end run" audit_deployment
 step "dashboard in headless Chromium (node --test)" scripts/dashboard-test.sh
+step "stats API against its OpenAPI document (schemathesis)" bash scripts/schemathesis.sh
 
 # Success: stop ClickHouse now (if we started it), so that the last lines
 # printed are the test summary.

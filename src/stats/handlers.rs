@@ -723,10 +723,25 @@ pub async fn site(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         "dimensions": dimension_names(),
         "pairs": ctx.conv.pairs.iter().map(Dim::as_str).collect::<Vec<_>>(),
         "cross_filters": cross_filters(ctx.conv),
+        "sorts": sorts(ctx.conv),
         "goals": ctx.site.goals,
         "funnels": ctx.site.funnels,
         "currencies": ctx.site.currencies,
     }))
+}
+
+/// For each breakdown dimension and each declared pair (what a breakdown
+/// filtered by another dimension reads), the `sort` keys its rows accept.
+fn sorts(conv: &Conversions) -> Value {
+    let mut o = Map::new();
+    let dims = dimension_names().into_iter().filter_map(dimension);
+    for d in dims.chain(conv.pairs.iter()) {
+        o.insert(
+            d.as_str().to_string(),
+            json!(Sort::available_for(metrics_of(d))),
+        );
+    }
+    Value::Object(o)
 }
 
 /// For each breakdown dimension, the dimensions it can be filtered by (the

@@ -385,21 +385,44 @@ impl Sort {
                 ))
             }
         };
-        let has = match sort {
-            Sort::Pageviews => m.pageviews,
-            Sort::Visits => m.visits,
-            Sort::Events => m.events,
-            Sort::Completions => m.completions,
-            Sort::Revenue => m.revenue,
-            Sort::Visitors => true,
-        };
-        if !has {
+        if !sort.available(m) {
             return Err(HttpError::param(
                 "sort",
                 format!("this dimension has no `{}` metric", sort.as_str()),
             ));
         }
         Ok(sort)
+    }
+
+    /// Every sort key, in the order of the document's enum.
+    pub const ALL: [Sort; 6] = [
+        Sort::Pageviews,
+        Sort::Visitors,
+        Sort::Visits,
+        Sort::Events,
+        Sort::Completions,
+        Sort::Revenue,
+    ];
+
+    /// Whether rows with the metrics `m` can be sorted by this key.
+    pub fn available(self, m: MetricSet) -> bool {
+        match self {
+            Sort::Pageviews => m.pageviews,
+            Sort::Visits => m.visits,
+            Sort::Events => m.events,
+            Sort::Completions => m.completions,
+            Sort::Revenue => m.revenue,
+            Sort::Visitors => true,
+        }
+    }
+
+    /// The keys rows with the metrics `m` can be sorted by.
+    pub fn available_for(m: MetricSet) -> Vec<&'static str> {
+        Sort::ALL
+            .into_iter()
+            .filter(|s| s.available(m))
+            .map(Sort::as_str)
+            .collect()
     }
 
     /// API spelling.
@@ -632,6 +655,20 @@ mod tests {
             Sort::from_params(&Params::parse(""), metrics_of(Dim::Event)).unwrap(),
             Sort::Events
         );
+        assert_eq!(
+            Sort::available_for(metrics_of(Dim::EntryPage)),
+            ["visitors", "visits"]
+        );
+        for s in Sort::ALL {
+            assert_eq!(
+                s.available(metrics_of(Dim::Currency)),
+                Sort::from_params(
+                    &Params::parse(&format!("sort={}", s.as_str())),
+                    metrics_of(Dim::Currency)
+                )
+                .is_ok()
+            );
+        }
         assert_eq!(dimension("utm_campaign"), Some(Dim::Utm(2)));
         assert_eq!(dimension("total"), None);
     }

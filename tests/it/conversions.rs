@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use veil::clock::{Clock, ManualClock, SystemClock};
 use veil::config::{Config, FunnelConfig, GoalConfig, StepConfig};
@@ -358,6 +358,26 @@ async fn pairs_goals_funnels_revenue_and_engagement_end_to_end() {
         .unwrap()
         .contains(&"source".into()));
     assert_eq!(site["goals"][1]["page"], "/pricing");
+    // The sort keys of each dimension and declared pair, and they are accepted.
+    let sorts = &site["sorts"];
+    assert_eq!(sorts["entry_page"], json!(["visitors", "visits"]));
+    assert_eq!(sorts["page"], json!(["pageviews", "visitors", "events"]));
+    assert_eq!(sorts["goal"], json!(["visitors", "completions"]));
+    assert_eq!(sorts["source*goal"], json!(["visitors", "completions"]));
+    let range = format!("site=example.com&from={day}&to={day}");
+    for sort in ["visitors", "completions"] {
+        ok(
+            veil.addr,
+            &format!("/api/v1/breakdown?{range}&dimension=source&filter=goal:Signup&sort={sort}"),
+        )
+        .await;
+    }
+    let (status, _) = api(
+        veil.addr,
+        &format!("/api/v1/breakdown?{range}&dimension=entry_page&sort=pageviews"),
+    )
+    .await;
+    assert_eq!(status, 400);
     // While the visits are live (open day, sketches).
     check_answers(veil.addr, &day).await;
     veil.stop().await;

@@ -1028,6 +1028,46 @@ async fn every_documented_path_answers_with_the_documented_shape() {
         .map(|d| d.as_str().unwrap())
         .collect();
     assert_eq!(dims, veil::stats::params::dimension_names());
+    // The bounds and enums the document states are the server's.
+    let params = &doc["components"]["parameters"];
+    let sorts: Vec<&str> = params["sort"]["schema"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = veil::stats::params::Sort::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(sorts, all);
+    assert_eq!(
+        params["limit"]["schema"]["maximum"],
+        veil::stats::params::MAX_LIMIT
+    );
+    for name in ["filter", "groupFilter"] {
+        let pattern = params[name]["schema"]["items"]["pattern"].as_str().unwrap();
+        assert!(
+            pattern.starts_with(&format!("^({}):", dims.join("|"))),
+            "{name}: {pattern}"
+        );
+    }
+    for name in ["from", "to"] {
+        assert_eq!(params[name]["schema"]["format"], "date");
+        assert!(params[name]["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^2[01][0-9]{2}-"));
+    }
+    // Every path documents its 405 and the `Allow` it carries.
+    let not_allowed = &doc["components"]["responses"]["MethodNotAllowed"];
+    assert!(not_allowed["headers"]["Allow"].is_object());
+    for (path, item) in paths {
+        assert_eq!(
+            item["get"]["responses"]["405"]["$ref"], "#/components/responses/MethodNotAllowed",
+            "{path}"
+        );
+    }
     veil.stop().await;
     db.drop().await;
 }
