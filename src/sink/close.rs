@@ -255,6 +255,10 @@ pub async fn close_day(
         }
         if !overtaken {
             mark(&day, zone, CLOSED).query(client).execute().await?;
+            // A reader that looked up the closed days just before the mark reads
+            // this day from its sketches: keep them until such a query is done,
+            // or it would see the day empty.
+            tokio::time::sleep(settle).await;
         }
     }
     drop_sketches(&day, zone).query(client).execute().await?;
