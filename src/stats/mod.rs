@@ -25,6 +25,7 @@ use crate::http::response::{self, Body};
 use crate::AppState;
 
 pub mod auth;
+pub mod breakdown;
 pub mod conversions;
 pub mod dashboard;
 pub mod error;
