@@ -116,8 +116,65 @@ pub enum Grain {
     Hour,
 }
 
+/// Which local days of a scope the planner reads as closed.
+///
+/// The planner reads a closed day from `daily`/`hourly` and an open one from its
+/// sketches. Both branches must agree on which days are closed: if each asked the
+/// ledger itself, a day close marking a day *closed* between the two reads would
+/// make the day vanish from the answer (or count twice). So an API query reads the
+/// ledger once ([`ClosedDays::read`]) and hands both branches the same list; the
+/// closer keeps a closed day's sketches for `settle` after the mark, so a query
+/// that read the list just before it still finds the day's sketches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClosedDays {
+    /// As the ledger says when the query runs (a subquery in each branch): for
+    /// replaying SQL where no day close runs at the same time (engine checks,
+    /// tests).
+    Ledger,
+    /// These local days (day numbers), read once before the query.
+    Listed(Vec<u16>),
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct ClosedDay {
+    date: u16,
+}
+
+impl ClosedDays {
+    /// The scope's closed days, from the ledger.
+    pub async fn read(c: &Client, s: Scope<'_>) -> Result<ClosedDays, clickhouse::error::Error> {
+        let days = ledger_sql(s).query(c).fetch_all::<ClosedDay>().await?;
+        Ok(ClosedDays::Listed(
+            days.into_iter().map(|d| d.date).collect(),
+        ))
+    }
+
+    /// `date IN <closed>` (or `NOT IN` when `negated`), as a condition.
+    fn condition(&self, s: Scope<'_>, negated: bool) -> Sql {
+        let not = if negated { " NOT" } else { "" };
+        match self {
+            ClosedDays::Ledger => {
+                let mut sql = Sql::new(&format!(" AND date{not} IN "));
+                sql.append(ledger_sql(s));
+                sql
+            }
+            // An empty list: nothing is closed.
+            ClosedDays::Listed(days) if days.is_empty() => {
+                Sql::new(if negated { "" } else { " AND 0" })
+            }
+            ClosedDays::Listed(days) => {
+                let marks = vec!["toDate(?)"; days.len()].join(", ");
+                let mut sql = Sql::new(&format!(" AND date{not} IN ({marks})"));
+                sql.args
+                    .extend(days.iter().map(|d| text(format_day(u32::from(*d)))));
+                sql
+            }
+        }
+    }
+}
+
 /// The local days of the scope that are closed (their final counters complete).
-fn closed_days(s: Scope<'_>) -> Sql {
+fn ledger_sql(s: Scope<'_>) -> Sql {
     let mut sql = Sql::new(
         "(SELECT date FROM day_close WHERE site = ? AND date >= toDate(?) AND date <= toDate(?) \
          GROUP BY date HAVING max(state) >= ?)",
@@ -140,12 +197,24 @@ fn closed_days(s: Scope<'_>) -> Sql {
 ///   (a retried batch writes its rows again);
 /// - open days from `open_aggregates`, whose sketches are merged per day (or
 ///   hour) here.
-pub fn cells(s: Scope<'_>, dim: Dim, value: Option<&str>, grain: Grain) -> Sql {
-    cells_of(s, Some(dim), value, grain)
+pub fn cells(
+    s: Scope<'_>,
+    closed: &ClosedDays,
+    dim: Dim,
+    value: Option<&str>,
+    grain: Grain,
+) -> Sql {
+    cells_of(s, closed, Some(dim), value, grain)
 }
 
 /// [`cells`] of one dimension, or of every dimension (`None`; tests and audits).
-pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grain) -> Sql {
+pub fn cells_of(
+    s: Scope<'_>,
+    closed: &ClosedDays,
+    dim: Option<Dim>,
+    value: Option<&str>,
+    grain: Grain,
+) -> Sql {
     let (closed_table, late_table, hour) = match grain {
         Grain::Day => ("daily", "late_daily", "toDateTime(0, 'UTC')"),
         Grain::Hour => ("hourly", "late_hourly", "hour"),
@@ -182,8 +251,7 @@ pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grai
         .push(" FROM ", [])
         .push(closed_table, []);
     where_scope(&mut sql);
-    sql.push(" AND date IN ", []);
-    sql.append(closed_days(s));
+    sql.append(closed.condition(s, false));
     sql.push(" UNION ALL SELECT date, ", [])
         .push(hour, [])
         .push(" AS hour, dim, value, ", [])
@@ -199,8 +267,7 @@ pub fn cells_of(s: Scope<'_>, dim: Option<Dim>, value: Option<&str>, grain: Grai
         .push(&columns("sumMerge", "uniqCombinedArrayMerge(visitors)"), [])
         .push(" FROM open_aggregates", []);
     where_scope(&mut sql);
-    sql.push(" AND date NOT IN ", []);
-    sql.append(closed_days(s));
+    sql.append(closed.condition(s, true));
     sql.push(" GROUP BY date", [])
         .push(group_hour, [])
         .push(", dim, value)", []);
@@ -213,10 +280,10 @@ fn summed() -> String {
 }
 
 /// The SQL of [`totals`].
-pub fn totals_sql(s: Scope<'_>, dim: Dim, value: &str) -> Sql {
+pub fn totals_sql(s: Scope<'_>, closed: &ClosedDays, dim: Dim, value: &str) -> Sql {
     let mut sql = Sql::new("SELECT ");
     sql.push(&summed(), []).push(" FROM ", []);
-    sql.append(cells(s, dim, Some(value), Grain::Day));
+    sql.append(cells(s, closed, dim, Some(value), Grain::Day));
     sql
 }
 
@@ -227,7 +294,8 @@ pub async fn totals(
     dim: Dim,
     value: &str,
 ) -> Result<Metrics, clickhouse::error::Error> {
-    totals_sql(s, dim, value)
+    let closed = ClosedDays::read(c, s).await?;
+    totals_sql(s, &closed, dim, value)
         .query(c)
         .fetch_one::<Metrics>()
         .await
@@ -297,14 +365,20 @@ pub fn skeleton_sql(s: Scope<'_>, interval: Interval) -> Sql {
 }
 
 /// The SQL of the metrics per bucket of `dim = value`.
-pub fn series_sql(s: Scope<'_>, interval: Interval, dim: Dim, value: &str) -> Sql {
+pub fn series_sql(
+    s: Scope<'_>,
+    closed: &ClosedDays,
+    interval: Interval,
+    dim: Dim,
+    value: &str,
+) -> Sql {
     let (key, grain) = bucket_key(interval);
     let mut data = Sql::new("SELECT ");
     data.push(key, [])
         .push(" AS key, ", [])
         .push(&summed(), [])
         .push(" FROM ", []);
-    data.append(cells(s, dim, Some(value), grain));
+    data.append(cells(s, closed, dim, Some(value), grain));
     data.push(" GROUP BY key", []);
     data
 }
@@ -318,7 +392,8 @@ pub async fn series(
     value: &str,
 ) -> Result<Vec<Bucket>, clickhouse::error::Error> {
     let sk = skeleton_sql(s, interval);
-    let data = series_sql(s, interval, dim, value);
+    let closed = ClosedDays::read(c, s).await?;
+    let data = series_sql(s, &closed, interval, dim, value);
     let (skeleton, rows) = tokio::try_join!(
         sk.query(c).fetch_all::<SkeletonRow>(),
         data.query(c).fetch_all::<BucketRow>()
@@ -345,7 +420,7 @@ pub async fn series(
 }
 
 /// The SQL of [`groups`].
-pub fn groups_sql(s: Scope<'_>, dim: Dim, k: u32) -> Sql {
+pub fn groups_sql(s: Scope<'_>, closed: &ClosedDays, dim: Dim, k: u32) -> Sql {
     // Per value: the sum over days; then values below k (and the ingest bound's
     // own `(other)`) are labelled `(other)` and summed again per label.
     let mut sql = Sql::new("SELECT label AS value, toUInt64(count()) AS groups, ");
@@ -358,7 +433,7 @@ pub fn groups_sql(s: Scope<'_>, dim: Dim, k: u32) -> Sql {
         .push(", visitors FROM (SELECT value, ", [])
         .push(&summed(), [])
         .push(" FROM ", []);
-    sql.append(cells(s, dim, None, Grain::Day));
+    sql.append(cells(s, closed, dim, None, Grain::Day));
     sql.push(
         " GROUP BY value)) GROUP BY label ORDER BY label = ? DESC, visitors DESC, label LIMIT ?",
         [text(OTHER), Arg::Num(MAX_GROUPS as u64 + 2)],
@@ -377,7 +452,11 @@ pub async fn groups(
     dim: Dim,
     k: u32,
 ) -> Result<(Vec<Group>, bool), clickhouse::error::Error> {
-    let mut rows = groups_sql(s, dim, k).query(c).fetch_all::<Group>().await?;
+    let closed = ClosedDays::read(c, s).await?;
+    let mut rows = groups_sql(s, &closed, dim, k)
+        .query(c)
+        .fetch_all::<Group>()
+        .await?;
     let named = rows.iter().filter(|g| g.value != OTHER).count();
     let truncated = named > MAX_GROUPS;
     if truncated {
@@ -393,9 +472,9 @@ struct DecisionRow {
 }
 
 /// The SQL of [`decisions`].
-pub fn decisions_sql(s: Scope<'_>) -> Sql {
+pub fn decisions_sql(s: Scope<'_>, closed: &ClosedDays) -> Sql {
     let mut sql = Sql::new("SELECT value, sum(hits) AS hits FROM ");
-    sql.append(cells(s, Dim::Decision, None, Grain::Day));
+    sql.append(cells(s, closed, Dim::Decision, None, Grain::Day));
     sql.push(" GROUP BY value ORDER BY value", []);
     sql
 }
@@ -405,7 +484,8 @@ pub async fn decisions(
     c: &Client,
     s: Scope<'_>,
 ) -> Result<Vec<(String, u64)>, clickhouse::error::Error> {
-    Ok(decisions_sql(s)
+    let closed = ClosedDays::read(c, s).await?;
+    Ok(decisions_sql(s, &closed)
         .query(c)
         .fetch_all::<DecisionRow>()
         .await?
@@ -433,10 +513,15 @@ pub async fn today(c: &Client, tz: &str, now: u64) -> Result<String, clickhouse:
 
 /// Every query the stats API runs for a scope, named: what the current-engine
 /// check replays on both engines.
-pub fn catalog(s: Scope<'_>, k: u32, value_of: impl Fn(Dim) -> String) -> Vec<(String, Sql)> {
+pub fn catalog(
+    s: Scope<'_>,
+    closed: &ClosedDays,
+    k: u32,
+    value_of: impl Fn(Dim) -> String,
+) -> Vec<(String, Sql)> {
     let mut out = vec![
-        ("totals".to_string(), totals_sql(s, Dim::Total, "")),
-        ("decisions".to_string(), decisions_sql(s)),
+        ("totals".to_string(), totals_sql(s, closed, Dim::Total, "")),
+        ("decisions".to_string(), decisions_sql(s, closed)),
         ("today".to_string(), today_sql(s.tz, 1_795_424_400)),
     ];
     for interval in [
@@ -449,14 +534,17 @@ pub fn catalog(s: Scope<'_>, k: u32, value_of: impl Fn(Dim) -> String) -> Vec<(S
         out.push((format!("skeleton {name}"), skeleton_sql(s, interval)));
         out.push((
             format!("series {name}"),
-            series_sql(s, interval, Dim::Total, ""),
+            series_sql(s, closed, interval, Dim::Total, ""),
         ));
     }
     for dim in Dim::ALL {
-        out.push((format!("groups {}", dim.as_str()), groups_sql(s, dim, k)));
+        out.push((
+            format!("groups {}", dim.as_str()),
+            groups_sql(s, closed, dim, k),
+        ));
         out.push((
             format!("totals {}", dim.as_str()),
-            totals_sql(s, dim, &value_of(dim)),
+            totals_sql(s, closed, dim, &value_of(dim)),
         ));
     }
     out
@@ -476,7 +564,7 @@ mod tests {
                 to: 20_786,
             },
         };
-        let sql = cells(scope, Dim::Page, None, Grain::Day);
+        let sql = cells(scope, &ClosedDays::Ledger, Dim::Page, None, Grain::Day);
         assert!(sql.text.contains("FROM daily"));
         assert!(sql.text.contains("FROM late_daily"));
         assert!(sql.text.contains("FROM open_aggregates"));
@@ -484,10 +572,50 @@ mod tests {
         assert_eq!(sql.text.matches('?').count(), sql.args.len());
         let inlined = sql.inline();
         assert!(inlined.contains("'2026-11-23'") && inlined.contains("'2026-11-29'"));
-        let hourly = cells(scope, Dim::Total, Some(""), Grain::Hour);
+        let hourly = cells(
+            scope,
+            &ClosedDays::Ledger,
+            Dim::Total,
+            Some(""),
+            Grain::Hour,
+        );
         assert!(hourly.text.contains("FROM hourly"));
-        for (name, q) in catalog(scope, 5, |_| "x".into()) {
-            assert_eq!(q.text.matches('?').count(), q.args.len(), "{name}");
+        for closed in [ClosedDays::Ledger, ClosedDays::Listed(vec![20_781])] {
+            for (name, q) in catalog(scope, &closed, 5, |_| "x".into()) {
+                assert_eq!(q.text.matches('?').count(), q.args.len(), "{name}");
+            }
         }
+    }
+
+    #[test]
+    fn both_branches_read_one_list_of_closed_days() {
+        let scope = Scope {
+            site: "example.com",
+            tz: "UTC",
+            range: DateRange {
+                from: 20_780,
+                to: 20_786,
+            },
+        };
+        let listed = cells(
+            scope,
+            &ClosedDays::Listed(vec![20_780, 20_781]),
+            Dim::Page,
+            None,
+            Grain::Day,
+        );
+        assert!(!listed.text.contains("day_close"), "{}", listed.text);
+        let inlined = listed.inline();
+        assert!(inlined.contains("date IN (toDate('2026-11-23'), toDate('2026-11-24'))"));
+        assert!(inlined.contains("date NOT IN (toDate('2026-11-23'), toDate('2026-11-24'))"));
+        // Nothing closed: the counters branch reads nothing, the sketches everything.
+        let none = cells(
+            scope,
+            &ClosedDays::Listed(vec![]),
+            Dim::Page,
+            None,
+            Grain::Day,
+        );
+        assert!(none.text.contains(" AND 0") && !none.text.contains("NOT IN"));
     }
 }

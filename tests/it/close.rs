@@ -94,12 +94,18 @@ struct DayRow {
 
 /// Site totals per local day, the way the stats API reads them.
 async fn per_day(db: &TestDb, site: &str, dim: Dim, value: &str) -> Vec<DayRow> {
-    use veil::stats::query::{cells, Grain};
+    use veil::stats::query::{cells, ClosedDays, Grain};
     let scope = every_day(site);
     let mut sql = veil::sink::sql::Sql::new(
         "SELECT toUInt32(date) AS day, sum(pageviews) AS pv, sum(visitors) AS uv FROM ",
     );
-    sql.append(cells(scope, dim, Some(value), Grain::Day));
+    sql.append(cells(
+        scope,
+        &ClosedDays::Ledger,
+        dim,
+        Some(value),
+        Grain::Day,
+    ));
     sql.push(" GROUP BY day ORDER BY day", []);
     sql.query(&db.client)
         .fetch_all::<DayRow>()

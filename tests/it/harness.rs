@@ -122,13 +122,13 @@ impl TestDb {
     /// Visitors are the sum of each day's unique visitors.
     pub async fn totals(&self, site: &str) -> BTreeMap<(String, String), Totals> {
         use veil::model::Counters;
-        use veil::stats::query::{cells_of, Grain};
+        use veil::stats::query::{cells_of, ClosedDays, Grain};
         let scope = every_day(site);
         let mut sql = veil::sink::sql::Sql::new(&format!(
             "SELECT dim, value, {}, sum(visitors) AS visitors FROM ",
             Counters::columns(|c| format!("sum({c}) AS {c}"))
         ));
-        sql.append(cells_of(scope, None, None, Grain::Day));
+        sql.append(cells_of(scope, &ClosedDays::Ledger, None, None, Grain::Day));
         sql.push(" GROUP BY dim, value ORDER BY dim, value", []);
         let rows = sql
             .query(&self.client)

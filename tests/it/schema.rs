@@ -59,12 +59,12 @@ struct DayValue {
 
 /// What the stats API reads for a site, per local day and (dim, value).
 async fn answers(client: &clickhouse::Client, site: &str) -> Vec<DayValue> {
-    use veil::stats::query::{cells_of, Grain};
+    use veil::stats::query::{cells_of, ClosedDays, Grain};
     let scope = every_day(site);
     let mut sql = veil::sink::sql::Sql::new(
         "SELECT toUInt32(date) AS day, dim, value, sum(pageviews) AS pv, sum(visitors) AS uv FROM ",
     );
-    sql.append(cells_of(scope, None, None, Grain::Day));
+    sql.append(cells_of(scope, &ClosedDays::Ledger, None, None, Grain::Day));
     sql.push(" GROUP BY day, dim, value ORDER BY day, dim, value", []);
     sql.query(client).fetch_all::<DayValue>().await.unwrap()
 }

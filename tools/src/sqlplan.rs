@@ -25,7 +25,7 @@ use veil::sink::row::AggRow;
 use veil::sink::schema::{statements, v1_site_statements, MIGRATIONS, V1_COUNTERS};
 use veil::sink::sql::Sql;
 use veil::stats::params::DateRange;
-use veil::stats::query::{catalog, Scope};
+use veil::stats::query::{catalog, ClosedDays, Scope};
 
 /// One statement of the plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -449,10 +449,25 @@ fn queries(label: &str) -> Vec<Step> {
     for (site, tz) in SITES {
         let scope = Scope { site, tz, range };
         out.extend(
-            catalog(scope, K, value_of)
+            catalog(scope, &ClosedDays::Ledger, K, value_of)
                 .into_iter()
                 .map(|(name, sql)| Step {
                     name: format!("{label}: {name} [{site}]"),
+                    sql: sql.inline(),
+                    compare: true,
+                }),
+        );
+        // The form the API sends: the closed days read once and listed (here the
+        // range's first days, whatever the ledger says: both engines get the same).
+        let listed = ClosedDays::Listed((range.from..range.from + 3).map(|d| d as u16).collect());
+        out.extend(
+            catalog(scope, &listed, K, value_of)
+                .into_iter()
+                .filter(|(name, _)| {
+                    ["totals", "decisions", "series day", "groups page"].contains(&name.as_str())
+                })
+                .map(|(name, sql)| Step {
+                    name: format!("{label}: {name}, listed closed days [{site}]"),
                     sql: sql.inline(),
                     compare: true,
                 }),
