@@ -339,6 +339,7 @@ fn transport(hit: &Hit) -> Transport<'_> {
         dnt: false,
         cookie: None,
         accept_language: Some(hit.accept_language),
+        sec_fetch: true,
     }
 }
 

@@ -585,10 +585,12 @@ veil_base() {
 }
 
 # test_hit_command BASE — the curl line that records one pageview of
-# example.com/pricing, coming from Google.
+# example.com/pricing, coming from Google. It sends the headers a browser sends
+# with an image (languages, fetch metadata): without them veil counts a browser
+# User-Agent as a script (pipeline.bot_header_signals).
 test_hit_command() {
     local w="'%{http_code}\n'"
-    echo "curl -sS -o /dev/null -w $w -A '$VEIL_TEST_HIT_UA' '$1/p.gif?s=example.com&u=https://example.com/pricing&r=https://www.google.com/&w=1280'"
+    echo "curl -sS -o /dev/null -w $w -A '$VEIL_TEST_HIT_UA' -H 'Accept-Language: en' -H 'Sec-Fetch-Mode: no-cors' '$1/p.gif?s=example.com&u=https://example.com/pricing&r=https://www.google.com/&w=1280'"
 }
 
 # ensure_share_secret CONFIG — when neither CONFIG nor the environment sets a

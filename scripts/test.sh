@@ -205,6 +205,7 @@ EOF_CONFIG
     for i in "${!ips[@]}"; do
         code="$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
             -A "${uas[i % 2]}" -H "X-Forwarded-For: ${ips[i]}" \
+            -H "Accept-Language: en" -H "Sec-Fetch-Mode: no-cors" \
             "http://127.0.0.1:$port/p.gif?s=example.com&u=https%3A%2F%2Fexample.com%2Fci%3Fq%3D1&w=1280&c=analytics")" ||
             fail "pixel request failed"
         [[ "$code" == 200 ]] || fail "pixel answered HTTP $code"

@@ -122,6 +122,11 @@ pub struct PipelineConfig {
     pub shards: usize,
     /// Parsed User-Agents kept in memory (by hash, never the string).
     pub ua_cache_entries: usize,
+    /// Count a browser User-Agent as a bot when the request's headers give a
+    /// script away (no `Accept-Language`; Chromium without fetch metadata from an
+    /// https page: `privacy::agent::signals`). Off for sites that send events
+    /// from their own servers.
+    pub bot_header_signals: bool,
     /// A visit ends after this long without a hit (s).
     pub visit_timeout_secs: u32,
     /// Most live visits held in memory; past it the least recently active are
@@ -147,6 +152,7 @@ impl Default for PipelineConfig {
             queue_batches: 64,
             shards: 16,
             ua_cache_entries: 65_536,
+            bot_header_signals: true,
             visit_timeout_secs: 1_800,
             max_live_visits: 2_000_000,
             retry_max_backoff_ms: 30_000,

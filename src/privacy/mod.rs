@@ -29,6 +29,7 @@ pub mod url;
 use crate::beacon::{Beacon, Engagement, Revenue};
 use crate::clock::{hour_of, Clock};
 use crate::config::{Config, LimitsConfig};
+use agent::signals::{self, HeaderSignals};
 use agent::{Agent, AgentParser, DeviceClass};
 use client_ip::TrustedProxies;
 use consent::{ConsentPolicy, DataGroup, Decision, Level, Signals};
@@ -87,6 +88,9 @@ pub struct Transport<'a> {
     pub cookie: Option<&'a str>,
     /// `Accept-Language`, reduced to its first primary subtag.
     pub accept_language: Option<&'a str>,
+    /// Whether `Sec-Fetch-Mode` was sent (fetch metadata: one of the header
+    /// signals of a scripted client, `agent::signals`).
+    pub sec_fetch: bool,
 }
 
 /// What the aggregates may learn from one hit.
@@ -236,6 +240,9 @@ pub struct Privacy {
     salts: Arc<SaltKeeper>,
     proxies: TrustedProxies,
     limits: LimitsConfig,
+    /// `pipeline.bot_header_signals`: also take a browser UA for a bot when the
+    /// headers give a script away.
+    bot_header_signals: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -278,6 +285,7 @@ impl Privacy {
             salts,
             proxies: TrustedProxies::new(config.trusted_proxies()?),
             limits: config.limits.clone(),
+            bot_header_signals: config.pipeline.bot_header_signals,
             clock,
         })
     }
@@ -411,7 +419,18 @@ impl Privacy {
 
         // 3. Bots are counted, never stored as visits.
         let agent = self.agents.parse(t.user_agent);
-        if agent.is_bot {
+        let betrayed = self.bot_header_signals
+            && !agent.is_bot
+            && signals::betray_bot(
+                &agent.browser,
+                &agent.browser_version,
+                &HeaderSignals {
+                    accept_language: t.accept_language,
+                    sec_fetch: t.sec_fetch,
+                    page_is_https: beacon.url.starts_with("https://"),
+                },
+            );
+        if agent.is_bot || betrayed {
             if engagement_only {
                 return Ok(Outcome::Dropped);
             }

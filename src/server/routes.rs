@@ -109,6 +109,7 @@ fn transport<'a>(peer: IpAddr, h: &'a HeaderMap) -> Transport<'a> {
         dnt: h.get(header::DNT).is_some_and(|v| v.as_bytes() == b"1"),
         cookie: header_str(h, header::COOKIE),
         accept_language: header_str(h, header::ACCEPT_LANGUAGE),
+        sec_fetch: h.contains_key("sec-fetch-mode"),
     }
 }
 

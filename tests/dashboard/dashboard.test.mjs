@@ -163,7 +163,7 @@ test('the dashboard shows the seeded numbers, filters, goals, funnels and compar
   for (const [ua, page] of [['Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0', '/'],
     ['Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0', '/pricing'],
     ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', '/']]) {
-    const r = await fetch(`${base}/p.gif?s=${SITE}&u=${encodeURIComponent(page)}`, { headers: { 'User-Agent': ua } });
+    const r = await fetch(`${base}/p.gif?s=${SITE}&u=${encodeURIComponent(page)}`, { headers: { 'User-Agent': ua, 'Accept-Language': 'en' } });
     assert.equal(r.status, 200);
   }
 

@@ -33,7 +33,8 @@ async fn try_collect(addr: std::net::SocketAddr, ip: &str) -> std::io::Result<u1
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let req = format!(
-        "POST /api/collect HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WIN}\r\nX-Forwarded-For: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{OK}",
+        "POST /api/collect HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WIN}\r\nX-Forwarded-For: {ip}\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{OK}",
+        browser_headers("", "cors"),
         OK.len()
     );
     s.write_all(req.as_bytes()).await?;

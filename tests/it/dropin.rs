@@ -11,7 +11,8 @@ async fn post(
     extra: &str,
 ) -> Reply {
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WIN}\r\nX-Forwarded-For: {ip}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}",
+        "POST {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WIN}\r\nX-Forwarded-For: {ip}\r\n{}Content-Type: {ctype}\r\nContent-Length: {}\r\n{extra}",
+        browser_headers(extra, "cors"),
         body.len()
     );
     raw(addr, &head, body.as_bytes()).await

@@ -372,10 +372,36 @@ pub async fn pixel(
     extra: &str,
 ) -> Reply {
     let mut head = format!(
-        "GET /p.gif?{query} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nAccept-Language: pl-PL,pl;q=0.9\r\n"
+        "GET /p.gif?{query} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\n{}",
+        browser_headers(extra, "no-cors")
     );
     head.push_str(extra);
     raw(addr, &head, b"").await
+}
+
+/// The headers a browser sends with every beacon (languages, fetch metadata)
+/// that `extra` does not set itself: veil takes a browser UA without them for a
+/// script.
+/// Pixels say `pl-PL` (a Polish visitor), JSON beacons `en-US`.
+pub fn browser_headers(extra: &str, mode: &str) -> String {
+    let set = |name: &str| {
+        extra
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+    };
+    let mut out = String::new();
+    if !set("accept-language") {
+        let language = if mode == "no-cors" {
+            "pl-PL,pl;q=0.9"
+        } else {
+            "en-US,en;q=0.9"
+        };
+        out.push_str(&format!("Accept-Language: {language}\r\n"));
+    }
+    if !set("sec-fetch-mode") {
+        out.push_str(&format!("Sec-Fetch-Mode: {mode}\r\n"));
+    }
+    out
 }
 
 /// A JSON POST to /api/collect from `ip` with `ua`.
@@ -387,8 +413,9 @@ pub async fn collect(
     extra: &str,
 ) -> Reply {
     let head = format!(
-        "POST /api/collect HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}",
-        json.len()
+        "POST /api/collect HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {ua}\r\nX-Forwarded-For: {ip}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{extra}",
+        json.len(),
+        browser_headers(extra, "cors")
     );
     raw(addr, &head, json.as_bytes()).await
 }

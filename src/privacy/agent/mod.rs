@@ -40,6 +40,7 @@ use parking_lot::Mutex;
 
 mod cache;
 mod rules;
+pub mod signals;
 mod tokens;
 
 use cache::Shard;

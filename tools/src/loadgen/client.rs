@@ -315,14 +315,21 @@ fn request(host: &HeaderValue, hit: &Hit, close: bool) -> Request<Full<Bytes>> {
     if hit.gpc {
         h.insert("sec-gpc", HeaderValue::from_static("1"));
     }
+    // What a browser sends with a beacon from an https page (fetch metadata: veil
+    // takes a Chromium UA without it for a script).
+    h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
     match hit.wire {
         Wire::Pixel => {
+            h.insert("sec-fetch-mode", HeaderValue::from_static("no-cors"));
+            h.insert("sec-fetch-dest", HeaderValue::from_static("image"));
             h.insert(
                 header::ACCEPT,
                 HeaderValue::from_static("image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5"),
             );
         }
         Wire::Json => {
+            h.insert("sec-fetch-mode", HeaderValue::from_static("cors"));
+            h.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
