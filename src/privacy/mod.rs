@@ -73,9 +73,10 @@ impl Site {
 pub struct Transport<'a> {
     /// Socket peer address.
     pub peer: IpAddr,
-    /// `X-Forwarded-For`, believed only from trusted proxies.
+    /// `X-Forwarded-For`, every line joined by `,` ([`client_ip::joined_lines`]);
+    /// believed only from trusted proxies.
     pub x_forwarded_for: Option<&'a str>,
-    /// `Forwarded`, believed only from trusted proxies.
+    /// `Forwarded`, every line joined by `,`; believed only from trusted proxies.
     pub forwarded: Option<&'a str>,
     /// `User-Agent`.
     pub user_agent: &'a str,
