@@ -169,6 +169,15 @@ impl ClientPrefix {
             IpAddr::V6(v6) => (u128::from(v6) & mask128(self.ipv6)).to_be_bytes(),
         }
     }
+
+    /// A key for `ip`'s network under a process-local `secret`: maps keyed by it
+    /// hold no address, and the keys mean nothing outside the process.
+    pub fn key(&self, secret: &[u8; 32], ip: IpAddr) -> u64 {
+        let h = blake3::keyed_hash(secret, &self.network(ip));
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.as_bytes()[..8]);
+        u64::from_le_bytes(first)
+    }
 }
 
 impl Default for ClientPrefix {

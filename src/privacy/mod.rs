@@ -90,6 +90,17 @@ pub struct Transport<'a> {
     pub accept_language: Option<&'a str>,
 }
 
+/// A beacon past step 1 of the boundary: its site is configured and its page
+/// host one the site allows ([`Privacy::admit`]).
+#[derive(Debug)]
+pub struct Admitted {
+    /// Index of the site in the configuration.
+    pub site: u32,
+    now: u64,
+    hour: u32,
+    page: url::Page,
+}
+
 /// What the aggregates may learn from one hit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnonHit {
@@ -356,6 +367,13 @@ impl Privacy {
 
     /// Turns one beacon into an [`Outcome`], or refuses it.
     pub fn process(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Outcome, Refusal> {
+        let admitted = self.admit(beacon)?;
+        Ok(self.process_admitted(beacon, t, admitted))
+    }
+
+    /// Step 1 alone: the site must be configured and the page host allowed. The
+    /// pipeline spends the site's rate budget only on beacons that pass it.
+    pub fn admit(&self, beacon: &Beacon<'_>) -> Result<Admitted, Refusal> {
         let site_idx = self
             .site_index(beacon.site.trim())
             .ok_or(Refusal::UnknownSite)?;
@@ -369,6 +387,28 @@ impl Privacy {
                 hour,
             });
         }
+        Ok(Admitted {
+            site: site_idx,
+            now,
+            hour,
+            page,
+        })
+    }
+
+    /// Steps 2 to 7 for a beacon [`Privacy::admit`] let through.
+    pub fn process_admitted(
+        &self,
+        beacon: &Beacon<'_>,
+        t: &Transport<'_>,
+        admitted: Admitted,
+    ) -> Outcome {
+        let Admitted {
+            site: site_idx,
+            now,
+            hour,
+            page,
+        } = admitted;
+        let site = &self.sites[site_idx as usize];
 
         // 2. Consent before anything else is looked at.
         let signals = Signals {
@@ -397,9 +437,9 @@ impl Privacy {
                 .proxies
                 .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
             if engagement_only {
-                return Ok(Outcome::Dropped);
+                return Outcome::Dropped;
             }
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision,
@@ -407,34 +447,34 @@ impl Privacy {
                     self.salts
                         .visitor_hash(site.zone, &site.id, ip, t.user_agent),
                 ),
-            });
+            };
         }
 
         // 3. Bots are counted, never stored as visits.
         let agent = self.agents.parse(t.user_agent);
         if agent.is_bot {
             if engagement_only {
-                return Ok(Outcome::Dropped);
+                return Outcome::Dropped;
             }
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision: Decision::Bot,
                 forget: None,
-            });
+            };
         }
 
         if beacon.engagement.is_some() && (level == Level::Count || !allowed(DataGroup::Engagement))
         {
-            return Ok(Outcome::Dropped);
+            return Outcome::Dropped;
         }
         if beacon.event.is_some() && !allowed(DataGroup::Events) {
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision,
                 forget: None,
-            });
+            };
         }
         let event = beacon
             .event
@@ -454,7 +494,7 @@ impl Privacy {
             )
         };
         if level == Level::Count {
-            return Ok(Outcome::Record(Box::new(hit)));
+            return Outcome::Record(Box::new(hit));
         }
 
         // 4.–6. IP → region and visitor hash; UA → labels. Both are dropped here.
@@ -530,7 +570,7 @@ impl Privacy {
                 hit.props.push((k, v));
             }
         }
-        Ok(Outcome::Record(Box::new(hit)))
+        Outcome::Record(Box::new(hit))
     }
 }
 

@@ -154,7 +154,7 @@ async fn json_request(
         body,
         &parts.headers,
         state.max_body_bytes,
-        body::READ_TIMEOUT,
+        state.body_read_timeout,
     )
     .await
     {
