@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! Beacon ─▶ spool bound ─▶ client rate ─▶ site + host ─▶ site rate ─▶ privacy boundary ─▶ sessions ─▶ realtime ─▶ window
-//!                                            (AnonHit)          (visit)
+//!                                                                          (AnonHit)          (visit)
 //! ```
 //!
 //! - [`rate_limit`]: per client (before any work is done) and per site (once the
