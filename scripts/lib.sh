@@ -236,6 +236,20 @@ ensure_aiosmtpd() {
     say "aiosmtpd $("$VEIL_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') ($VEIL_PYTHON)"
 }
 
+# ensure_haproxy — HAProxy (Debian package haproxy, 2.6 on bookworm), which the
+# proxy test (tests/it/proxy.rs) starts in front of veil to check that a forged
+# X-Forwarded-For does not choose the client's address. Debian installs it in
+# /usr/sbin, which the test also looks in.
+ensure_haproxy() {
+    if ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
+        ensure_apt_packages haproxy
+    fi
+    local bin
+    bin="$(command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)"
+    "$bin" -v >/dev/null 2>&1 || die "haproxy is installed but '$bin -v' fails"
+    say "$("$bin" -v | head -n 1)"
+}
+
 # ensure_python_venv — the project's virtualenv $VEIL_DATA_DIR/py (the one
 # ensure_chdb falls back to), created when missing or broken; sets VEIL_VENV.
 # Debian's python3 needs python3-venv for `python3 -m venv`.

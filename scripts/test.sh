@@ -13,6 +13,7 @@
 #   VEIL_DATA_DIR, VEIL_CH_HTTP_PORT, VEIL_CH_TCP_PORT, VEIL_CH_INTERSERVER_PORT,
 #   VEIL_CH_MAX_MEMORY, VEIL_CH_START_TIMEOUT, VEIL_CH_LOG_TAIL   see scripts/lib.sh
 #   CI=true   on failure, also print ClickHouse's recent errors
+# Installs for the tests: HAProxy (tests/it/proxy.rs; skipped without it unless CI=true).
 # Passed to the tests:
 #   VEIL_TEST_CLICKHOUSE_URL=http://127.0.0.1:$VEIL_CH_HTTP_PORT
 #   VEIL_TEST_GEO_DIR=$VEIL_DATA_DIR/geo
@@ -100,6 +101,8 @@ step "provision: ClickHouse on 127.0.0.1:$VEIL_CH_HTTP_PORT" clickhouse_start
 # The e-mail report tests (tests/it/reports.rs) start scripts/smtp-sink.py with
 # $VEIL_PYTHON, and openssl makes their STARTTLS certificates.
 step "provision: Python with chdb-core and aiosmtpd" ensure_aiosmtpd
+# The proxy test (tests/it/proxy.rs) starts a real HAProxy in front of veil.
+step "provision: HAProxy" ensure_haproxy
 
 export VEIL_TEST_CLICKHOUSE_URL="$VEIL_CH_URL"
 export VEIL_TEST_GEO_DIR="$VEIL_GEO_DIR"

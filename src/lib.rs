@@ -79,6 +79,8 @@ pub struct AppState {
     pub geo_required: bool,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Longest time a client may take to send a body, on every `POST`.
+    pub body_read_timeout: std::time::Duration,
     /// The query side (stats API client, API keys).
     pub stats: stats::Stats,
     queue: mpsc::WeakSender<sink::Batch>,

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::model::Conversions;
 use crate::pipeline::rate_limit::RateLimits;
 use crate::pipeline::Pipeline;
+use crate::privacy::client_ip::{ClientPrefix, TrustedProxies};
 use crate::privacy::geo::GeoDb;
 use crate::privacy::salt::SaltKeeper;
 use crate::privacy::Privacy;
@@ -156,6 +157,7 @@ pub async fn start_on(
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
+        body_read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
         stats: stats::Stats::new(&config),
         queue: queue_tx.downgrade(),
         queue_capacity: p.queue_batches,
@@ -187,8 +189,15 @@ pub async fn start_on(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
     let deadline = Duration::from_millis(p.shutdown_deadline_ms);
-    let max_connections = config.server.max_connections;
-    let header_timeout = Duration::from_millis(config.server.header_read_timeout_ms);
+    let limits = server::ConnectionLimits {
+        max_connections: config.server.max_connections,
+        per_client: server::per_client::ClientConnections::new(
+            config.server.max_connections_per_ip,
+            ClientPrefix::new(config.limits.ipv4_prefix, config.limits.ipv6_prefix),
+            TrustedProxies::new(config.trusted_proxies()?),
+        ),
+        header_read_timeout: Duration::from_millis(config.server.header_read_timeout_ms),
+    };
     let done = tokio::spawn(async move {
         let either = async move {
             tokio::select! {
@@ -196,15 +205,7 @@ pub async fn start_on(
                 _ = stop_rx => {},
             }
         };
-        server::serve(
-            listener,
-            server_state,
-            max_connections,
-            header_timeout,
-            deadline / 2,
-            either,
-        )
-        .await;
+        server::serve(listener, server_state, limits, deadline / 2, either).await;
         tracing::info!("listener closed; flushing");
         let _ = bg_stop_tx.send(true);
         let _ = flusher.await;

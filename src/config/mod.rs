@@ -227,6 +227,40 @@ mod tests {
     }
 
     #[test]
+    fn client_prefixes_and_edge_timeouts_are_checked() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("VEIL_LIMITS__IPV6_PREFIX", "48"),
+                ("VEIL_SERVER__MAX_CONNECTIONS_PER_IP", "8"),
+                ("VEIL_SERVER__BODY_READ_TIMEOUT_MS", "1500"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.limits.ipv4_prefix, c.limits.ipv6_prefix),
+            (32, 48),
+            "IPv4 stays per address"
+        );
+        assert_eq!(c.server.max_connections_per_ip, 8);
+        assert_eq!(c.server.body_read_timeout_ms, 1500);
+        for (var, value, key) in [
+            ("VEIL_LIMITS__IPV6_PREFIX", "16", "limits.ipv6_prefix"),
+            ("VEIL_LIMITS__IPV6_PREFIX", "129", "limits.ipv6_prefix"),
+            ("VEIL_LIMITS__IPV4_PREFIX", "33", "limits.ipv4_prefix"),
+            ("VEIL_LIMITS__IPV4_PREFIX", "8", "limits.ipv4_prefix"),
+            (
+                "VEIL_SERVER__BODY_READ_TIMEOUT_MS",
+                "0",
+                "server.body_read_timeout_ms",
+            ),
+        ] {
+            let e = load(MINIMAL, &[(var, value)]).unwrap_err();
+            assert!(e.to_string().contains(key), "{var}={value}: {e}");
+        }
+    }
+
+    #[test]
     fn site_keys_can_be_set_from_the_environment() {
         let secret = "s".repeat(SHARE_SECRET_MIN);
         let c = load(

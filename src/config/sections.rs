@@ -20,6 +20,14 @@ pub struct ServerConfig {
     /// Time a client has to send its request headers (ms): slow clients cannot hold
     /// connections open.
     pub header_read_timeout_ms: u64,
+    /// Time a client has to send a request body (ms), on every `POST`: `408`
+    /// after it, so a body trickled byte by byte cannot hold a connection.
+    pub body_read_timeout_ms: u64,
+    /// Connections one client address (an IPv4 address, an IPv6 /64: see
+    /// `limits.ipv4_prefix` / `limits.ipv6_prefix`) may hold open at once; more
+    /// are closed on accept. Trusted proxies are exempt: behind a load balancer
+    /// every connection comes from its address. 0 = no cap.
+    pub max_connections_per_ip: usize,
     /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
     pub trusted_proxies: Vec<String>,
     /// Worker threads of the runtime; 0 = one per core.
@@ -36,6 +44,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_body_bytes: 16 * 1024,
             header_read_timeout_ms: 5_000,
+            body_read_timeout_ms: 10_000,
+            max_connections_per_ip: 64,
             trusted_proxies: Vec::new(),
             worker_threads: 0,
             cors_origins: Vec::new(),
@@ -188,6 +198,13 @@ pub struct LimitsConfig {
     pub per_site_per_sec: u32,
     /// Burst a site may receive at once.
     pub per_site_burst: u32,
+    /// IPv4 addresses under one prefix of this length are one client for the
+    /// per-client rate limit and connection cap (16..=32).
+    pub ipv4_prefix: u8,
+    /// IPv6 addresses under one prefix of this length are one client (32..=128):
+    /// a home or a phone is given a whole /64, so keying by address would give
+    /// one client 2^64 budgets.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for LimitsConfig {
@@ -203,6 +220,8 @@ impl Default for LimitsConfig {
             per_client_burst: 100,
             per_site_per_sec: 0,
             per_site_burst: 0,
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
         }
     }
 }

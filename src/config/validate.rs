@@ -73,6 +73,10 @@ impl Config {
                 self.server.header_read_timeout_ms,
             ),
             (
+                "server.body_read_timeout_ms",
+                self.server.body_read_timeout_ms,
+            ),
+            (
                 "pipeline.flush_interval_ms",
                 self.pipeline.flush_interval_ms,
             ),
@@ -92,6 +96,22 @@ impl Config {
         for (key, value) in positive {
             if value == 0 {
                 return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
+        let prefixes = [
+            ("limits.ipv4_prefix", self.limits.ipv4_prefix, 16..=32),
+            ("limits.ipv6_prefix", self.limits.ipv6_prefix, 32..=128),
+        ];
+        for (key, len, range) in prefixes {
+            if !range.contains(&len) {
+                return Err(ConfigError::key(
+                    key,
+                    format!(
+                        "must be a prefix length from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
             }
         }
         self.trusted_proxies()?;

@@ -1,6 +1,8 @@
 //! The one body reader of every `POST`: a size limit (declared `Content-Length`
-//! refused before reading) and a read timeout, so a client trickling a body byte
-//! by byte cannot hold a connection slot.
+//! refused before reading) and a read timeout (`server.body_read_timeout_ms`), so
+//! a client trickling a body byte by byte cannot hold a connection slot. Routes
+//! that do not read a body never wait for one: hyper closes the connection
+//! after their answer instead of reading the rest.
 
 use std::time::Duration;
 
@@ -9,9 +11,6 @@ use http::{header, HeaderMap};
 use http_body_util::{BodyExt, Limited};
 
 use super::{header_str, HttpError};
-
-/// Longest time a client may take to send a body.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads at most `max` bytes of `body` within `timeout`: `413` beyond the size,
 /// `408` when too slow, `400` when the stream breaks.

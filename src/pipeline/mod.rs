@@ -3,11 +3,12 @@
 //! benches call the same function, so what is measured is what runs.
 //!
 //! ```text
-//! Beacon ─▶ spool bound ─▶ rate limits ─▶ privacy boundary ─▶ sessions ─▶ realtime ─▶ window
-//!                                            (AnonHit)          (visit)
+//! Beacon ─▶ spool bound ─▶ client rate ─▶ site + host ─▶ site rate ─▶ privacy boundary ─▶ sessions ─▶ realtime ─▶ window
+//!                                                                          (AnonHit)          (visit)
 //! ```
 //!
-//! - [`rate_limit`]: per client and per site (governor), before any work is done.
+//! - [`rate_limit`]: per client (before any work is done) and per site (once the
+//!   boundary has checked the beacon's site and page host).
 //! - the privacy boundary ([`crate::privacy`]) decides consent and turns the
 //!   request into an [`crate::privacy::AnonHit`], which holds nothing identifying.
 //! - sessions ([`crate::session`]) attach the hit to its live visit.
@@ -118,20 +119,23 @@ impl Pipeline {
             Metrics::inc(&m.rejected_spool_full);
             return Err(Rejected::SpoolFull);
         }
-        if let Some(site) = self.privacy.site_index(beacon.site.trim()) {
-            if !self.limits.allow(site, self.privacy.client_ip(t)) {
-                Metrics::inc(&m.rate_limited);
-                // An engagement report is not a hit of its own: not counted.
-                if beacon.engagement.is_none() {
-                    let hour = self.privacy.current_hour(site);
-                    self.aggregator
-                        .count_decision(site, hour, Decision::RateLimited);
-                }
-                return Err(Rejected::RateLimited);
+        // The client's budget first, before any work is done; the site's only for
+        // beacons from pages the site allows, so foreign pages cannot spend it.
+        let site = self.privacy.site_index(beacon.site.trim());
+        if let Some(site) = site {
+            if !self.limits.allow_client(self.privacy.client_ip(t)) {
+                return Err(self.rate_limited(beacon, site));
             }
         }
-        match self.privacy.process(beacon, t) {
-            Ok(Outcome::Record(hit)) => {
+        let admitted = match self.privacy.admit(beacon) {
+            Ok(a) => a,
+            Err(refusal) => return Err(self.refused(refusal)),
+        };
+        if !self.limits.allow_site(admitted.site) {
+            return Err(self.rate_limited(beacon, admitted.site));
+        }
+        match self.privacy.process_admitted(beacon, t, admitted) {
+            Outcome::Record(hit) => {
                 Metrics::inc(&m.beacons_accepted);
                 Metrics::inc(&m.beacons_recorded);
                 if hit.engagement.is_some() {
@@ -151,16 +155,16 @@ impl Pipeline {
                 }
                 Ok(())
             }
-            Ok(Outcome::Dropped) => {
+            Outcome::Dropped => {
                 Metrics::inc(&m.beacons_accepted);
                 Ok(())
             }
-            Ok(Outcome::CountOnly {
+            Outcome::CountOnly {
                 site,
                 hour,
                 decision,
                 forget,
-            }) => {
+            } => {
                 Metrics::inc(&m.beacons_accepted);
                 Metrics::inc(&m.beacons_count_only);
                 self.aggregator.count_decision(site, hour, decision);
@@ -169,17 +173,32 @@ impl Pipeline {
                 }
                 Ok(())
             }
-            Err(Refusal::UnknownSite) => {
-                Metrics::inc(&m.rejected_unknown_site);
-                Err(Rejected::Refused(Refusal::UnknownSite))
-            }
-            Err(Refusal::HostNotAllowed { site, hour }) => {
-                Metrics::inc(&m.rejected_host);
+        }
+    }
+
+    /// Counts a beacon over a rate limit (an engagement report is not a hit of
+    /// its own: not counted as a decision).
+    fn rate_limited(&self, beacon: &Beacon<'_>, site: u32) -> Rejected {
+        Metrics::inc(&self.metrics.rate_limited);
+        if beacon.engagement.is_none() {
+            let hour = self.privacy.current_hour(site);
+            self.aggregator
+                .count_decision(site, hour, Decision::RateLimited);
+        }
+        Rejected::RateLimited
+    }
+
+    /// Counts a beacon the privacy boundary refused.
+    fn refused(&self, refusal: Refusal) -> Rejected {
+        match refusal {
+            Refusal::UnknownSite => Metrics::inc(&self.metrics.rejected_unknown_site),
+            Refusal::HostNotAllowed { site, hour } => {
+                Metrics::inc(&self.metrics.rejected_host);
                 self.aggregator
                     .count_decision(site, hour, Decision::Invalid);
-                Err(Rejected::Refused(Refusal::HostNotAllowed { site, hour }))
             }
         }
+        Rejected::Refused(refusal)
     }
 
     /// Closes visits into the window: those that timed out or whose salt day is

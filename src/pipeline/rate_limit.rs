@@ -1,9 +1,12 @@
-//! Rate limits at the gate (governor): per client and per site.
+//! Rate limits (governor): per client and per site.
 //!
 //! A limited request is answered (`429` for JSON, the GIF for the pixel) and counted
 //! as the site's `rate_limited` decision, never stored. Clients are keyed by a hash of
-//! their address under a key that lives only in this process, so the limiter's map
-//! holds no IP address and its keys mean nothing outside it.
+//! their network ([`ClientPrefix`]: an IPv4 address, an IPv6 /64) under a key that
+//! lives only in this process, so the limiter's map holds no IP address and its keys
+//! mean nothing outside it. The client limit is checked first, before any work; the
+//! site's only once the beacon's page host is one the site allows, so beacons naming
+//! a site from foreign pages cannot spend its budget.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -12,10 +15,12 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use rand::RngCore;
 
 use crate::config::LimitsConfig;
+use crate::privacy::client_ip::ClientPrefix;
 
 /// The limiters of one process.
 pub struct RateLimits {
     key: [u8; 32],
+    prefix: ClientPrefix,
     per_client: Option<DefaultKeyedRateLimiter<u64>>,
     per_site: Vec<Option<DefaultDirectRateLimiter>>,
 }
@@ -33,6 +38,7 @@ impl RateLimits {
         rand::rng().fill_bytes(&mut key);
         RateLimits {
             key,
+            prefix: ClientPrefix::new(limits.ipv4_prefix, limits.ipv6_prefix),
             per_client: quota(limits.per_client_per_sec, limits.per_client_burst)
                 .map(RateLimiter::keyed),
             per_site: (0..sites)
@@ -43,25 +49,21 @@ impl RateLimits {
         }
     }
 
-    /// The limiter key of a client address.
+    /// The limiter key of a client address: a keyed hash of its network.
     fn client_key(&self, ip: IpAddr) -> u64 {
-        let ip16 = match ip.to_canonical() {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
-        let h = blake3::keyed_hash(&self.key, &ip16);
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&h.as_bytes()[..8]);
-        u64::from_le_bytes(first)
+        self.prefix.key(&self.key, ip)
     }
 
-    /// Whether a hit from `client` for site index `site` may pass.
-    pub fn allow(&self, site: u32, client: IpAddr) -> bool {
-        if let Some(limiter) = &self.per_client {
-            if limiter.check_key(&self.client_key(client)).is_err() {
-                return false;
-            }
-        }
+    /// Whether `client` may send another hit (spends one from its budget).
+    pub fn allow_client(&self, client: IpAddr) -> bool {
+        self.per_client
+            .as_ref()
+            .is_none_or(|limiter| limiter.check_key(&self.client_key(client)).is_ok())
+    }
+
+    /// Whether site index `site` may receive another hit (spends one from its
+    /// budget): only for beacons the site's hostnames allow.
+    pub fn allow_site(&self, site: u32) -> bool {
         match self.per_site.get(site as usize) {
             Some(Some(limiter)) => limiter.check().is_ok(),
             _ => true,
@@ -96,17 +98,18 @@ mod tests {
             ..Default::default()
         };
         let l = RateLimits::new(&cfg, 2);
+        let allow = |site, ip: IpAddr| l.allow_client(ip) && l.allow_site(site);
         let a: IpAddr = "81.2.69.142".parse().unwrap();
         let b: IpAddr = "216.160.83.56".parse().unwrap();
-        assert!(l.allow(0, a) && l.allow(0, a));
-        assert!(!l.allow(0, a), "client burst used up");
-        assert!(l.allow(0, b), "another client still passes");
+        assert!(allow(0, a) && allow(0, a));
+        assert!(!allow(0, a), "client burst used up");
+        assert!(allow(0, b), "another client still passes");
         assert!(
-            !l.allow(0, "89.160.20.128".parse().unwrap()),
+            !allow(0, "89.160.20.128".parse().unwrap()),
             "site burst used up"
         );
         assert!(
-            l.allow(1, "89.160.20.129".parse().unwrap()),
+            allow(1, "89.160.20.129".parse().unwrap()),
             "other site unaffected"
         );
         let off = RateLimits::new(
@@ -117,6 +120,45 @@ mod tests {
             },
             1,
         );
-        assert!((0..1000).all(|_| off.allow(0, a)));
+        assert!((0..1000).all(|_| off.allow_client(a) && off.allow_site(0)));
+    }
+
+    fn per_client(burst: u32, ipv6_prefix: u8) -> RateLimits {
+        let cfg = LimitsConfig {
+            per_client_per_sec: 1,
+            per_client_burst: burst,
+            ipv6_prefix,
+            ..Default::default()
+        };
+        RateLimits::new(&cfg, 1)
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let l = per_client(2, 64);
+        assert!(l.allow_client(ip("2001:db8:1:2::1")));
+        assert!(l.allow_client(ip("2001:db8:1:2::2")));
+        assert!(
+            !l.allow_client(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            "a third address of the same /64 finds the budget spent"
+        );
+        assert!(
+            l.allow_client(ip("2001:db8:1:3::1")),
+            "the next /64 is another client"
+        );
+        assert_eq!(l.tracked_clients(), 2);
+
+        let exact = per_client(1, 128);
+        assert!(exact.allow_client(ip("2001:db8::1")));
+        assert!(exact.allow_client(ip("2001:db8::2")), "per address at /128");
+
+        let v4 = per_client(1, 64);
+        assert!(v4.allow_client(ip("81.2.69.142")));
+        assert!(v4.allow_client(ip("81.2.69.143")), "IPv4 stays per address");
+        assert!(
+            !v4.allow_client(ip("::ffff:81.2.69.142")),
+            "mapped is the same"
+        );
     }
 }

@@ -74,9 +74,10 @@ impl Site {
 pub struct Transport<'a> {
     /// Socket peer address.
     pub peer: IpAddr,
-    /// `X-Forwarded-For`, believed only from trusted proxies.
+    /// `X-Forwarded-For`, every line joined by `,` ([`client_ip::joined_lines`]);
+    /// believed only from trusted proxies.
     pub x_forwarded_for: Option<&'a str>,
-    /// `Forwarded`, believed only from trusted proxies.
+    /// `Forwarded`, every line joined by `,`; believed only from trusted proxies.
     pub forwarded: Option<&'a str>,
     /// `User-Agent`.
     pub user_agent: &'a str,
@@ -91,6 +92,17 @@ pub struct Transport<'a> {
     /// Whether `Sec-Fetch-Mode` was sent (fetch metadata: one of the header
     /// signals of a scripted client, `agent::signals`).
     pub sec_fetch: bool,
+}
+
+/// A beacon past step 1 of the boundary: its site is configured and its page
+/// host one the site allows ([`Privacy::admit`]).
+#[derive(Debug)]
+pub struct Admitted {
+    /// Index of the site in the configuration.
+    pub site: u32,
+    now: u64,
+    hour: u32,
+    page: url::Page,
 }
 
 /// What the aggregates may learn from one hit.
@@ -363,6 +375,13 @@ impl Privacy {
 
     /// Turns one beacon into an [`Outcome`], or refuses it.
     pub fn process(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Outcome, Refusal> {
+        let admitted = self.admit(beacon)?;
+        Ok(self.process_admitted(beacon, t, admitted))
+    }
+
+    /// Step 1 alone: the site must be configured and the page host allowed. The
+    /// pipeline spends the site's rate budget only on beacons that pass it.
+    pub fn admit(&self, beacon: &Beacon<'_>) -> Result<Admitted, Refusal> {
         let site_idx = self
             .site_index(beacon.site.trim())
             .ok_or(Refusal::UnknownSite)?;
@@ -376,6 +395,28 @@ impl Privacy {
                 hour,
             });
         }
+        Ok(Admitted {
+            site: site_idx,
+            now,
+            hour,
+            page,
+        })
+    }
+
+    /// Steps 2 to 7 for a beacon [`Privacy::admit`] let through.
+    pub fn process_admitted(
+        &self,
+        beacon: &Beacon<'_>,
+        t: &Transport<'_>,
+        admitted: Admitted,
+    ) -> Outcome {
+        let Admitted {
+            site: site_idx,
+            now,
+            hour,
+            page,
+        } = admitted;
+        let site = &self.sites[site_idx as usize];
 
         // 2. Consent before anything else is looked at.
         let signals = Signals {
@@ -404,9 +445,9 @@ impl Privacy {
                 .proxies
                 .client_ip(t.peer, t.x_forwarded_for, t.forwarded);
             if engagement_only {
-                return Ok(Outcome::Dropped);
+                return Outcome::Dropped;
             }
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision,
@@ -414,7 +455,7 @@ impl Privacy {
                     self.salts
                         .visitor_hash(site.zone, &site.id, ip, t.user_agent),
                 ),
-            });
+            };
         }
 
         // 3. Bots are counted, never stored as visits.
@@ -432,27 +473,27 @@ impl Privacy {
             );
         if agent.is_bot || betrayed {
             if engagement_only {
-                return Ok(Outcome::Dropped);
+                return Outcome::Dropped;
             }
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision: Decision::Bot,
                 forget: None,
-            });
+            };
         }
 
         if beacon.engagement.is_some() && (level == Level::Count || !allowed(DataGroup::Engagement))
         {
-            return Ok(Outcome::Dropped);
+            return Outcome::Dropped;
         }
         if beacon.event.is_some() && !allowed(DataGroup::Events) {
-            return Ok(Outcome::CountOnly {
+            return Outcome::CountOnly {
                 site: site_idx,
                 hour,
                 decision,
                 forget: None,
-            });
+            };
         }
         let event = beacon
             .event
@@ -472,7 +513,7 @@ impl Privacy {
             )
         };
         if level == Level::Count {
-            return Ok(Outcome::Record(Box::new(hit)));
+            return Outcome::Record(Box::new(hit));
         }
 
         // 4.–6. IP → region and visitor hash; UA → labels. Both are dropped here.
@@ -548,7 +589,7 @@ impl Privacy {
                 hit.props.push((k, v));
             }
         }
-        Ok(Outcome::Record(Box::new(hit)))
+        Outcome::Record(Box::new(hit))
     }
 }
 

@@ -341,7 +341,7 @@ pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) 
             "content type must be application/x-www-form-urlencoded",
         ));
     }
-    let read = body::read(body, headers, MAX_FORM_BYTES, body::READ_TIMEOUT).await;
+    let read = body::read(body, headers, MAX_FORM_BYTES, state.body_read_timeout).await;
     let body = match read.map_err(|e| match e {
         HttpError::TooLarge(_) => HttpError::TooLarge("form body too large"),
         e => e,

@@ -14,7 +14,7 @@ use crate::http::response::{self, Body};
 use crate::http::{body, header_str, media_type, HttpError};
 use crate::metrics::Metrics;
 use crate::pipeline::Rejected;
-use crate::privacy::Transport;
+use crate::privacy::{client_ip, Transport};
 use crate::AppState;
 
 /// Dispatches one request.
@@ -99,18 +99,22 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
     }
 }
 
-fn transport<'a>(peer: IpAddr, h: &'a HeaderMap) -> Transport<'a> {
-    Transport {
+/// Runs `f` with the transport facts of a request: the forwarding headers with
+/// every line joined (a proxy appends its own line after the client's).
+fn with_transport<R>(peer: IpAddr, h: &HeaderMap, f: impl FnOnce(&Transport<'_>) -> R) -> R {
+    let x_forwarded_for = client_ip::joined_lines(h.get_all("x-forwarded-for").iter());
+    let forwarded = client_ip::joined_lines(h.get_all(header::FORWARDED).iter());
+    f(&Transport {
         peer,
-        x_forwarded_for: h.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-        forwarded: header_str(h, header::FORWARDED),
+        x_forwarded_for: x_forwarded_for.as_deref(),
+        forwarded: forwarded.as_deref(),
         user_agent: header_str(h, header::USER_AGENT).unwrap_or(""),
         gpc: h.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1"),
         dnt: h.get(header::DNT).is_some_and(|v| v.as_bytes() == b"1"),
         cookie: header_str(h, header::COOKIE),
         accept_language: header_str(h, header::ACCEPT_LANGUAGE),
         sec_fetch: h.contains_key("sec-fetch-mode"),
-    }
+    })
 }
 
 /// `GET /p.gif`: always the GIF, whatever happened, so a page never shows a broken
@@ -120,7 +124,7 @@ fn pixel(state: &AppState, peer: IpAddr, req: &Request<Incoming>) -> Response<Bo
     let referer = header_str(req.headers(), header::REFERER);
     match beacon::pixel::decode(query, referer) {
         Ok(b) => {
-            let _ = state.pipeline.ingest(&b, &transport(peer, req.headers()));
+            let _ = with_transport(peer, req.headers(), |t| state.pipeline.ingest(&b, t));
         }
         Err(_) => Metrics::inc(&state.metrics.rejected_bad_request),
     }
@@ -151,7 +155,7 @@ async fn json_request(
         body,
         &parts.headers,
         state.max_body_bytes,
-        body::READ_TIMEOUT,
+        state.body_read_timeout,
     )
     .await
     {
@@ -181,7 +185,7 @@ fn answer(
     headers: &HeaderMap,
     ok: impl FnOnce() -> Response<Body>,
 ) -> Response<Body> {
-    match state.pipeline.ingest(beacon, &transport(peer, headers)) {
+    match with_transport(peer, headers, |t| state.pipeline.ingest(beacon, t)) {
         Ok(()) => ok(),
         Err(rejected) => {
             if let Rejected::Refused(_) = rejected {
