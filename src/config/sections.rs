@@ -27,6 +27,10 @@ pub struct ServerConfig {
     /// Origins (`https://intranet.example.com`) whose pages may call the stats API
     /// from a browser (CORS). Empty = only the dashboard veil serves itself.
     pub cors_origins: Vec<String>,
+    /// veil's own origin as browsers see it (`https://stats.example.com`), for the
+    /// same-origin check of `POST /optout` when a proxy rewrites `Host`. Empty =
+    /// the request's `Host` with the scheme the proxy reports.
+    pub public_origin: String,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +43,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             worker_threads: 0,
             cors_origins: Vec::new(),
+            public_origin: String::new(),
         }
     }
 }

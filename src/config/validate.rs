@@ -132,6 +132,12 @@ impl Config {
         for (i, origin) in self.server.cors_origins.iter().enumerate() {
             check_origin(format!("server.cors_origins[{i}]"), origin)?;
         }
+        if !self.server.public_origin.is_empty() {
+            check_origin(
+                "server.public_origin".into(),
+                self.server.public_origin.trim_end_matches('/'),
+            )?;
+        }
         if self.sites.is_empty() {
             return Err(ConfigError::key(
                 "sites",

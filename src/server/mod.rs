@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 
 pub mod pages;
 pub mod routes;
+pub mod same_origin;
 pub mod tracker;
 
 use crate::AppState;
