@@ -81,6 +81,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The query side (stats API client, API keys).
     pub stats: stats::Stats,
+    /// Who may read `/metrics` and the detail of `/ready`.
+    pub operator: server::operator::Operator,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }

@@ -157,6 +157,7 @@ pub async fn start_on(
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
         stats: stats::Stats::new(&config),
+        operator: server::operator::Operator::new(&config.server.metrics_token),
         queue: queue_tx.downgrade(),
         queue_capacity: p.queue_batches,
     });

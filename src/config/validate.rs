@@ -88,6 +88,11 @@ impl Config {
                 "pipeline.close_interval_secs",
                 self.pipeline.close_interval_secs,
             ),
+            (
+                "stats.max_queries_per_site",
+                self.stats.max_queries_per_site as u64,
+            ),
+            ("stats.query_timeout_secs", self.stats.query_timeout_secs),
         ];
         for (key, value) in positive {
             if value == 0 {
