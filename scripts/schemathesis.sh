@@ -117,7 +117,7 @@ flush_interval_ms = 500
 
 # Generated cases that are refused (a 401) would otherwise soon throttle the
 # address (a 429 for every case after, positive ones included); the throttle
-# itself is tested in tests/it/stats_limits.rs.
+# itself is tested in tests/it/strangers.rs.
 [stats]
 failed_auth_per_minute = 0
 

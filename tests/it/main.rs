@@ -20,5 +20,6 @@ mod salt;
 mod schema;
 mod share;
 mod stats;
+mod strangers;
 mod tracker;
 mod visits;
