@@ -5,7 +5,8 @@
 //! hourly aggregates to ClickHouse.
 //!
 //! ## Layout, in the order a beacon passes
-//! - [`server`]: hyper accept loop, connection limits, routes, pages, `t.js`.
+//! - [`server`]: hyper accept loop, connection limits, routes, pages, `t.js`, the
+//!   same-origin check of the opt-out form and who may read `/metrics`.
 //! - [`http`]: the shared HTTP vocabulary — answers, the one error type, the one
 //!   body reader, query strings, HTML escaping.
 //! - [`beacon`]: wire formats (pixel, JSON, Plausible, Umami) → [`beacon::Beacon`].
