@@ -5,7 +5,8 @@
 //! hourly aggregates to ClickHouse.
 //!
 //! ## Layout, in the order a beacon passes
-//! - [`server`]: hyper accept loop, connection limits, routes, pages, `t.js`.
+//! - [`server`]: hyper accept loop, connection limits, routes, pages, `t.js`, the
+//!   same-origin check of the opt-out form and who may read `/metrics`.
 //! - [`http`]: the shared HTTP vocabulary — answers, the one error type, the one
 //!   body reader, query strings, HTML escaping.
 //! - [`beacon`]: wire formats (pixel, JSON, Plausible, Umami) → [`beacon::Beacon`].
@@ -83,6 +84,8 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// The query side (stats API client, API keys).
     pub stats: stats::Stats,
+    /// Who may read `/metrics` and the detail of `/ready`.
+    pub operator: server::operator::Operator,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }

@@ -214,6 +214,9 @@ fn main() -> anyhow::Result<()> {
                         site.share_secret = "********".into();
                     }
                 }
+                if !shown.server.metrics_token.is_empty() {
+                    shown.server.metrics_token = "********".into();
+                }
                 if !shown.smtp.password.is_empty() {
                     shown.smtp.password = "********".into();
                 }

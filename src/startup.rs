@@ -159,6 +159,7 @@ pub async fn start_on(
         max_body_bytes: config.server.max_body_bytes,
         body_read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
         stats: stats::Stats::new(&config),
+        operator: server::operator::Operator::new(&config.server.metrics_token),
         queue: queue_tx.downgrade(),
         queue_capacity: p.queue_batches,
     });

@@ -22,7 +22,7 @@ mod validate;
 
 pub use self::sections::{
     ClickHouseConfig, GeoConfig, LimitsConfig, PipelineConfig, ReportsJobConfig,
-    RetentionJobConfig, SaltConfig, ServerConfig, SmtpConfig, SmtpTls, SpoolConfig,
+    RetentionJobConfig, SaltConfig, ServerConfig, SmtpConfig, SmtpTls, SpoolConfig, StatsConfig,
 };
 pub use self::site::{
     Every, FunnelConfig, GoalConfig, ReportConfig, RetentionConfig, SiteConfig, StepConfig,
@@ -93,6 +93,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// The scheduled e-mail report job.
     pub reports: ReportsJobConfig,
+    /// Limits of the stats API.
+    pub stats: StatsConfig,
     /// The sites veil collects for; hits for any other site are refused.
     pub sites: Vec<SiteConfig>,
 }

@@ -35,6 +35,14 @@ pub struct ServerConfig {
     /// Origins (`https://intranet.example.com`) whose pages may call the stats API
     /// from a browser (CORS). Empty = only the dashboard veil serves itself.
     pub cors_origins: Vec<String>,
+    /// veil's own origin as browsers see it (`https://stats.example.com`), for the
+    /// same-origin check of `POST /optout` when a proxy rewrites `Host`. Empty =
+    /// the request's `Host` with the scheme the proxy reports.
+    pub public_origin: String,
+    /// Bearer token for `/metrics` and the detail of `/ready` (set it from
+    /// `VEIL_SERVER__METRICS_TOKEN`). Empty = both are answered in full only to
+    /// direct connections from loopback that no proxy forwarded.
+    pub metrics_token: String,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +57,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             worker_threads: 0,
             cors_origins: Vec::new(),
+            public_origin: String::new(),
+            metrics_token: String::new(),
         }
     }
 }
@@ -222,6 +232,29 @@ impl Default for LimitsConfig {
             per_site_burst: 0,
             ipv4_prefix: 32,
             ipv6_prefix: 64,
+        }
+    }
+}
+
+/// The stats API's protection of itself and of the inserts sharing ClickHouse.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Refused credentials (`401`) one client address may cause per minute before
+    /// it gets `429`; 0 = no limit.
+    pub failed_auth_per_minute: u32,
+    /// Stats queries one site may have running at once; more get `503`.
+    pub max_queries_per_site: usize,
+    /// Longest a stats query may run in ClickHouse (`max_execution_time`, s).
+    pub query_timeout_secs: u64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            failed_auth_per_minute: 30,
+            max_queries_per_site: 4,
+            query_timeout_secs: 10,
         }
     }
 }

@@ -92,6 +92,11 @@ impl Config {
                 "pipeline.close_interval_secs",
                 self.pipeline.close_interval_secs,
             ),
+            (
+                "stats.max_queries_per_site",
+                self.stats.max_queries_per_site as u64,
+            ),
+            ("stats.query_timeout_secs", self.stats.query_timeout_secs),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -151,6 +156,12 @@ impl Config {
         }
         for (i, origin) in self.server.cors_origins.iter().enumerate() {
             check_origin(format!("server.cors_origins[{i}]"), origin)?;
+        }
+        if !self.server.public_origin.is_empty() {
+            check_origin(
+                "server.public_origin".into(),
+                self.server.public_origin.trim_end_matches('/'),
+            )?;
         }
         if self.sites.is_empty() {
             return Err(ConfigError::key(

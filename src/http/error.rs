@@ -18,6 +18,9 @@ pub enum HttpError {
     /// `401`: no valid key for the site.
     #[error("a valid API key for this site is required (Authorization: Bearer KEY)")]
     Unauthorized,
+    /// `401`: `/metrics` (or `/ready`'s detail) without the configured token.
+    #[error("a valid metrics token is required (Authorization: Bearer TOKEN)")]
+    OperatorToken,
     /// `401`: a share link that is not (or no longer) valid for the site.
     #[error("{0}")]
     ShareLink(&'static str),
@@ -78,7 +81,9 @@ impl HttpError {
     pub fn status(&self) -> StatusCode {
         match self {
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HttpError::Unauthorized | HttpError::ShareLink(_) => StatusCode::UNAUTHORIZED,
+            HttpError::Unauthorized | HttpError::OperatorToken | HttpError::ShareLink(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -118,6 +123,7 @@ impl HttpError {
     fn with_headers(&self, mut r: Response<Body>) -> Response<Body> {
         let challenge = match self {
             HttpError::Unauthorized => Some("Bearer realm=\"veil\""),
+            HttpError::OperatorToken => Some("Bearer realm=\"veil-metrics\""),
             HttpError::ShareLink(_) => Some("Share realm=\"veil\""),
             _ => None,
         };

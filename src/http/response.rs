@@ -78,6 +78,18 @@ pub fn harden_page(r: &mut Response<Body>, csp: &'static str) {
     );
 }
 
+/// What every answer carries, added at the one exit of the router
+/// (`server::routes::handle`): `X-Content-Type-Options: nosniff`, so no answer —
+/// an error reason, a CSV export, the tracker — is ever run as something its
+/// `Content-Type` does not say.
+pub fn finish(mut r: Response<Body>) -> Response<Body> {
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 /// Adds the CORS headers beacons from any page need (`sendBeacon`, `fetch`).
 /// Which sites may report is decided by the site's hostnames, not by CORS.
 pub fn with_cors(mut r: Response<Body>) -> Response<Body> {
@@ -103,6 +115,12 @@ pub fn with_cors(mut r: Response<Body>) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_finished_answer_forbids_sniffing() {
+        let r = super::finish(super::gif());
+        assert_eq!(r.headers()[http::header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+
     #[test]
     fn the_gif_is_43_bytes_and_well_formed() {
         assert_eq!(super::GIF.len(), 43);

@@ -112,9 +112,10 @@ impl Reports {
         if config.sites.iter().all(|s| s.reports.is_empty()) {
             return Ok(None);
         }
+        // The same time limit as the stats API's queries, which these are.
         let client = crate::sink::schema::client(&config.clickhouse).with_setting(
             "max_execution_time",
-            crate::stats::QUERY_TIMEOUT_SECS.to_string(),
+            config.stats.query_timeout_secs.to_string(),
         );
         Ok(Some(Reports {
             client,

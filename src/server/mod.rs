@@ -19,9 +19,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+pub mod operator;
 pub mod pages;
 pub mod per_client;
 pub mod routes;
+pub mod same_origin;
 pub mod tracker;
 
 use crate::AppState;

@@ -329,11 +329,13 @@ pub fn opt_out_cookie(object: bool, secure: bool) -> String {
 /// `POST /optout` (form: site, lang, action=optout|undo): sets or clears the
 /// cookie and answers `303 See Other` back to the page.
 pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) -> Response<Body> {
-    // A cross-site page must not be able to switch a visitor's choice.
-    if header_str(headers, "sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
-        return refused_text(HttpError::Forbidden(
-            "cross-site form submissions are refused".into(),
-        ));
+    // Another site's page must not be able to switch a visitor's choice.
+    if let Err(e) = super::same_origin::check(
+        headers,
+        &state.config.server.public_origin,
+        over_https(headers),
+    ) {
+        return refused_text(e);
     }
     let mime = media_type(headers);
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {

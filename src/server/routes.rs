@@ -17,9 +17,13 @@ use crate::pipeline::Rejected;
 use crate::privacy::{client_ip, Transport};
 use crate::AppState;
 
-/// Dispatches one request.
+/// Dispatches one request; every answer leaves through [`response::finish`].
 pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
     Metrics::inc(&state.metrics.requests);
+    response::finish(route(state, peer, req).await)
+}
+
+async fn route(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(state, peer, &req),
@@ -31,7 +35,7 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
             response::with_cors(response::empty(StatusCode::NO_CONTENT))
         }
         (&Method::GET, "/health") => response::text(StatusCode::OK, "text/plain", "ok\n".into()),
-        (&Method::GET, "/ready") => ready(state),
+        (&Method::GET, "/ready") => ready(state, peer, req.headers()),
         (&Method::GET | &Method::HEAD, "/privacy") => {
             pages::privacy(state, req.uri().query(), req.headers())
         }
@@ -45,47 +49,12 @@ pub async fn handle(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> R
             let (parts, body) = req.into_parts();
             pages::optout_post(state, &parts.headers, body).await
         }
-        (&Method::GET, "/metrics") => response::text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            state.metrics.render(&[
-                (
-                    "veil_window_cells",
-                    "Cells in the in-memory aggregation window.",
-                    state.pipeline.aggregator.cells() as u64,
-                ),
-                (
-                    "veil_queue_batches",
-                    "Batches waiting for ClickHouse.",
-                    state.queue_depth() as u64,
-                ),
-                (
-                    "veil_clickhouse_up",
-                    "1 when the last ClickHouse probe succeeded.",
-                    u64::from(state.clickhouse_up.load(Ordering::Relaxed)),
-                ),
-                (
-                    "veil_spool_batches",
-                    "Batches waiting in the disk spool.",
-                    state.pipeline.spool.as_ref().map_or(0, |s| s.len() as u64),
-                ),
-                (
-                    "veil_spool_bytes",
-                    "Bytes in the disk spool.",
-                    state.pipeline.spool.as_ref().map_or(0, |s| s.bytes()),
-                ),
-                (
-                    "veil_spool_oldest_age_seconds",
-                    "Age of the oldest spooled batch.",
-                    state
-                        .pipeline
-                        .spool
-                        .as_ref()
-                        .map_or(0, |s| s.oldest_age_secs()),
-                ),
-            ]),
-        ),
-        (_, p) if crate::stats::owns(p) => crate::stats::handle(state, req).await,
+        (&Method::GET, "/metrics") => metrics(state, peer, req.headers()),
+        (_, p) if crate::stats::owns(p) => {
+            let client =
+                with_transport(peer, req.headers(), |t| state.pipeline.privacy.client_ip(t));
+            crate::stats::handle(state, client, req).await
+        }
         // Every known path with another method: 405 and what it does answer.
         (_, "/p.gif" | "/t.js" | "/privacy" | "/privacy.json") => {
             HttpError::MethodNotAllowed("GET, HEAD").to_json()
@@ -258,10 +227,59 @@ async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
     }
 }
 
+/// `GET /metrics`: the counters in Prometheus' text format, for the operator
+/// only ([`super::operator`]).
+fn metrics(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body> {
+    if let Err(e) = state.operator.check(peer, headers) {
+        return e.to_text();
+    }
+    response::text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4",
+        state.metrics.render(&[
+            (
+                "veil_window_cells",
+                "Cells in the in-memory aggregation window.",
+                state.pipeline.aggregator.cells() as u64,
+            ),
+            (
+                "veil_queue_batches",
+                "Batches waiting for ClickHouse.",
+                state.queue_depth() as u64,
+            ),
+            (
+                "veil_clickhouse_up",
+                "1 when the last ClickHouse probe succeeded.",
+                u64::from(state.clickhouse_up.load(Ordering::Relaxed)),
+            ),
+            (
+                "veil_spool_batches",
+                "Batches waiting in the disk spool.",
+                state.pipeline.spool.as_ref().map_or(0, |s| s.len() as u64),
+            ),
+            (
+                "veil_spool_bytes",
+                "Bytes in the disk spool.",
+                state.pipeline.spool.as_ref().map_or(0, |s| s.bytes()),
+            ),
+            (
+                "veil_spool_oldest_age_seconds",
+                "Age of the oldest spooled batch.",
+                state
+                    .pipeline
+                    .spool
+                    .as_ref()
+                    .map_or(0, |s| s.oldest_age_secs()),
+            ),
+        ]),
+    )
+}
+
 /// `GET /ready`: able to accept hits — ClickHouse reachable or room in the spool —
 /// and, when configured, the geo database loaded. `degraded` while ClickHouse is
-/// down or batches wait in the spool.
-fn ready(state: &AppState) -> Response<Body> {
+/// down or batches wait in the spool. Anyone gets the status code and that one
+/// word; only the operator ([`super::operator`]) the JSON detail.
+fn ready(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body> {
     let clickhouse = state.clickhouse_up.load(Ordering::Relaxed);
     let geo = state.pipeline.privacy.geo().is_some() || !state.geo_required;
     let spooled = state.pipeline.spool.as_ref().map_or(0, |s| s.len());
@@ -272,6 +290,14 @@ fn ready(state: &AppState) -> Response<Body> {
         (true, false) => "degraded",
         (true, true) => "ok",
     };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if state.operator.check(peer, headers).is_err() {
+        return response::text(code, "text/plain; charset=utf-8", format!("{status}\n"));
+    }
     let body = serde_json::json!({
         "ready": ready,
         "status": status,
@@ -281,10 +307,5 @@ fn ready(state: &AppState) -> Response<Body> {
         "spool_full": state.spool_full(),
     })
     .to_string();
-    let code = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
     response::json_body(code, body)
 }

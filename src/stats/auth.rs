@@ -91,6 +91,20 @@ impl Keys {
         }
     }
 
+    /// The refusal of a request for a site that does not exist: the same as for
+    /// a known site without a valid key or link (`401`, same reason), after the
+    /// same hashing of a given key, so neither the answer nor its time tells
+    /// whether the site exists.
+    pub fn refuse_unknown(&self, headers: &HeaderMap, share_param: Option<&str>) -> HttpError {
+        if share_token(headers, share_param).is_some() {
+            return Refusal::Invalid.into();
+        }
+        if let Some(key) = bearer(headers) {
+            std::hint::black_box(blake3::hash(key.as_bytes()));
+        }
+        HttpError::Unauthorized
+    }
+
     /// The link of a share token of this site that is valid at `now`.
     pub fn share_link(&self, site: usize, token: &str, now: u64) -> Result<Link, HttpError> {
         let keys = self.sites.get(site).ok_or(Refusal::Invalid)?;

@@ -61,27 +61,31 @@ fn page<'s, B>(
     site: &str,
 ) -> (Response<Body>, Option<&'s [String]>) {
     let site = crate::http::query::percent_decode(site, false);
-    let Some(idx) = state.config.sites.iter().position(|s| s.id == site) else {
-        let r = response::text(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "unknown site\n".into(),
-        );
-        return (r, None);
-    };
-    let cfg = &state.config.sites[idx];
     let query = req.uri().query().unwrap_or("");
-    let now = state.pipeline.privacy.clock().now_secs();
-    let embed = crate::http::query::first(query, "share")
-        .and_then(|t| state.stats.keys.share_link(idx, &t, now).ok())
-        .is_some_and(|l| l.embed);
     let query_lang = crate::http::query::first(query, "lang");
-    let query_lang = query_lang.as_deref();
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let lang = language(query_lang, accept, &cfg.language);
+    let Some(idx) = state.config.sites.iter().position(|s| s.id == site) else {
+        // The page of a site that does not exist is that of a private one (which
+        // then asks for a key the API refuses), so the page cannot tell which
+        // site ids exist either.
+        let lang = language(query_lang.as_deref(), accept, "en");
+        let html = HTML
+            .replace("{{lang}}", lang)
+            .replace("{{site}}", &escape(&site))
+            .replace("{{embed}}", "false")
+            .replace("{{public}}", "false");
+        let r = response::text(StatusCode::OK, "text/html; charset=utf-8", html);
+        return (r, None);
+    };
+    let cfg = &state.config.sites[idx];
+    let now = state.pipeline.privacy.clock().now_secs();
+    let embed = crate::http::query::first(query, "share")
+        .and_then(|t| state.stats.keys.share_link(idx, &t, now).ok())
+        .is_some_and(|l| l.embed);
+    let lang = language(query_lang.as_deref(), accept, &cfg.language);
     let html = HTML
         .replace("{{lang}}", lang)
         .replace("{{site}}", &escape(&cfg.id))

@@ -6,6 +6,7 @@
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
+//! - [`limits`]: the throttle on refused credentials and the query slots per site.
 //! - [`export`]: the CSV rendering of the table endpoints' answers
 //!   (`format=csv` or `Accept: text/csv`).
 //! - [`share`]: signed, expiring, read-only share links and what they may see.
@@ -15,6 +16,7 @@
 //! Everything shown goes through [`kanon`], so no small group of visitors is ever
 //! singled out.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -32,6 +34,7 @@ pub mod error;
 pub mod export;
 pub mod handlers;
 pub mod kanon;
+pub mod limits;
 pub mod openapi;
 pub mod params;
 pub mod query;
@@ -40,24 +43,31 @@ pub mod share;
 use crate::http::HttpError;
 use params::Params;
 
-/// Longest a stats query may run in ClickHouse (`max_execution_time`, seconds).
-pub const QUERY_TIMEOUT_SECS: u64 = 20;
-
 /// State of the query side, built once at start.
 pub struct Stats {
-    /// ClickHouse client for reads (with the query time limit).
+    /// ClickHouse client for reads, with the query time limit
+    /// (`max_execution_time` = `stats.query_timeout_secs`). A client of its own, so
+    /// the setting never reaches the writer's inserts.
     pub client: clickhouse::Client,
     /// API key hashes and public flags per site.
     pub keys: auth::Keys,
+    /// The throttle on refused credentials and the query slots per site.
+    pub limits: limits::Limits,
+    /// The longest a request may take in all: the query limit, the wait for a
+    /// slot, and some slack for ClickHouse to report the timeout itself.
+    deadline: Duration,
 }
 
 impl Stats {
     /// Builds the query side from validated configuration.
     pub fn new(config: &Config) -> Stats {
+        let timeout = config.stats.query_timeout_secs;
         Stats {
             client: crate::sink::schema::client(&config.clickhouse)
-                .with_setting("max_execution_time", QUERY_TIMEOUT_SECS.to_string()),
+                .with_setting("max_execution_time", timeout.to_string()),
             keys: auth::Keys::new(config),
+            limits: limits::Limits::new(&config.stats, config.sites.len()),
+            deadline: Duration::from_secs(timeout + 5) + limits::SLOT_WAIT,
         }
     }
 }
@@ -72,8 +82,9 @@ pub fn owns(path: &str) -> bool {
     path.starts_with("/api/v1/") || path == "/dashboard" || path.starts_with("/dashboard/")
 }
 
-/// Serves `/api/v1/*` and `/dashboard/*`.
-pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+/// Serves `/api/v1/*` and `/dashboard/*`; `client` is the requester's address
+/// (trusted proxies applied), which the throttle of [`limits`] is keyed by.
+pub async fn handle(state: &AppState, client: IpAddr, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/dashboard" || path.starts_with("/dashboard/") {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -92,8 +103,8 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         Method::GET | Method::HEAD => {
             let query = req.uri().query().unwrap_or("");
             let endpoint = path.trim_start_matches("/api/v1/");
-            let work = api(state, endpoint, query, req.headers());
-            match tokio::time::timeout(Duration::from_secs(QUERY_TIMEOUT_SECS + 5), work).await {
+            let work = api(state, client, endpoint, query, req.headers());
+            match tokio::time::timeout(state.stats.deadline, work).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => e.to_json(),
                 Err(_) => HttpError::unavailable("ClickHouse did not answer in time").to_json(),
@@ -109,11 +120,14 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     resp
 }
 
-/// The endpoints of `/api/v1`, checked in order: endpoint, site, key, parameters
-/// (the format first: [`export::negotiate`]). A table endpoint answers CSV
-/// rendered from the same final JSON answer; errors are always JSON.
+/// The endpoints of `/api/v1`, checked in order: endpoint, the client's throttle,
+/// site and key (an unknown site is refused exactly like a known one without a
+/// key, so site ids cannot be probed), a query slot, parameters (the format
+/// first: [`export::negotiate`]). A table endpoint answers CSV rendered from the
+/// same final JSON answer; errors are always JSON.
 async fn api(
     state: &AppState,
+    client: IpAddr,
     endpoint: &str,
     query: &str,
     headers: &HeaderMap,
@@ -139,13 +153,26 @@ async fn api(
         ));
     }
     let site_id = params.required("site")?.to_string();
-    let idx = state
-        .config
-        .sites
-        .iter()
-        .position(|s| s.id == site_id)
-        .ok_or_else(|| HttpError::NotFound(format!("unknown site `{site_id}`").into()))?;
-    let grant = share::admit(state, idx, endpoint, headers, &mut params).await?;
+    let limits = &state.stats.limits;
+    limits.admit(client)?;
+    let idx = state.config.sites.iter().position(|s| s.id == site_id);
+    let admitted = match idx {
+        Some(idx) => share::admit(state, idx, endpoint, headers, &mut params).await,
+        None => Err(state
+            .stats
+            .keys
+            .refuse_unknown(headers, params.get("share"))),
+    };
+    let grant = match admitted {
+        Err(e @ (HttpError::Unauthorized | HttpError::ShareLink(_))) => {
+            return Err(limits.refused(client).unwrap_or(e))
+        }
+        other => other?,
+    };
+    let Some(idx) = idx else {
+        return Err(HttpError::Unauthorized);
+    };
+    let _slot = limits.slot(idx).await?;
     let format = export::negotiate(endpoint, &params, headers)?;
     let ctx = handlers::Ctx {
         state,

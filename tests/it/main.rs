@@ -22,5 +22,6 @@ mod salt;
 mod schema;
 mod share;
 mod stats;
+mod strangers;
 mod tracker;
 mod visits;

@@ -1,0 +1,182 @@
+//! What the stats API does to protect itself and the inserts that share its
+//! ClickHouse: a throttle on refused credentials per client address, and a cap
+//! on the queries one site may have running at once. (The third protection, the
+//! `max_execution_time` of every stats query, is a setting of the stats client:
+//! see [`super::Stats`].)
+//!
+//! **Refused credentials.** Every `401` of the API (no key, a wrong key, a bad
+//! share link, a site that does not exist — all answered alike) costs the client
+//! address one cell of a governor quota of `stats.failed_auth_per_minute`. When the
+//! quota is used up the client gets `429` with `Retry-After` for every API request
+//! — even one with a right key — until a cell is back, so a key guesser learns
+//! nothing from its next guess. Addresses are keyed like the ingest limiter
+//! ([`crate::pipeline::rate_limit`]): a keyed hash under a key that lives only in
+//! this process, so neither map holds an IP address.
+//!
+//! **Queries per site.** At most `stats.max_queries_per_site` requests of one site
+//! run at once; another waits up to [`SLOT_WAIT`] for a slot (a dashboard asks for
+//! several panels at once) and then gets `503` with `Retry-After`. `503`, not
+//! `429`: the slots are shared by everyone reading the site, so a full site says
+//! the server is busy, not that this client asked too often.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::RngCore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::StatsConfig;
+use crate::http::HttpError;
+
+/// Longest a request waits for one of its site's query slots.
+pub const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Blocked addresses kept before the expired ones are swept out.
+const SWEEP_AT: usize = 4_096;
+
+/// The stats API's limits (one per process).
+pub struct Limits {
+    key: [u8; 32],
+    failures: Option<DefaultKeyedRateLimiter<u64>>,
+    /// Addresses whose quota is used up, and until when.
+    blocked: Mutex<HashMap<u64, Instant>>,
+    slots: Vec<Arc<Semaphore>>,
+}
+
+impl Limits {
+    /// Limits for `sites` sites.
+    pub fn new(config: &StatsConfig, sites: usize) -> Limits {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        Limits {
+            key,
+            failures: NonZeroU32::new(config.failed_auth_per_minute)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            blocked: Mutex::new(HashMap::new()),
+            slots: (0..sites)
+                .map(|_| Arc::new(Semaphore::new(config.max_queries_per_site.max(1))))
+                .collect(),
+        }
+    }
+
+    fn client_key(&self, ip: IpAddr) -> u64 {
+        let ip16 = match ip.to_canonical() {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        let h = blake3::keyed_hash(&self.key, &ip16);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h.as_bytes()[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    /// `429` while the client's quota of refused credentials is used up.
+    pub fn admit(&self, client: IpAddr) -> Result<(), HttpError> {
+        if self.failures.is_none() {
+            return Ok(());
+        }
+        let key = self.client_key(client);
+        let now = Instant::now();
+        let Ok(mut blocked) = self.blocked.lock() else {
+            return Ok(());
+        };
+        match blocked.get(&key) {
+            Some(until) if *until > now => Err(too_many(*until - now)),
+            Some(_) => {
+                blocked.remove(&key);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a refused credential; `Some(429)` when it used up the quota (the
+    /// answer instead of the `401`).
+    pub fn refused(&self, client: IpAddr) -> Option<HttpError> {
+        let limiter = self.failures.as_ref()?;
+        let key = self.client_key(client);
+        let not_until = limiter.check_key(&key).err()?;
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        let now = Instant::now();
+        if let Ok(mut blocked) = self.blocked.lock() {
+            if blocked.len() >= SWEEP_AT {
+                blocked.retain(|_, until| *until > now);
+                limiter.retain_recent();
+            }
+            blocked.insert(key, now + wait);
+        }
+        Some(too_many(wait))
+    }
+
+    /// One of the site's query slots, waiting up to [`SLOT_WAIT`]; `503` when none
+    /// frees up in time.
+    pub async fn slot(&self, site: usize) -> Result<OwnedSemaphorePermit, HttpError> {
+        let Some(sem) = self.slots.get(site) else {
+            return Err(HttpError::Internal("no query slots for this site".into()));
+        };
+        match tokio::time::timeout(SLOT_WAIT, sem.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(HttpError::Unavailable {
+                reason: "too many statistics queries for this site are running; try again shortly"
+                    .into(),
+                retry_after: Some(1),
+            }),
+        }
+    }
+}
+
+fn too_many(wait: Duration) -> HttpError {
+    HttpError::TooManyRequests {
+        reason: "too many refused credentials from this address; try again later",
+        retry_after: wait.as_secs_f64().ceil().max(1.0) as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(failed: u32, slots: usize) -> StatsConfig {
+        StatsConfig {
+            failed_auth_per_minute: failed,
+            max_queries_per_site: slots,
+            ..StatsConfig::default()
+        }
+    }
+
+    #[test]
+    fn refused_credentials_block_only_their_address() {
+        let l = Limits::new(&config(3, 1), 1);
+        let a: IpAddr = "81.2.69.142".parse().unwrap();
+        let b: IpAddr = "216.160.83.56".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.admit(a).is_ok());
+            assert!(l.refused(a).is_none(), "within the quota: the 401 stands");
+        }
+        let e = l.refused(a).expect("quota used up");
+        assert_eq!(e.status().as_u16(), 429);
+        let blocked = l.admit(a).expect_err("blocked, whatever the key");
+        assert!(
+            matches!(blocked, HttpError::TooManyRequests { retry_after, .. } if retry_after >= 1)
+        );
+        assert!(l.admit(b).is_ok(), "another address is not affected");
+        let off = Limits::new(&config(0, 1), 1);
+        assert!((0..100).all(|_| off.refused(a).is_none() && off.admit(a).is_ok()));
+    }
+
+    #[tokio::test]
+    async fn a_full_site_answers_503() {
+        let l = Limits::new(&config(0, 2), 2);
+        let _one = l.slot(0).await.unwrap();
+        let _two = l.slot(0).await.unwrap();
+        assert!(l.slot(1).await.is_ok(), "other sites have their own slots");
+        tokio::time::pause();
+        let e = l.slot(0).await.expect_err("full");
+        assert_eq!(e.status().as_u16(), 503);
+    }
+}
