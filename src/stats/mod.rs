@@ -5,6 +5,8 @@
 //! - [`handlers`]: the JSON endpoints, and the k-anonymity design (read its
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
+//! - [`noise`], [`released`]: a site's optional differential-privacy mode — the
+//!   noise, and the numbers as released (exact, or noised per day and cell).
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
 //! - [`export`]: the CSV rendering of the table endpoints' answers
 //!   (`format=csv` or `Accept: text/csv`).
@@ -32,9 +34,11 @@ pub mod error;
 pub mod export;
 pub mod handlers;
 pub mod kanon;
+pub mod noise;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod released;
 pub mod share;
 
 use crate::http::HttpError;
