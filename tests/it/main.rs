@@ -12,6 +12,7 @@ mod conversions;
 mod dropin;
 mod export;
 mod ingest;
+mod noise;
 mod pages;
 mod privacy_audit;
 mod reports;
