@@ -33,6 +33,10 @@
 //! intervals) can narrow a small count over time; the protection is that a rare
 //! *value* is never named. Values seen only through anonymous counts (no visitor
 //! hash, consent level `count`) have 0 known visitors and are folded.
+//!
+//! With a site's differential-privacy mode on, every count above is the noised
+//! one of [`super::released`]: k compares the noised visitors, totals are noised
+//! too, and rows plus `(other)` need not sum to the total.
 
 use serde_json::{json, Map, Value};
 
