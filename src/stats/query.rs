@@ -538,6 +538,15 @@ pub fn catalog(
             series_sql(s, closed, interval, Dim::Total, ""),
         ));
     }
+    for (name, grain, key) in [
+        ("day", Grain::Day, "''"),
+        ("hour", Grain::Hour, "toString(toUInt32(hour))"),
+    ] {
+        out.push((
+            format!("noised cells {name}"),
+            super::released::day_cells_sql(s, closed, Dim::Page, None, grain, key),
+        ));
+    }
     for dim in Dim::ALL {
         out.push((
             format!("groups {}", dim.as_str()),

@@ -186,6 +186,28 @@ async fn released_counts_are_noised_per_day_and_cell_and_k_applies_to_the_noise(
             .sum();
         assert_eq!(buckets, by_days, "daily buckets add up to the range");
 
+        // Hourly buckets are cells of their own; hours without data stay 0.
+        let hours = get(
+            a,
+            &q("timeseries?from=2026-03-02&to=2026-03-02&interval=hour&"),
+        )
+        .await;
+        let buckets = hours["buckets"].as_array().unwrap();
+        assert_eq!(buckets.len(), 24);
+        let noon = hour(2);
+        let cell = Cell {
+            site: SITE,
+            dim: Dim::Total,
+            value: "",
+            when: When::Hour(noon),
+        };
+        let want = (60 + Noise::new(SECRET, EPSILON).draw(&cell, "visitors")).max(0) as u64;
+        for b in buckets {
+            let at_noon = b["start"].as_u64() == Some(u64::from(noon));
+            let v = b["visitors"].as_u64();
+            assert_eq!(v, Some(if at_noon { want } else { 0 }), "{b}");
+        }
+
         // Breakdowns: k on the noised visitors of the range, named iff ≥ k.
         let pages = get(
             a,
