@@ -46,6 +46,7 @@
       value: 'Value', none: 'No data in this range.', page: 'Pages',
       other: 'Other (groups under {k} visitors)',
       otherHelp: 'Values seen by fewer than {k} visitors are merged so that nobody can be singled out.',
+      noisedHelp: 'Counts carry privacy noise (differential privacy) that stays the same when asked again: rows and (other) need not add up to the total.',
       unlisted: 'Values seen by fewer than {k} visitors are not listed.',
       realtime: '{v} visitors in the last 5 min · {p} pageviews in the last 30 min',
       entries: 'Entries (visits starting here)', exits: 'Exits (visits ending here)',
@@ -93,6 +94,7 @@
       value: 'Wartość', none: 'Brak danych w tym zakresie.', page: 'Strony',
       other: 'Inne (grupy poniżej {k} odwiedzających)',
       otherHelp: 'Wartości widziane przez mniej niż {k} odwiedzających są łączone, aby nikogo nie dało się wyróżnić.',
+      noisedHelp: 'Liczby zawierają szum chroniący prywatność (prywatność różnicowa), taki sam przy każdym zapytaniu: wiersze i (other) nie muszą sumować się do całości.',
       unlisted: 'Wartości widziane przez mniej niż {k} odwiedzających nie są wymienione.',
       realtime: '{v} odwiedzających w ostatnich 5 min · {p} odsłon w ostatnich 30 min',
       entries: 'Wejścia (wizyty zaczęte tutaj)', exits: 'Wyjścia (wizyty zakończone tutaj)',
@@ -579,7 +581,8 @@
     const tbl = h('table', { class: 'rows', 'data-dimension': dim, 'data-pair': data.pair || null },
       h('thead', {}, h('tr', {}, h('th', {}, t('value')), cols.map((m) => h('th', { class: 'num' }, t(m))))), tb);
     const hint = o.filtered ? t('unlisted', { k: data.k }) : !rows.length ? t('allOther', { k: data.k }) : null;
-    return h('div', {}, scroller(tbl), hint ? h('p', { class: 'muted hint', 'data-k-hint': '' }, hint) : null);
+    return h('div', {}, scroller(tbl), hint ? h('p', { class: 'muted hint', 'data-k-hint': '' }, hint) : null,
+      data.noised ? h('p', { class: 'muted hint', 'data-noise-hint': '' }, t('noisedHelp')) : null);
   }
 
   // A card with tabs over several dimensions; each tab loads its breakdown, with

@@ -322,6 +322,32 @@ mod tests {
     }
 
     #[test]
+    fn dp_keys_are_off_by_default_and_validated_by_name() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.sites[0].dp_epsilon_per_day, 0.0);
+        for (extra, want) in [
+            ("dp_epsilon_per_day = -1.0\n", "sites[0].dp_epsilon_per_day"),
+            ("dp_epsilon_per_day = 50.0\n", "sites[0].dp_epsilon_per_day"),
+            ("dp_epsilon_per_day = 1.0\n", "sites[0].dp_secret"),
+            (
+                "dp_epsilon_per_day = 1.0\ndp_secret = \"short\"\n",
+                "sites[0].dp_secret",
+            ),
+        ] {
+            let e = load(&format!("{MINIMAL}{extra}"), &[]).unwrap_err();
+            assert!(e.to_string().contains(want), "{extra}: {e}");
+        }
+        let secret = "d".repeat(40);
+        let c = load(
+            &format!("{MINIMAL}dp_epsilon_per_day = 0.5\n"),
+            &[("VEIL_SITES__0__DP_SECRET", secret.as_str())],
+        )
+        .unwrap();
+        assert_eq!(c.sites[0].dp_epsilon_per_day, 0.5);
+        assert_eq!(c.sites[0].dp_secret, secret);
+    }
+
+    #[test]
     fn stats_keys_have_defaults_and_accept_valid_values() {
         let c = load(MINIMAL, &[]).unwrap();
         assert_eq!(c.sites[0].timezone, "UTC");

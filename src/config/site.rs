@@ -22,6 +22,17 @@ pub struct SiteConfig {
     /// (0 disables).
     #[serde(default = "default_k")]
     pub k: u32,
+    /// Differential-privacy mode: the ε of the geometric noise added to each
+    /// released count of each (day, cell) (`stats::noise`); 0 = off, released
+    /// counts exact. Turning it on makes `dp_secret` required.
+    #[serde(default)]
+    pub dp_epsilon_per_day: f64,
+    /// Secret keying the noise of `dp_epsilon_per_day` (at least 32 random
+    /// characters): the noise of a cell is fixed by it, so changing it redraws
+    /// every cell's noise and lets whoever saw both answers average them. Never
+    /// stored in ClickHouse nor logged.
+    #[serde(default)]
+    pub dp_secret: String,
     /// Days each class of stored data is kept for this site.
     #[serde(default)]
     pub retention: RetentionConfig,
@@ -179,6 +190,15 @@ impl SiteConfig {
 
 /// Fewest characters of a site's `share_secret`.
 pub const SHARE_SECRET_MIN: usize = 32;
+
+/// Fewest characters of a site's `dp_secret`.
+pub const DP_SECRET_MIN: usize = 32;
+
+/// Largest accepted `dp_epsilon_per_day` (above it the noise is mostly 0).
+pub const DP_EPSILON_MAX: f64 = 10.0;
+
+/// Smallest accepted positive `dp_epsilon_per_day` (below it counts drown).
+pub const DP_EPSILON_MIN: f64 = 0.01;
 
 fn default_k() -> u32 {
     5

@@ -56,6 +56,32 @@ fn valid_link_id(id: &str) -> bool {
     id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// `sites[i].dp_epsilon_per_day` and `sites[i].dp_secret`: ε 0 (off) or within
+/// the accepted range, and a secret long enough to key the noise when it is on.
+fn validate_dp(i: usize, site: &super::SiteConfig) -> Result<(), ConfigError> {
+    use super::site::{DP_EPSILON_MAX, DP_EPSILON_MIN, DP_SECRET_MIN};
+    let eps = site.dp_epsilon_per_day;
+    if eps == 0.0 {
+        return Ok(());
+    }
+    if !eps.is_finite() || !(DP_EPSILON_MIN..=DP_EPSILON_MAX).contains(&eps) {
+        return Err(ConfigError::key(
+            format!("sites[{i}].dp_epsilon_per_day"),
+            format!("is {eps}; it must be 0 (off) or from {DP_EPSILON_MIN} to {DP_EPSILON_MAX} (1.0 is a common choice)"),
+        ));
+    }
+    let secret_len = site.dp_secret.chars().count();
+    if secret_len < DP_SECRET_MIN {
+        return Err(ConfigError::key(
+            format!("sites[{i}].dp_secret"),
+            format!(
+                "is {secret_len} characters; with dp_epsilon_per_day set it must have at least {DP_SECRET_MIN} random ones (e.g. `head -c 24 /dev/urandom | base64`), set once and kept"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `key` is a stored API key hash: `blake3:` and 64 hex digits.
 fn valid_key_hash(key: &str) -> bool {
     key.strip_prefix("blake3:")
@@ -222,6 +248,7 @@ impl Config {
                     ),
                 ));
             }
+            validate_dp(i, site)?;
             for (j, id) in site.share_revoked.iter().enumerate() {
                 if !valid_link_id(id) {
                     return Err(ConfigError::key(

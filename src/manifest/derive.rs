@@ -9,9 +9,10 @@ use crate::privacy::OPT_OUT_COOKIE;
 
 use super::model::{
     AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, ConversionsManifest,
-    EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis, LevelManifest,
-    Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
-    Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
+    DifferentialPrivacy, EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis,
+    LevelManifest, Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling,
+    Purpose, Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger,
+    VisitorHash,
 };
 use super::{opt_out_path, ManifestError, OPT_OUT_MAX_AGE_SECS};
 
@@ -286,6 +287,10 @@ impl Manifest {
                 set_only_on_objection: true,
             },
             k_anonymity: KAnonymity { k: site.k },
+            differential_privacy: (site.dp_epsilon_per_day > 0.0).then(|| DifferentialPrivacy {
+                epsilon_per_day: site.dp_epsilon_per_day,
+                noised: vec!["visitors", "pageviews", "visits", "bounces", "events", "completions"],
+            }),
         })
     }
 }

@@ -26,9 +26,10 @@ mod text_pl;
 
 pub use self::model::{
     AgentProcessing, AgentUse, Aggregation, CategoryNames, ConsentManifest, ConversionsManifest,
-    EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis, LevelManifest,
-    Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling, Purpose,
-    Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger, VisitorHash,
+    DifferentialPrivacy, EngagementManifest, FunnelManifest, IpProcessing, KAnonymity, LegalBasis,
+    LevelManifest, Manifest, NeverCollected, OptOutCookie, PageProcessing, Processing, Profiling,
+    Purpose, Recipients, RefusalManifest, RetentionManifest, Rights, StoredDim, Trigger,
+    VisitorHash,
 };
 pub(crate) use self::render::{
     combinations, disclosure, group_in_pairs, level_has, listed_dims, opt_out_texts,

@@ -44,6 +44,9 @@ pub struct Manifest {
     pub opt_out_cookie: OptOutCookie,
     /// Small groups hidden in reports.
     pub k_anonymity: KAnonymity,
+    /// Noise on released counts, when the site turns it on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differential_privacy: Option<DifferentialPrivacy>,
 }
 
 /// The site's consent policy, resolved from its preset and overrides.
@@ -430,6 +433,15 @@ pub struct OptOutCookie {
 pub struct KAnonymity {
     /// Groups with fewer unique visitors are shown only as "(other)"; 0 = off.
     pub k: u32,
+}
+
+/// The differential-privacy mode of reports (`dp_epsilon_per_day`).
+#[derive(Clone, Debug, Serialize)]
+pub struct DifferentialPrivacy {
+    /// ε of the geometric noise per (day, cell) of each released count.
+    pub epsilon_per_day: f64,
+    /// The counts that carry noise.
+    pub noised: Vec<&'static str>,
 }
 
 impl Manifest {

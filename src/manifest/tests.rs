@@ -375,6 +375,31 @@ fn controller_contact_and_k_are_stated() {
     assert!(md(&preset("eu-strict"), Lang::Pl).contains("właściciel serwisu shop.example."));
 }
 
+#[test]
+fn differential_privacy_is_stated_in_both_languages_only_when_on() {
+    let off = preset("eu-strict");
+    assert!(json(&off).get("differential_privacy").is_none());
+    assert!(!md(&off, Lang::En).contains("differential privacy"));
+    assert!(!md(&off, Lang::Pl).contains("prywatność różnicowa"));
+    let secret = "p".repeat(40);
+    let on = config(
+        &format!("consent = {{ preset = \"eu-strict\" }}\ndp_epsilon_per_day = 0.5\ndp_secret = \"{secret}\""),
+        "",
+    );
+    assert_eq!(json(&on)["differential_privacy"]["epsilon_per_day"], 0.5);
+    let en = md(&on, Lang::En);
+    assert!(en.contains("differential privacy, ε = 0.5 per day"), "{en}");
+    assert!(en.contains("noised number of visitors reaches the minimum"));
+    let pl = md(&on, Lang::Pl);
+    assert!(
+        pl.contains("prywatność różnicowa, ε = 0,5 na dzień"),
+        "{pl}"
+    );
+    for rendered in [&en, &pl, &json(&on).to_string()] {
+        assert!(!rendered.contains(&secret), "the secret is never disclosed");
+    }
+}
+
 // Words that would betray an untranslated sentence in the Polish prose.
 const ENGLISH: [&str; 22] = [
     "consent",

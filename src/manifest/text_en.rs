@@ -515,6 +515,13 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     } else {
         list.push(vec![t("Reports do not hide small groups: no minimum number of visitors per group is configured.")]);
     }
+    if let Some(dp) = &m.differential_privacy {
+        let mut s = format!("The numbers in reports also carry random noise (differential privacy, ε = {} per day): each count of visitors, pageviews, visits, events and goal completions of each day and group is moved by a small random amount, fixed for that day and group, so that a published number does not show whether any one person visited — not even when someone sends fake visits to make a group look large. Revenue and average durations are not noised.", dp.epsilon_per_day);
+        if k > 1 {
+            s.push_str(" A group is shown only when its noised number of visitors reaches the minimum above.");
+        }
+        list.push(vec![t(s)]);
+    }
     d.push(Block::List(list));
 
     // Never collected.

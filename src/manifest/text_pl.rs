@@ -566,6 +566,14 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
     } else {
         list.push(vec![t("Raporty nie ukrywają małych grup: nie ustalono minimalnej liczby odwiedzających w grupie.")]);
     }
+    if let Some(dp) = &m.differential_privacy {
+        let eps = dp.epsilon_per_day.to_string().replace('.', ",");
+        let mut s = format!("Liczby w raportach zawierają też losowy szum (prywatność różnicowa, ε = {eps} na dzień): każda liczba odwiedzających, odsłon, wizyt, zdarzeń i realizacji celów danego dnia i grupy jest przesunięta o niewielką losową wartość, stałą dla tego dnia i tej grupy, tak aby opublikowana liczba nie pozwalała ustalić, czy konkretna osoba odwiedziła stronę — nawet gdy ktoś wysyła fałszywe odwiedziny, by sztucznie powiększyć grupę. Przychody i średnie czasy nie są zaszumiane.");
+        if k > 1 {
+            s.push_str(" Grupę pokazujemy tylko wtedy, gdy jej liczba odwiedzających po dodaniu szumu osiąga opisany wyżej próg.");
+        }
+        list.push(vec![t(s)]);
+    }
     d.push(Block::List(list));
 
     // Czego nie zbieramy.

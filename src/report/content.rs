@@ -10,7 +10,8 @@ use crate::config::SiteConfig;
 use crate::model::Dim;
 use crate::stats::handlers::fold_groups;
 use crate::stats::params::DateRange;
-use crate::stats::query::{self, Group, Metrics, Scope};
+use crate::stats::query::{Group, Metrics, Scope};
+use crate::stats::released;
 
 use super::period::Period;
 
@@ -95,7 +96,7 @@ async fn named(
     range: DateRange,
     dim: Dim,
 ) -> Result<Vec<Group>, clickhouse::error::Error> {
-    let (rows, _) = query::groups(c, scope(site, range), dim, site.k).await?;
+    let (rows, _) = released::groups(c, site, scope(site, range), dim, site.k).await?;
     let (shown, _other) = fold_groups(rows, site.k);
     Ok(shown)
 }
@@ -142,8 +143,8 @@ pub async fn gather(
 ) -> Result<Content, clickhouse::error::Error> {
     let (range, prev) = (period.range, period.previous);
     let (now, before, pages, channels, referrers) = tokio::try_join!(
-        query::totals(c, scope(site, range), Dim::Total, ""),
-        query::totals(c, scope(site, prev), Dim::Total, ""),
+        released::totals(c, site, scope(site, range), Dim::Total, ""),
+        released::totals(c, site, scope(site, prev), Dim::Total, ""),
         named(c, site, range, Dim::Page),
         named(c, site, range, Dim::Source),
         named(c, site, range, Dim::Referrer),

@@ -13,7 +13,8 @@ use super::kanon::{self, Foldable};
 use super::params::{
     dimension, dimension_names, metrics_of, DateRange, Filter, Sort, DEFAULT_LIMIT, MAX_LIMIT,
 };
-use super::query::{self, Group};
+use super::query::Group;
+use super::released;
 
 impl Foldable for Group {
     fn visitors(&self) -> u64 {
@@ -123,7 +124,8 @@ async fn breakdown_rows(
 ) -> Result<(Vec<Group>, Option<Group>, bool), HttpError> {
     let k = ctx.site.k;
     let client = &ctx.state.stats.client;
-    let (rows, truncated) = query::groups(client, ctx.scope(range), source.stored(), k).await?;
+    let (rows, truncated) =
+        released::groups(client, ctx.site, ctx.scope(range), source.stored(), k).await?;
     let (shown, other) = fold_groups(rows, k);
     if let Source::Single(_) = source {
         return Ok((shown, other, truncated));

@@ -18,7 +18,8 @@ use crate::model::{Dim, PROP_SEP};
 
 use super::handlers::{fold_groups, insert_comparison, money, ratio, Ctx};
 use super::params::{dimension, undeclared_goal_pair, DateRange};
-use super::query::{self, Group};
+use super::query::Group;
+use super::released;
 
 /// `by` values the goal card offers (each needs its `*goal` pair declared).
 const BY: [&str; 10] = [
@@ -41,7 +42,8 @@ async fn named(
     dim: Dim,
 ) -> Result<HashMap<String, Group>, HttpError> {
     let k = ctx.site.k;
-    let (rows, _) = query::groups(&ctx.state.stats.client, ctx.scope(range), dim, k).await?;
+    let c = &ctx.state.stats.client;
+    let (rows, _) = released::groups(c, ctx.site, ctx.scope(range), dim, k).await?;
     let (shown, _) = fold_groups(rows, k);
     Ok(shown.into_iter().map(|g| (g.value.clone(), g)).collect())
 }
@@ -100,7 +102,7 @@ pub async fn goals(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         }
     };
     let c = &ctx.state.stats.client;
-    let total = query::totals(c, ctx.scope(range), Dim::Total, "").await?;
+    let total = released::totals(c, ctx.site, ctx.scope(range), Dim::Total, "").await?;
     let goals = named(ctx, range, Dim::Goal).await?;
     let revenue_pair = pairs.of(Dim::Goal, Dim::Currency);
     let revenue = match revenue_pair {
@@ -110,7 +112,8 @@ pub async fn goals(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let previous = match compare {
         Some(cmp) => {
             let prev_range = cmp.range(range);
-            let total = query::totals(c, ctx.scope(prev_range), Dim::Total, "").await?;
+            let total =
+                released::totals(c, ctx.site, ctx.scope(prev_range), Dim::Total, "").await?;
             Some((total.visitors, named(ctx, prev_range, Dim::Goal).await?))
         }
         None => None,
@@ -199,8 +202,8 @@ pub async fn funnels(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     }
     let k = u64::from(ctx.site.k);
     // Every step, unfolded: each is checked against k below.
-    let (rows, _) =
-        query::groups(&ctx.state.stats.client, ctx.scope(range), Dim::Funnel, 0).await?;
+    let c = &ctx.state.stats.client;
+    let (rows, _) = released::groups(c, ctx.site, ctx.scope(range), Dim::Funnel, 0).await?;
     let rows: HashMap<&str, &Group> = rows.iter().map(|g| (g.value.as_str(), g)).collect();
     let mut list = Vec::new();
     for (decl, funnel) in ctx.site.funnels.iter().zip(&ctx.conv.funnels) {

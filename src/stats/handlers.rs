@@ -33,6 +33,10 @@
 //! intervals) can narrow a small count over time; the protection is that a rare
 //! *value* is never named. Values seen only through anonymous counts (no visitor
 //! hash, consent level `count`) have 0 known visitors and are folded.
+//!
+//! With a site's differential-privacy mode on, every count above is the noised
+//! one of [`super::released`]: k compares the noised visitors, totals are noised
+//! too, and rows plus `(other)` need not sum to the total.
 
 use serde_json::{json, Map, Value};
 
@@ -46,6 +50,7 @@ use super::params::{
     Params, Pattern, Sort,
 };
 use super::query::{self, Metrics, Scope};
+use super::released;
 use crate::http::HttpError;
 
 pub use super::breakdown::{breakdown, fold_groups};
@@ -79,6 +84,8 @@ impl Ctx<'_> {
         m.insert("from".into(), json!(range.from_str()));
         m.insert("to".into(), json!(range.to_str()));
         m.insert("timezone".into(), json!(self.site.timezone));
+        // Whether the counts carry differential-privacy noise (`super::noise`).
+        m.insert("noised".into(), json!(released::noised(self.site)));
         m
     }
 }
@@ -235,7 +242,7 @@ async fn shown_group(
     value: &str,
 ) -> Result<Option<Metrics>, HttpError> {
     let c = &ctx.state.stats.client;
-    let m = query::totals(c, ctx.scope(range), dim, value).await?;
+    let m = released::totals(c, ctx.site, ctx.scope(range), dim, value).await?;
     let k = u64::from(ctx.site.k);
     let hidden = k > 0 && (m.visitors < k || value == OTHER);
     Ok((!hidden).then_some(m))
@@ -261,9 +268,10 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let (set, cur, prev) = match &group {
         None => {
             let set = metrics_of(Dim::Total);
-            let cur = query::totals(c, ctx.scope(range), Dim::Total, "");
+            let cur = released::totals(c, ctx.site, ctx.scope(range), Dim::Total, "");
             if let Some(cmp) = compare {
-                let prev = query::totals(c, ctx.scope(cmp.range(range)), Dim::Total, "");
+                let prev =
+                    released::totals(c, ctx.site, ctx.scope(cmp.range(range)), Dim::Total, "");
                 let (cur, prev) = tokio::try_join!(cur, prev)?;
                 (set, cur, Some(Some(prev)))
             } else {
@@ -390,7 +398,7 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     };
     let set = metrics_of(dim);
     let k = if group.is_some() { ctx.site.k } else { 0 };
-    let cur = query::series(c, ctx.scope(range), interval, dim, value).await?;
+    let cur = released::series(c, ctx.site, ctx.scope(range), interval, dim, value).await?;
     let mut o = ctx.head(range);
     o.insert("interval".into(), json!(interval.as_str()));
     insert_filters(&mut o, &group);
@@ -400,7 +408,8 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     );
     if let Some(cmp) = compare {
         let prev_range = cmp.range(range);
-        let prev = query::series(c, ctx.scope(prev_range), interval, dim, value).await?;
+        let prev =
+            released::series(c, ctx.site, ctx.scope(prev_range), interval, dim, value).await?;
         let shown = group.is_none() || shown_group(ctx, prev_range, dim, value).await?.is_some();
         insert_comparison(&mut o, cmp, range);
         o.insert(
@@ -432,6 +441,8 @@ pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     }
     let mut o = ctx.head(range);
     o.insert("decisions".into(), Value::Object(decisions));
+    // Consent decisions are site-wide hit counts, released exact.
+    o.insert("noised".into(), json!(false));
     o.insert("total".into(), json!(total));
     Ok(Value::Object(o))
 }
@@ -463,6 +474,8 @@ pub async fn site(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
         "timezone": ctx.site.timezone,
         "today": today,
         "k": ctx.site.k,
+        "noised": released::noised(ctx.site),
+        "dp_epsilon_per_day": released::noised(ctx.site).then_some(ctx.site.dp_epsilon_per_day),
         "public_dashboard": ctx.site.public_dashboard,
         "dimensions": dimension_names(),
         "pairs": ctx.conv.pairs.iter().map(Dim::as_str).collect::<Vec<_>>(),

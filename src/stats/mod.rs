@@ -5,6 +5,8 @@
 //! - [`handlers`]: the JSON endpoints, and the k-anonymity design (read its
 //!   documentation before changing what a breakdown returns).
 //! - [`kanon`]: folding of groups below k visitors into `(other)`.
+//! - [`noise`], [`released`]: a site's optional differential-privacy mode — the
+//!   noise, and the numbers as released (exact, or noised per day and cell).
 //! - [`auth`]: hashed per-site API keys, public dashboards, CORS allow-list.
 //! - [`limits`]: the throttle on refused credentials and the query slots per site.
 //! - [`export`]: the CSV rendering of the table endpoints' answers
@@ -35,9 +37,11 @@ pub mod export;
 pub mod handlers;
 pub mod kanon;
 pub mod limits;
+pub mod noise;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod released;
 pub mod share;
 
 use crate::http::HttpError;

@@ -275,7 +275,7 @@ pub fn cells_of(
 }
 
 /// Sums of the planner's columns, in [`Metrics`] order.
-fn summed() -> String {
+pub(super) fn summed() -> String {
     Counters::columns(|c| format!("sum({c}) AS {c}")) + ", sum(visitors) AS visitors"
 }
 
@@ -304,7 +304,7 @@ pub async fn totals(
 /// The bucket key of an interval over the planner's `date` and `hour` columns.
 /// Hours are keyed by their UTC start, so the repeated local hour of a DST change
 /// stays two buckets.
-fn bucket_key(interval: Interval) -> (&'static str, Grain) {
+pub(super) fn bucket_key(interval: Interval) -> (&'static str, Grain) {
     match interval {
         Interval::Hour => ("toString(toUInt32(hour))", Grain::Hour),
         Interval::Day => ("toString(date)", Grain::Day),
@@ -325,11 +325,12 @@ counter_row! {
     }
 }
 
+/// One bucket of a range, before its metrics.
 #[derive(clickhouse::Row, Deserialize)]
-struct SkeletonRow {
-    key: String,
-    label: String,
-    start: u32,
+pub(super) struct SkeletonRow {
+    pub(super) key: String,
+    pub(super) label: String,
+    pub(super) start: u32,
 }
 
 /// The SQL of the buckets of a range (every one, also empty ones): key, label,
@@ -535,6 +536,15 @@ pub fn catalog(
         out.push((
             format!("series {name}"),
             series_sql(s, closed, interval, Dim::Total, ""),
+        ));
+    }
+    for (name, grain, key) in [
+        ("day", Grain::Day, "''"),
+        ("hour", Grain::Hour, "toString(toUInt32(hour))"),
+    ] {
+        out.push((
+            format!("noised cells {name}"),
+            super::released::day_cells_sql(s, closed, Dim::Page, None, grain, key),
         ));
     }
     for dim in Dim::ALL {

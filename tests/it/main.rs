@@ -13,6 +13,7 @@ mod dropin;
 mod edge;
 mod export;
 mod ingest;
+mod noise;
 mod pages;
 mod privacy_audit;
 mod proxy;
