@@ -59,14 +59,15 @@ async fn slow_senders_are_cut_off_and_others_still_served() {
     let veil = TestVeil::start(cfg).await;
     let addr = veil.addr;
 
-    // 150 opt-out forms and 20 beacons whose bodies stall half way, and 10
+    // 150 opt-out forms (same-origin, so their bodies are read) and 20 beacons
+    // whose bodies stall half way, and 10
     // requests whose headers never end.
     let mut stalled = Vec::new();
     for i in 0..180 {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         let head = match i {
             0..150 => format!(
-                "POST /optout HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsite=exa"
+                "POST /optout HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsite=exa"
             ),
             150..170 => format!(
                 "POST /api/collect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"s\":\"exa"
