@@ -88,6 +88,9 @@ fn veil_catches_at_least_the_crawlers_isbot_catches_and_flags_no_more_browsers()
         .iter()
         .map(String::as_str)
         .collect();
+    for ua in &flagged {
+        println!("  flagged browser: {ua}");
+    }
     for ua in &missed {
         let also = if isbot_missed.contains(ua) {
             " (isbot too)"
@@ -108,6 +111,9 @@ fn veil_catches_at_least_the_crawlers_isbot_catches_and_flags_no_more_browsers()
     );
     // What veil misses beyond isbot's misses may only be in-app browsers.
     for ua in missed.iter().filter(|ua| !isbot_missed.contains(*ua)) {
-        assert!(in_app_browser(ua), "a crawler isbot catches and veil misses: {ua}");
+        assert!(
+            in_app_browser(ua),
+            "a crawler isbot catches and veil misses: {ua}"
+        );
     }
 }

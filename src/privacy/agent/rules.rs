@@ -349,7 +349,28 @@ fn looks_like_bot(ua: &str, category: &str, browser: &str, hits: &Hits) -> bool 
     if hits.has(T_COMPATIBLE) && !hits.has(T_MSIE) && !hits.has(T_TRIDENT) {
         return true;
     }
-    has_bot_token(hits) || browser == UNKNOWN
+    has_bot_token(hits) || (browser == UNKNOWN && !is_bare_webkit(ua))
+}
+
+/// A UA that stops after the engine, `Mozilla/5.0 (…) AppleWebKit/605.1.15 (KHTML,
+/// like Gecko)` (optionally `Mobile/…`): what apps embedding Apple's or
+/// Chromium's web view send by default. Real people read in those views
+/// (`top-user-agents` lists both shapes among the most common), so naming no
+/// browser is not enough to call it a script here.
+fn is_bare_webkit(ua: &str) -> bool {
+    let Some((_, engine)) = ua.split_once(") AppleWebKit/") else {
+        return false;
+    };
+    let rest = engine.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let rest = rest.trim_start();
+    let rest = rest
+        .strip_prefix("(KHTML, like Gecko)")
+        .unwrap_or(rest)
+        .trim();
+    rest.is_empty()
+        || rest
+            .strip_prefix("Mobile/")
+            .is_some_and(|b| b.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn has_bot_token(hits: &Hits) -> bool {
