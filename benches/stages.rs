@@ -339,6 +339,8 @@ fn transport(hit: &Hit) -> Transport<'_> {
         dnt: false,
         cookie: None,
         accept_language: Some(hit.accept_language),
+        origin: None,
+        referer: None,
     }
 }
 

@@ -24,6 +24,7 @@ pub mod consent;
 pub mod geo;
 pub mod referrer;
 pub mod salt;
+pub mod text;
 pub mod url;
 
 use crate::beacon::{Beacon, Engagement, Revenue};
@@ -57,7 +58,9 @@ pub struct Site {
 impl Site {
     fn allows_host(&self, host: &str) -> bool {
         if host.is_empty() {
-            // Relative URLs come from our own tracker on the site's pages.
+            // A relative URL sent without `Origin` or `Referer` (a server-side
+            // sender): nothing says it is another site's page, and a forger could
+            // as well send an absolute URL of an allowed host.
             return true;
         }
         if self.hostnames.is_empty() {
@@ -87,6 +90,23 @@ pub struct Transport<'a> {
     pub cookie: Option<&'a str>,
     /// `Accept-Language`, reduced to its first primary subtag.
     pub accept_language: Option<&'a str>,
+    /// `Origin`: only its host is read, to hold a relative page URL to the
+    /// site's hostnames.
+    pub origin: Option<&'a str>,
+    /// `Referer`: as `origin`, when there is no `Origin`.
+    pub referer: Option<&'a str>,
+}
+
+impl Transport<'_> {
+    /// The host of the page the request came from, as the browser states it
+    /// (`Origin`, else `Referer`); `None` when neither names one (`Origin: null`,
+    /// a server-side sender).
+    fn page_host(&self) -> Option<String> {
+        [self.origin, self.referer]
+            .into_iter()
+            .flatten()
+            .find_map(url::header_host)
+    }
 }
 
 /// What the aggregates may learn from one hit.
@@ -362,7 +382,13 @@ impl Privacy {
         let now = self.clock.now_secs();
         let hour = self.salts.zones()[site.zone].hour_of(now);
         let page = url::parse_page(&beacon.url, self.limits.max_path, site.hash_routing);
-        if !site.allows_host(&page.host) {
+        // A relative URL names no host: the page is where the browser says the
+        // request came from, held to the same hostnames as an absolute URL.
+        let page_host = match page.host.is_empty() {
+            true => t.page_host(),
+            false => None,
+        };
+        if !site.allows_host(page_host.as_deref().unwrap_or(&page.host)) {
             return Err(Refusal::HostNotAllowed {
                 site: site_idx,
                 hour,
@@ -438,7 +464,7 @@ impl Privacy {
         let event = beacon
             .event
             .as_deref()
-            .map(|e| Box::from(url::truncate(e.trim(), self.limits.max_event_name)));
+            .map(|e| Box::from(text::clean(e.trim(), self.limits.max_event_name)));
         let mut hit = AnonHit {
             event,
             withheld,
@@ -489,7 +515,8 @@ impl Privacy {
             .filter(|_| allowed(DataGroup::Referrers))
             .and_then(url::referrer_host)
             .filter(|h| {
-                let own_page = !page.host.is_empty() && url::host_matches(h, &page.host);
+                let own = page_host.as_deref().unwrap_or(&page.host);
+                let own_page = !own.is_empty() && url::host_matches(h, own);
                 !own_page && !site.allows_host(h)
             })
             .map(String::into_boxed_str);
@@ -512,12 +539,12 @@ impl Privacy {
         let props = beacon
             .props
             .iter()
-            .filter(|(k, _)| !k.trim().is_empty())
+            .filter(|(k, _)| !text::clean(k.trim(), 1).is_empty())
             .take(self.limits.max_props)
             .map(|(k, v)| {
                 (
-                    Box::<str>::from(url::truncate(k.trim(), self.limits.max_prop_key)),
-                    Box::<str>::from(url::truncate(v, self.limits.max_prop_value)),
+                    Box::<str>::from(text::clean(k.trim(), self.limits.max_prop_key)),
+                    Box::<str>::from(text::clean(v, self.limits.max_prop_value)),
                 )
             });
         for (k, v) in props {
