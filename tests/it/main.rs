@@ -11,6 +11,7 @@ mod consent;
 mod conversions;
 mod dropin;
 mod export;
+mod flood;
 mod ingest;
 mod pages;
 mod privacy_audit;
