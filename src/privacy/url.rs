@@ -111,7 +111,8 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
 fn normalise_path(path: &str, max_path: usize) -> String {
     let decoded = percent_decode(path, false);
     let mut out = String::with_capacity(decoded.len() + 1);
-    for seg in decoded.split('/').filter(|s| !s.is_empty()) {
+    for seg in decoded.split('/') {
+        let start = out.len();
         out.push('/');
         // An encoded `?` or `#` stays encoded: a decoded one would read as a query
         // string or a fragment that veil promises not to keep.
@@ -121,6 +122,10 @@ fn normalise_path(path: &str, max_path: usize) -> String {
                 '#' => out.push_str("%23"),
                 c => out.push(c),
             }
+        }
+        if out.len() == start + 1 {
+            // An empty segment, or one of removed characters only.
+            out.truncate(start);
         }
     }
     if out.is_empty() {
@@ -225,6 +230,7 @@ mod tests {
         assert_eq!(parse_page("/%ZZ%", 512, false).path, "/%ZZ%");
         assert_eq!(parse_page("/a%3Fb%23c", 512, false).path, "/a%3Fb%23c");
         assert_eq!(parse_page("/abcdef", 3, false).path, "/ab");
+        assert_eq!(parse_page("/\u{200e}/a/%00/b", 64, false).path, "/a/b");
         assert_eq!(
             parse_page(
                 "/a%0D%0Ab%00c%E2%80%AEd\u{2066}?utm_source=x%0Ay%E2%80%8F",
