@@ -2,13 +2,15 @@
 //!
 //! A visit starts with a visitor's first analytics-level hit and ends after
 //! `pipeline.visit_timeout_secs` without a hit, when its day's salt is wiped, when
-//! the visitor withdraws consent, when memory is short (`pipeline.max_live_visits`:
-//! the least recently active visits are closed early and counted), or at shutdown.
+//! the visitor withdraws consent, when memory is short (`pipeline.max_live_visits`
+//! or `pipeline.max_interned_bytes`: the least recently active visits are closed
+//! early and counted), or at shutdown.
 //! A closed visit becomes visits / bounces / duration / entry and exit counts in the
 //! hourly aggregates of the hour it started; nothing of it is kept afterwards.
 //!
 //! Memory matters (one entry per live visitor): strings are interned once and a
-//! visit holds 4-byte ids, so an entry is a few dozen bytes.
+//! visit holds 4-byte ids, so an entry is a few dozen bytes; the interner is
+//! reference-counted, so strings leave memory with the last visit holding them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -68,25 +70,31 @@ impl Interner {
     /// The id of `s`, with one more reference on it (0 for none or empty, which
     /// holds nothing). Every id taken must be given back with [`Self::release`].
     fn acquire(&self, s: Option<&str>) -> u32 {
+        self.acquire_n(s, 1)
+    }
+
+    /// [`Self::acquire`] with `n` references at once (a new visit's entry and
+    /// exit page are one lookup).
+    fn acquire_n(&self, s: Option<&str>, n: u32) -> u32 {
         let Some(s) = s.filter(|s| !s.is_empty()) else {
             return 0;
         };
         {
             let r = self.inner.read();
             if let Some(&id) = r.ids.get(s) {
-                r.slots[id as usize].refs.fetch_add(1, Ordering::Relaxed);
+                r.slots[id as usize].refs.fetch_add(n, Ordering::Relaxed);
                 return id;
             }
         }
         let mut w = self.inner.write();
         if let Some(&id) = w.ids.get(s) {
-            w.slots[id as usize].refs.fetch_add(1, Ordering::Relaxed);
+            w.slots[id as usize].refs.fetch_add(n, Ordering::Relaxed);
             return id;
         }
         let text: Arc<str> = Arc::from(s);
         let slot = Slot {
             text: Some(text.clone()),
-            refs: AtomicU32::new(1),
+            refs: AtomicU32::new(n),
         };
         let id = match w.free.pop() {
             Some(id) => {
@@ -100,6 +108,32 @@ impl Interner {
         };
         w.ids.insert(text, id);
         self.bytes.fetch_add(s.len(), Ordering::Relaxed);
+        id
+    }
+
+    /// The id of `s` in place of `old` (a visit's new exit page): one read lock
+    /// and no count change when the string is the same, as on a reload.
+    fn replace(&self, old: u32, s: &str) -> u32 {
+        {
+            let r = self.inner.read();
+            if let Some(&id) = r.ids.get(s) {
+                if id == old {
+                    return id;
+                }
+                r.slots[id as usize].refs.fetch_add(1, Ordering::Relaxed);
+                let last = r
+                    .slots
+                    .get(old as usize)
+                    .is_some_and(|o| old != 0 && o.refs.fetch_sub(1, Ordering::Relaxed) == 1);
+                drop(r);
+                if last {
+                    self.forget_if_unused(old);
+                }
+                return id;
+            }
+        }
+        let id = self.acquire(Some(s));
+        self.release(old);
         id
     }
 
@@ -117,8 +151,12 @@ impl Interner {
                 return;
             }
         }
-        // The count reached zero; another visit may have taken the string again
-        // before the write lock, so look once more.
+        self.forget_if_unused(id);
+    }
+
+    /// Drops the string of `id` if its count is (still) zero: another visit may
+    /// have taken it again before the write lock, so this looks once more.
+    fn forget_if_unused(&self, id: u32) {
         let mut w = self.inner.write();
         let Interned { ids, slots, free } = &mut *w;
         let slot = &mut slots[id as usize];
@@ -344,8 +382,7 @@ impl Sessions {
                 match page {
                     Some(p) => {
                         v.pageviews = v.pageviews.saturating_add(1);
-                        let exit = self.interner.acquire(Some(p));
-                        self.interner.release(std::mem::replace(&mut v.exit, exit));
+                        v.exit = self.interner.replace(v.exit, p);
                     }
                     None => v.events = v.events.saturating_add(1),
                 }
@@ -375,13 +412,14 @@ impl Sessions {
             }
         }
         let i = &self.interner;
+        let path = i.acquire_n(Some(&hit.path), 2);
         let visit = Visit {
             site: hit.site,
             hour: hit.hour,
             start: now,
             last: now,
-            entry: i.acquire(Some(&hit.path)),
-            exit: i.acquire(Some(&hit.path)),
+            entry: path,
+            exit: path,
             referrer: i.acquire(hit.referrer.as_deref()),
             channel: i.acquire(channel),
             utm: [0, 1, 2].map(|u| i.acquire(hit.utm[u].as_deref())),

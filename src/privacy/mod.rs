@@ -2,7 +2,8 @@
 //!
 //! This is the only module that sees a client IP or a User-Agent. In order, for
 //! every hit:
-//! 1. the site must be configured and the page host allowed (else: refused);
+//! 1. the site must be configured and the page host allowed (else: refused); a
+//!    relative URL's host is the request's `Origin` (else `Referer`);
 //! 2. **consent first** — the level is decided from the opt-out flag, `Sec-GPC`,
 //!    `DNT`, the beacon's or cookie's categories and the site's policy; at level
 //!    `none` only the decision counter is kept;
@@ -10,7 +11,9 @@
 //! 4. the IP becomes a country and region, then is dropped;
 //! 5. the User-Agent becomes browser / OS / device labels, then is dropped;
 //! 6. a visitor hash is made with the day's salt (analytics level and up);
-//! 7. the URL becomes a path plus UTM keys, the referrer its host.
+//! 7. the URL becomes a path plus UTM keys, the referrer its host (only if it is a
+//!    DNS name); every kept string passes [`text::clean`] (no control or bidi
+//!    characters, a bounded length).
 //!
 //! [`AnonHit`] has no field that can carry an IP, a User-Agent, a query string or a
 //! cookie: what crosses this boundary is anonymous by construction.
