@@ -95,7 +95,9 @@ impl CardinalityGuard {
             return value;
         }
         let open = (self.max / 2).max(1);
-        if seen.named.len() < open || (seen.named.len() < self.max && seen.confirms(vh, visitor)) {
+        if seen.named.len() < open
+            || (seen.named.len() < self.max && seen.confirms(vh, visitor, self.max))
+        {
             seen.named.insert(vh);
             return value;
         }
@@ -133,11 +135,11 @@ impl DimValues {
     /// Whether this sighting of `vh` is a second visitor's: then the value is
     /// confirmed (and leaves the pending table). Otherwise it becomes (or stays)
     /// the slot's first sighting.
-    fn confirms(&mut self, vh: u64, visitor: Option<u64>) -> bool {
+    /// `max` is the bound, which sizes the pending table.
+    fn confirms(&mut self, vh: u64, visitor: Option<u64>, max: usize) -> bool {
         if self.pending.is_empty() {
             self.pending =
-                vec![Pending::default(); CardinalityGuard::pending_slots(self.named.len() * 2)]
-                    .into_boxed_slice();
+                vec![Pending::default(); CardinalityGuard::pending_slots(max)].into_boxed_slice();
         }
         let len = self.pending.len();
         let slot = &mut self.pending[(vh.rotate_left(32) as usize) % len];
