@@ -340,6 +340,8 @@ fn transport(hit: &Hit) -> Transport<'_> {
         cookie: None,
         accept_language: Some(hit.accept_language),
         sec_fetch: true,
+        origin: None,
+        referer: None,
     }
 }
 

@@ -2,16 +2,18 @@
 //!
 //! A visit starts with a visitor's first analytics-level hit and ends after
 //! `pipeline.visit_timeout_secs` without a hit, when its day's salt is wiped, when
-//! the visitor withdraws consent, when memory is short (`pipeline.max_live_visits`:
-//! the least recently active visits are closed early and counted), or at shutdown.
+//! the visitor withdraws consent, when memory is short (`pipeline.max_live_visits`
+//! or `pipeline.max_interned_bytes`: the least recently active visits are closed
+//! early and counted), or at shutdown.
 //! A closed visit becomes visits / bounces / duration / entry and exit counts in the
 //! hourly aggregates of the hour it started; nothing of it is kept afterwards.
 //!
 //! Memory matters (one entry per live visitor): strings are interned once and a
-//! visit holds 4-byte ids, so an entry is a few dozen bytes.
+//! visit holds 4-byte ids, so an entry is a few dozen bytes; the interner is
+//! reference-counted, so strings leave memory with the last visit holding them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -22,67 +24,177 @@ use crate::privacy::consent::Level;
 use crate::privacy::geo::Country;
 use crate::privacy::AnonHit;
 
-/// Interned strings: id 0 is "none". Bounded: past `cap` distinct strings new ones
-/// map to `(other)`, so hostile input cannot grow it without limit.
+/// Interned strings, reference-counted: id 0 is "none". Each live visit holds a
+/// reference on every id it stores, and closing (or dropping) the visit releases
+/// them; a string no visit holds is forgotten at once and its id reused. So the
+/// interner holds only what live visits need and shrinks back after a flood of
+/// unique referrers or pages: no cap that stops admitting, no `(other)` until
+/// restart. Its size is bounded through the visits: at most ten strings per live
+/// visit, and `Sessions` closes the least recently active visits early when the
+/// strings' bytes pass `pipeline.max_interned_bytes`.
 pub struct Interner {
     inner: RwLock<Interned>,
-    cap: usize,
+    /// Bytes of the distinct strings held (their text, not the table overhead).
+    bytes: AtomicUsize,
 }
 
-/// Ids by string, and strings by id.
-type Interned = (HashMap<Arc<str>, u32>, Vec<Arc<str>>);
+/// Ids by string, the slots by id, and the free ids.
+struct Interned {
+    ids: HashMap<Arc<str>, u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
 
-/// The id strings past the interner's bound map to.
-const OTHER_ID: u32 = 1;
+/// One interned string and the visits holding it. The count is atomic so that
+/// taking a reference on a known string needs only the read lock.
+struct Slot {
+    text: Option<Arc<str>>,
+    refs: AtomicU32,
+}
 
 impl Interner {
-    fn new(cap: usize) -> Interner {
-        let none: Arc<str> = Arc::from("");
-        let other: Arc<str> = Arc::from("(other)");
-        let mut map = HashMap::new();
-        map.insert(none.clone(), 0);
-        map.insert(other.clone(), OTHER_ID);
+    fn new() -> Interner {
         Interner {
-            inner: RwLock::new((map, vec![none, other])),
-            cap: cap.max(16),
+            inner: RwLock::new(Interned {
+                ids: HashMap::new(),
+                slots: vec![Slot {
+                    text: None,
+                    refs: AtomicU32::new(0),
+                }],
+                free: Vec::new(),
+            }),
+            bytes: AtomicUsize::new(0),
         }
     }
 
-    fn id(&self, s: Option<&str>) -> u32 {
+    /// The id of `s`, with one more reference on it (0 for none or empty, which
+    /// holds nothing). Every id taken must be given back with [`Self::release`].
+    fn acquire(&self, s: Option<&str>) -> u32 {
+        self.acquire_n(s, 1)
+    }
+
+    /// [`Self::acquire`] with `n` references at once (a new visit's entry and
+    /// exit page are one lookup).
+    fn acquire_n(&self, s: Option<&str>, n: u32) -> u32 {
         let Some(s) = s.filter(|s| !s.is_empty()) else {
             return 0;
         };
-        if let Some(id) = self.inner.read().0.get(s) {
-            return *id;
+        {
+            let r = self.inner.read();
+            if let Some(&id) = r.ids.get(s) {
+                r.slots[id as usize].refs.fetch_add(n, Ordering::Relaxed);
+                return id;
+            }
         }
         let mut w = self.inner.write();
-        if let Some(id) = w.0.get(s) {
-            return *id;
+        if let Some(&id) = w.ids.get(s) {
+            w.slots[id as usize].refs.fetch_add(n, Ordering::Relaxed);
+            return id;
         }
-        if w.1.len() >= self.cap {
-            return OTHER_ID;
-        }
-        let id = w.1.len() as u32;
-        let arc: Arc<str> = Arc::from(s);
-        w.1.push(arc.clone());
-        w.0.insert(arc, id);
+        let text: Arc<str> = Arc::from(s);
+        let slot = Slot {
+            text: Some(text.clone()),
+            refs: AtomicU32::new(n),
+        };
+        let id = match w.free.pop() {
+            Some(id) => {
+                w.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                w.slots.push(slot);
+                (w.slots.len() - 1) as u32
+            }
+        };
+        w.ids.insert(text, id);
+        self.bytes.fetch_add(s.len(), Ordering::Relaxed);
         id
+    }
+
+    /// The id of `s` in place of `old` (a visit's new exit page): one read lock
+    /// and no count change when the string is the same, as on a reload.
+    fn replace(&self, old: u32, s: &str) -> u32 {
+        {
+            let r = self.inner.read();
+            if let Some(&id) = r.ids.get(s) {
+                if id == old {
+                    return id;
+                }
+                r.slots[id as usize].refs.fetch_add(1, Ordering::Relaxed);
+                let last = r
+                    .slots
+                    .get(old as usize)
+                    .is_some_and(|o| old != 0 && o.refs.fetch_sub(1, Ordering::Relaxed) == 1);
+                drop(r);
+                if last {
+                    self.forget_if_unused(old);
+                }
+                return id;
+            }
+        }
+        let id = self.acquire(Some(s));
+        self.release(old);
+        id
+    }
+
+    /// Gives back one reference; the string is forgotten when none is left.
+    fn release(&self, id: u32) {
+        if id == 0 {
+            return;
+        }
+        {
+            let r = self.inner.read();
+            let Some(slot) = r.slots.get(id as usize) else {
+                return;
+            };
+            if slot.refs.fetch_sub(1, Ordering::Relaxed) != 1 {
+                return;
+            }
+        }
+        self.forget_if_unused(id);
+    }
+
+    /// Drops the string of `id` if its count is (still) zero: another visit may
+    /// have taken it again before the write lock, so this looks once more.
+    fn forget_if_unused(&self, id: u32) {
+        let mut w = self.inner.write();
+        let Interned { ids, slots, free } = &mut *w;
+        let slot = &mut slots[id as usize];
+        if slot.refs.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        if let Some(text) = slot.text.take() {
+            ids.remove(&text);
+            free.push(id);
+            self.bytes.fetch_sub(text.len(), Ordering::Relaxed);
+        }
     }
 
     fn get(&self, id: u32) -> Option<Arc<str>> {
         (id != 0)
-            .then(|| self.inner.read().1.get(id as usize).cloned())
+            .then(|| {
+                self.inner
+                    .read()
+                    .slots
+                    .get(id as usize)
+                    .and_then(|s| s.text.clone())
+            })
             .flatten()
     }
 
     /// Distinct strings held.
     pub fn len(&self) -> usize {
-        self.inner.read().1.len()
+        self.inner.read().ids.len()
     }
 
-    /// Whether only the built-in entries exist.
+    /// Whether no string is held.
     pub fn is_empty(&self) -> bool {
-        self.len() <= 2
+        self.len() == 0
+    }
+
+    /// Bytes of the distinct strings held.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 }
 
@@ -182,23 +294,32 @@ pub struct Sessions {
     interner: Interner,
     timeout_secs: u32,
     max_live: usize,
+    max_interned_bytes: usize,
     live: AtomicUsize,
-    /// Visits closed early because `max_live` was reached.
+    /// Visits closed early because `max_live` or `max_interned_bytes` was reached.
     pub evicted: AtomicU64,
     /// Visits dropped because the visitor withdrew consent.
     pub withdrawn: AtomicU64,
 }
 
 impl Sessions {
-    /// A table of at most `max_live` visits in `shards` shards.
-    pub fn new(shards: usize, timeout_secs: u32, max_live: usize) -> Sessions {
+    /// A table of at most `max_live` visits in `shards` shards, whose strings
+    /// take at most about `max_interned_bytes` (past it the least recently active
+    /// visits are closed early, like past `max_live`).
+    pub fn new(
+        shards: usize,
+        timeout_secs: u32,
+        max_live: usize,
+        max_interned_bytes: usize,
+    ) -> Sessions {
         Sessions {
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
-            interner: Interner::new(max_live.saturating_mul(2).clamp(1_024, 4_000_000)),
+            interner: Interner::new(),
             timeout_secs: timeout_secs.max(1),
             max_live: max_live.max(1),
+            max_interned_bytes: max_interned_bytes.max(1),
             live: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
             withdrawn: AtomicU64::new(0),
@@ -261,7 +382,7 @@ impl Sessions {
                 match page {
                     Some(p) => {
                         v.pageviews = v.pageviews.saturating_add(1);
-                        v.exit = self.interner.id(Some(p));
+                        v.exit = self.interner.replace(v.exit, p);
                     }
                     None => v.events = v.events.saturating_add(1),
                 }
@@ -284,29 +405,27 @@ impl Sessions {
                 if consent_lowered {
                     // Withdrawal drops the state: nothing more is derived from it.
                     self.withdrawn.fetch_add(1, Ordering::Relaxed);
+                    self.release(&old);
                 } else {
                     closed.push(self.close(visitor, old));
                 }
             }
         }
-        let path_id = self.interner.id(Some(&hit.path));
+        let i = &self.interner;
+        let path = i.acquire_n(Some(&hit.path), 2);
         let visit = Visit {
             site: hit.site,
             hour: hit.hour,
             start: now,
             last: now,
-            entry: path_id,
-            exit: path_id,
-            referrer: self.interner.id(hit.referrer.as_deref()),
-            channel: self.interner.id(channel),
-            utm: [
-                self.interner.id(hit.utm[0].as_deref()),
-                self.interner.id(hit.utm[1].as_deref()),
-                self.interner.id(hit.utm[2].as_deref()),
-            ],
-            region: self.interner.id(hit.region.as_deref()),
-            browser: self.interner.id(hit.agent.as_ref().map(|a| &*a.browser)),
-            os: self.interner.id(hit.agent.as_ref().map(|a| &*a.os)),
+            entry: path,
+            exit: path,
+            referrer: i.acquire(hit.referrer.as_deref()),
+            channel: i.acquire(channel),
+            utm: [0, 1, 2].map(|u| i.acquire(hit.utm[u].as_deref())),
+            region: i.acquire(hit.region.as_deref()),
+            browser: i.acquire(hit.agent.as_ref().map(|a| &*a.browser)),
+            os: i.acquire(hit.agent.as_ref().map(|a| &*a.os)),
             pageviews: u16::from(page.is_some()),
             events: u16::from(page.is_none()),
             country: hit.country,
@@ -318,7 +437,8 @@ impl Sessions {
         let funnels = (0, visit.funnels);
         shard.insert(visitor, visit);
         drop(shard);
-        if self.live.fetch_add(1, Ordering::Relaxed) + 1 > self.max_live {
+        let full = self.live.fetch_add(1, Ordering::Relaxed) + 1 > self.max_live;
+        if full || self.interner.bytes() > self.max_interned_bytes {
             closed.extend(self.evict_oldest());
         }
         let info = VisitInfo {
@@ -336,12 +456,13 @@ impl Sessions {
 
     /// Drops a visitor's visit without recording it (consent withdrawn).
     pub fn forget(&self, visitor: u64) -> bool {
-        let removed = self.shard(visitor).lock().remove(&visitor).is_some();
-        if removed {
+        let removed = self.shard(visitor).lock().remove(&visitor);
+        if let Some(v) = &removed {
             self.live.fetch_sub(1, Ordering::Relaxed);
             self.withdrawn.fetch_add(1, Ordering::Relaxed);
+            self.release(v);
         }
-        removed
+        removed.is_some()
     }
 
     /// Closes visits idle for the timeout, and visits whose salt is gone
@@ -400,8 +521,19 @@ impl Sessions {
         ended.into_iter().map(|(k, v)| self.close(k, v)).collect()
     }
 
+    /// Gives back the interned strings of a visit that is gone.
+    fn release(&self, v: &Visit) {
+        let ids = [
+            v.entry, v.exit, v.referrer, v.channel, v.region, v.browser, v.os,
+        ];
+        for id in ids.into_iter().chain(v.utm) {
+            self.interner.release(id);
+        }
+    }
+
+    /// Resolves a removed visit's strings, then releases them.
     fn close(&self, visitor: u64, v: Visit) -> ClosedVisit {
-        ClosedVisit {
+        let closed = ClosedVisit {
             site: v.site,
             hour: v.hour,
             visitor,
@@ -419,7 +551,14 @@ impl Sessions {
             duration: v.last - v.start,
             bounce: v.pageviews <= 1 && v.events == 0,
             withheld: v.withheld,
-        }
+        };
+        self.release(&v);
+        closed
+    }
+
+    /// The interned strings live visits hold (for metrics).
+    pub fn interner(&self) -> &Interner {
+        &self.interner
     }
 
     /// Approximate bytes held per live visit (table entries; the interner is shared).
@@ -446,7 +585,7 @@ mod tests {
 
     #[test]
     fn a_visit_tracks_entry_exit_duration_and_bounce() {
-        let s = Sessions::new(4, 1800, 1000);
+        let s = Sessions::new(4, 1800, 1000, 1 << 30);
         let (info, closed) = s.touch(
             &hit(7, "/a", None),
             100,
@@ -469,7 +608,7 @@ mod tests {
 
     #[test]
     fn an_event_is_engagement_and_timeouts_start_new_visits() {
-        let s = Sessions::new(2, 1800, 1000);
+        let s = Sessions::new(2, 1800, 1000, 1 << 30);
         s.touch(&hit(1, "/a", None), 0, None, &Conversions::default());
         s.touch(
             &hit(1, "/a", Some("signup")),
@@ -485,7 +624,7 @@ mod tests {
 
     #[test]
     fn withdrawal_and_lowered_consent_drop_the_visit_unrecorded() {
-        let s = Sessions::new(2, 1800, 1000);
+        let s = Sessions::new(2, 1800, 1000, 1 << 30);
         let mut h = hit(3, "/a", None);
         h.level = Level::Marketing;
         s.touch(&h, 0, None, &Conversions::default());
@@ -501,7 +640,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_by_early_closes() {
-        let s = Sessions::new(4, 1800, 100);
+        let s = Sessions::new(4, 1800, 100, 1 << 30);
         let mut closed = 0;
         for v in 0..1000u64 {
             closed += s
@@ -515,8 +654,67 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_given_back_when_their_visits_end() {
+        let s = Sessions::new(4, 1800, 10_000, 1 << 30);
+        let long = "x".repeat(30_000);
+        for v in 0..200u64 {
+            let mut h = hit(v, &format!("/entry/{v}/{long}"), None);
+            h.referrer = Some(format!("r{v}.example").into());
+            h.utm[0] = Some(format!("source-{v}").into());
+            s.touch(&h, 10, None, &Conversions::default());
+            s.touch(
+                &hit(v, &format!("/exit/{v}"), None),
+                20,
+                None,
+                &Conversions::default(),
+            );
+        }
+        assert!(s.interner().len() >= 600 && s.interner().bytes() > 200 * 30_000);
+        // Withdrawal and the timeout both give everything back.
+        assert!(s.forget(0));
+        let closed = s.sweep(20 + 1800, |_, _| true);
+        assert_eq!(closed.len(), 199);
+        assert!(closed.iter().all(|c| c.exit.starts_with("/exit/")));
+        assert_eq!(
+            (s.live(), s.interner().len(), s.interner().bytes()),
+            (0, 0, 0)
+        );
+        // Ids are reused: the table does not grow with each new string.
+        for v in 0..200u64 {
+            s.touch(
+                &hit(v, &format!("/again/{v}"), None),
+                4000,
+                None,
+                &Conversions::default(),
+            );
+        }
+        // 800 strings were held at most (entry, exit, referrer, campaign × 200).
+        assert_eq!(s.interner().inner.read().slots.len(), 1 + 800);
+        assert_eq!(s.close_all().len(), 200);
+        assert!(s.interner().is_empty());
+    }
+
+    #[test]
+    fn too_many_string_bytes_close_the_oldest_visits() {
+        let s = Sessions::new(1, 1800, 1_000_000, 1 << 20);
+        let long = "y".repeat(16_000);
+        let mut closed = 0;
+        for v in 0..1_000u64 {
+            let h = hit(v, &format!("/{v}/{long}"), None);
+            closed += s.touch(&h, v as u32, None, &Conversions::default()).1.len();
+        }
+        assert!(
+            s.interner().bytes() <= (1 << 20) + 16_100,
+            "{}",
+            s.interner().bytes()
+        );
+        assert_eq!(s.evicted.load(Ordering::Relaxed) as usize, closed);
+        assert_eq!(closed + s.live(), 1_000);
+    }
+
+    #[test]
     fn visits_do_not_outlive_their_salt() {
-        let s = Sessions::new(2, 1800, 100);
+        let s = Sessions::new(2, 1800, 100, 1 << 30);
         s.touch(&hit(1, "/", None), 10, None, &Conversions::default());
         assert_eq!(s.sweep(20, |_, _| true).len(), 0);
         assert_eq!(s.sweep(20, |_, _| false).len(), 1);
@@ -536,7 +734,7 @@ mod tests {
         let n = 1_000_000u64;
         let paths: Vec<String> = (0..500).map(|i| format!("/page/{i}")).collect();
         let before = rss_kb();
-        let s = Sessions::new(16, 1800, 2_000_000);
+        let s = Sessions::new(16, 1800, 2_000_000, 1 << 30);
         for v in 0..n {
             let h = hit(
                 v.wrapping_mul(0x9e37_79b9_7f4a_7c15),

@@ -294,6 +294,7 @@ pub fn build_pipeline(
         p.shards,
         p.visit_timeout_secs,
         p.max_live_visits,
+        p.max_interned_bytes,
     ));
     Ok(Pipeline::new(
         privacy,

@@ -189,7 +189,7 @@ impl Adder<'_> {
         if self.w.add_existing(site, hour, dim, value, c, visitor) {
             return;
         }
-        let value = self.guard.admit(site, hour, dim, value);
+        let value = self.guard.admit(site, hour, dim, value, visitor);
         self.w.insert(site, hour, dim, value, c, visitor);
     }
 }
@@ -241,9 +241,15 @@ impl Aggregator {
         }
     }
 
-    /// Values folded into `(other)` by the cardinality bound so far.
+    /// Hits folded into `(other)` by the cardinality bound so far.
     pub fn folded_values(&self) -> u64 {
         self.guard.folded.load(Ordering::Relaxed)
+    }
+
+    /// Values with a named cell in the guard's hours, and first sightings
+    /// waiting for a second visitor (for metrics).
+    pub fn guard_sizes(&self) -> (usize, usize) {
+        self.guard.sizes()
     }
 
     /// The declarations (pairs, goals, funnels) of site `site`.
@@ -426,8 +432,10 @@ impl Aggregator {
             .map(|g| &*g.name)
             .collect();
         if let Some(name) = &hit.event {
-            let name = clean(name);
-            w.add(site, hour, Dim::Event, &name, &c, v);
+            // Event names and props were cleaned at the privacy boundary
+            // (`privacy::text`), which also removed the separator (a control).
+            let name: &str = name;
+            w.add(site, hour, Dim::Event, name, &c, v);
             let money = Counters {
                 revenue: revenue.unwrap_or(0),
                 ..c
@@ -438,7 +446,7 @@ impl Aggregator {
             let f = Facts {
                 page: Some(&hit.path),
                 entry,
-                event: Some(&name),
+                event: Some(name),
                 currency,
                 goal: None,
             };
@@ -458,11 +466,11 @@ impl Aggregator {
             let marketing = hit.marketing_props.iter().map(|p| (Dim::MarketingProp, p));
             for (dim, (k, val)) in props.chain(marketing) {
                 buf.clear();
-                buf.push_str(&name);
+                buf.push_str(name);
                 buf.push(PROP_SEP);
-                buf.push_str(&clean(k));
+                buf.push_str(k);
                 buf.push(PROP_SEP);
-                buf.push_str(&clean(val));
+                buf.push_str(val);
                 w.add(site, hour, dim, &buf, &c, v);
             }
             return;
@@ -619,15 +627,6 @@ fn record_funnels(
     }
 }
 
-/// Removes the prop separator and control characters.
-fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        std::borrow::Cow::Owned(s.chars().filter(|c| !c.is_control()).collect())
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,26 +690,32 @@ mod tests {
 
     #[test]
     fn open_ended_dimensions_are_bounded_per_site_and_hour() {
-        let a = Aggregator::new(2, vec![WindowSite::utc("s")], 3);
+        // Bound 4: two values by name at first sight, two more once a second
+        // visitor confirms them, the rest in `(other)`.
+        let a = Aggregator::new(2, vec![WindowSite::utc("s")], 4);
         for i in 0..10 {
             a.record(&hit(i, &format!("/p{i}")), None);
         }
         a.record(&hit(1, "/p1"), None);
+        for (visitor, page) in [(100, "/p5"), (101, "/p6"), (102, "/p7")] {
+            a.record(&hit(visitor, page), None);
+        }
         let rows = a.drain();
         let pages: Vec<(&str, u64)> = rows
             .iter()
             .filter(|r| r.dim == "page")
             .map(|r| (r.value.as_str(), r.pageviews))
             .collect();
-        assert_eq!(pages.len(), 4);
-        assert_eq!(pages.iter().find(|p| p.0 == OTHER).map(|p| p.1), Some(7));
-        assert_eq!(pages.iter().map(|p| p.1).sum::<u64>(), 11);
-        // Seven pages, and seven each of the default pairs page*source and
-        // page*country: the bound holds per pair as per dimension.
-        assert_eq!(a.folded_values(), 21);
+        assert_eq!(
+            pages,
+            vec![(OTHER, 9), ("/p0", 1), ("/p1", 2), ("/p5", 1), ("/p6", 1)]
+        );
+        // Nine hits of pages, and nine each of the default pairs page*source
+        // and page*country: the bound holds per pair as per dimension.
+        assert_eq!(a.folded_values(), 27);
         assert_eq!(
             rows.iter().find(|r| r.dim == "total").unwrap().pageviews,
-            11,
+            14,
             "totals stay exact"
         );
     }

@@ -152,6 +152,10 @@ pub struct PipelineConfig {
     /// Most live visits held in memory; past it the least recently active are
     /// closed early (and counted).
     pub max_live_visits: usize,
+    /// Most bytes of strings (pages, referrers, campaign values) the live visits
+    /// hold; past it the least recently active visits are closed early (and
+    /// counted), which gives their strings back.
+    pub max_interned_bytes: usize,
     /// Longest wait between insert retries (ms).
     pub retry_max_backoff_ms: u64,
     /// Time SIGTERM gives in-flight requests and the final flush (ms).
@@ -175,6 +179,7 @@ impl Default for PipelineConfig {
             bot_header_signals: true,
             visit_timeout_secs: 1_800,
             max_live_visits: 2_000_000,
+            max_interned_bytes: 256 << 20,
             retry_max_backoff_ms: 30_000,
             shutdown_deadline_ms: 30_000,
             close_settle_ms: 90_000,

@@ -110,6 +110,10 @@ impl Config {
             ("pipeline.queue_batches", self.pipeline.queue_batches as u64),
             ("pipeline.shards", self.pipeline.shards as u64),
             (
+                "pipeline.max_interned_bytes",
+                self.pipeline.max_interned_bytes as u64,
+            ),
+            (
                 "pipeline.retry_max_backoff_ms",
                 self.pipeline.retry_max_backoff_ms,
             ),

@@ -18,6 +18,7 @@
 //! [`Pipeline::close_visits`] runs before each flush: visits that timed out (or
 //! whose salt day ended) are added to the window as finished visits.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::aggregate::Aggregator;
@@ -127,7 +128,7 @@ impl Pipeline {
                 return Err(self.rate_limited(beacon, site));
             }
         }
-        let admitted = match self.privacy.admit(beacon) {
+        let admitted = match self.privacy.admit(beacon, t) {
             Ok(a) => a,
             Err(refusal) => return Err(self.refused(refusal)),
         };
@@ -199,6 +200,18 @@ impl Pipeline {
             }
         }
         Rejected::Refused(refusal)
+    }
+
+    /// The metrics, with the counters the sessions and the window keep
+    /// themselves copied in (they count where the work is, under their own
+    /// locks; `/metrics` reads them here).
+    pub fn sync_metrics(&self) -> &Metrics {
+        let m = &self.metrics;
+        let evicted = self.sessions.evicted.load(Ordering::Relaxed);
+        m.visits_evicted.store(evicted, Ordering::Relaxed);
+        m.values_folded
+            .store(self.aggregator.folded_values(), Ordering::Relaxed);
+        m
     }
 
     /// Closes visits into the window: those that timed out or whose salt day is

@@ -2,7 +2,8 @@
 //!
 //! This is the only module that sees a client IP or a User-Agent. In order, for
 //! every hit:
-//! 1. the site must be configured and the page host allowed (else: refused);
+//! 1. the site must be configured and the page host allowed (else: refused); a
+//!    relative URL's host is the request's `Origin` (else `Referer`);
 //! 2. **consent first** — the level is decided from the opt-out flag, `Sec-GPC`,
 //!    `DNT`, the beacon's or cookie's categories and the site's policy; at level
 //!    `none` only the decision counter is kept;
@@ -10,7 +11,9 @@
 //! 4. the IP becomes a country and region, then is dropped;
 //! 5. the User-Agent becomes browser / OS / device labels, then is dropped;
 //! 6. a visitor hash is made with the day's salt (analytics level and up);
-//! 7. the URL becomes a path plus UTM keys, the referrer its host.
+//! 7. the URL becomes a path plus UTM keys, the referrer its host (only if it is a
+//!    DNS name); every kept string passes [`text::clean`] (no control or bidi
+//!    characters, a bounded length).
 //!
 //! [`AnonHit`] has no field that can carry an IP, a User-Agent, a query string or a
 //! cookie: what crosses this boundary is anonymous by construction.
@@ -24,6 +27,7 @@ pub mod consent;
 pub mod geo;
 pub mod referrer;
 pub mod salt;
+pub mod text;
 pub mod url;
 
 use crate::beacon::{Beacon, Engagement, Revenue};
@@ -58,7 +62,9 @@ pub struct Site {
 impl Site {
     fn allows_host(&self, host: &str) -> bool {
         if host.is_empty() {
-            // Relative URLs come from our own tracker on the site's pages.
+            // A relative URL sent without `Origin` or `Referer` (a server-side
+            // sender): nothing says it is another site's page, and a forger could
+            // as well send an absolute URL of an allowed host.
             return true;
         }
         if self.hostnames.is_empty() {
@@ -92,6 +98,23 @@ pub struct Transport<'a> {
     /// Whether `Sec-Fetch-Mode` was sent (fetch metadata: one of the header
     /// signals of a scripted client, `agent::signals`).
     pub sec_fetch: bool,
+    /// `Origin`: only its host is read, to hold a relative page URL to the
+    /// site's hostnames.
+    pub origin: Option<&'a str>,
+    /// `Referer`: as `origin`, when there is no `Origin`.
+    pub referer: Option<&'a str>,
+}
+
+impl Transport<'_> {
+    /// The host of the page the request came from, as the browser states it
+    /// (`Origin`, else `Referer`); `None` when neither names one (`Origin: null`,
+    /// a server-side sender).
+    fn page_host(&self) -> Option<String> {
+        [self.origin, self.referer]
+            .into_iter()
+            .flatten()
+            .find_map(url::header_host)
+    }
 }
 
 /// A beacon past step 1 of the boundary: its site is configured and its page
@@ -103,6 +126,8 @@ pub struct Admitted {
     now: u64,
     hour: u32,
     page: url::Page,
+    /// The host of a relative page URL, from `Origin`/`Referer`.
+    page_host: Option<String>,
 }
 
 /// What the aggregates may learn from one hit.
@@ -375,13 +400,13 @@ impl Privacy {
 
     /// Turns one beacon into an [`Outcome`], or refuses it.
     pub fn process(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Outcome, Refusal> {
-        let admitted = self.admit(beacon)?;
+        let admitted = self.admit(beacon, t)?;
         Ok(self.process_admitted(beacon, t, admitted))
     }
 
     /// Step 1 alone: the site must be configured and the page host allowed. The
     /// pipeline spends the site's rate budget only on beacons that pass it.
-    pub fn admit(&self, beacon: &Beacon<'_>) -> Result<Admitted, Refusal> {
+    pub fn admit(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<Admitted, Refusal> {
         let site_idx = self
             .site_index(beacon.site.trim())
             .ok_or(Refusal::UnknownSite)?;
@@ -389,7 +414,13 @@ impl Privacy {
         let now = self.clock.now_secs();
         let hour = self.salts.zones()[site.zone].hour_of(now);
         let page = url::parse_page(&beacon.url, self.limits.max_path, site.hash_routing);
-        if !site.allows_host(&page.host) {
+        // A relative URL names no host: the page is where the browser says the
+        // request came from, held to the same hostnames as an absolute URL.
+        let page_host = match page.host.is_empty() {
+            true => t.page_host(),
+            false => None,
+        };
+        if !site.allows_host(page_host.as_deref().unwrap_or(&page.host)) {
             return Err(Refusal::HostNotAllowed {
                 site: site_idx,
                 hour,
@@ -400,6 +431,7 @@ impl Privacy {
             now,
             hour,
             page,
+            page_host,
         })
     }
 
@@ -415,6 +447,7 @@ impl Privacy {
             now,
             hour,
             page,
+            page_host,
         } = admitted;
         let site = &self.sites[site_idx as usize];
 
@@ -498,7 +531,7 @@ impl Privacy {
         let event = beacon
             .event
             .as_deref()
-            .map(|e| Box::from(url::truncate(e.trim(), self.limits.max_event_name)));
+            .map(|e| Box::from(text::clean(e.trim(), self.limits.max_event_name)));
         let mut hit = AnonHit {
             event,
             withheld,
@@ -549,7 +582,8 @@ impl Privacy {
             .filter(|_| allowed(DataGroup::Referrers))
             .and_then(url::referrer_host)
             .filter(|h| {
-                let own_page = !page.host.is_empty() && url::host_matches(h, &page.host);
+                let own = page_host.as_deref().unwrap_or(&page.host);
+                let own_page = !own.is_empty() && url::host_matches(h, own);
                 !own_page && !site.allows_host(h)
             })
             .map(String::into_boxed_str);
@@ -572,12 +606,12 @@ impl Privacy {
         let props = beacon
             .props
             .iter()
-            .filter(|(k, _)| !k.trim().is_empty())
+            .filter(|(k, _)| !text::clean(k.trim(), 1).is_empty())
             .take(self.limits.max_props)
             .map(|(k, v)| {
                 (
-                    Box::<str>::from(url::truncate(k.trim(), self.limits.max_prop_key)),
-                    Box::<str>::from(url::truncate(v, self.limits.max_prop_value)),
+                    Box::<str>::from(text::clean(k.trim(), self.limits.max_prop_key)),
+                    Box::<str>::from(text::clean(v, self.limits.max_prop_value)),
                 )
             });
         for (k, v) in props {

@@ -60,17 +60,10 @@ fn lower(s: &str) -> String {
 
 pub use crate::http::query::percent_decode;
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub use super::text::truncate;
+
+/// Longest campaign (`utm_*`) value kept (bytes).
+pub const MAX_UTM: usize = 128;
 
 /// Parses a page URL: host, normalised path, UTM keys. `max_path` bounds the path.
 /// With `hash_routing` a fragment route (`#/settings`, `#!/settings`) is part of the
@@ -92,9 +85,9 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
     if let Some(query) = query {
         for (k, v) in crate::http::query::pairs(query) {
             if let Some(i) = UTM_KEYS.iter().position(|u| k.eq_ignore_ascii_case(u)) {
-                let v = v.trim();
+                let v = super::text::clean(v.trim(), MAX_UTM);
                 if !v.is_empty() && utm[i].is_none() {
-                    utm[i] = Some(truncate(v, 128).to_ascii_lowercase());
+                    utm[i] = Some(v.to_ascii_lowercase());
                 }
             }
         }
@@ -112,20 +105,27 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
     }
 }
 
-/// `/Pricing/` → `/Pricing`, `` → `/`, `//a///b` → `/a/b`; percent-escapes decoded.
+/// `/Pricing/` → `/Pricing`, `` → `/`, `//a///b` → `/a/b`; percent-escapes decoded;
+/// control and bidi characters removed ([`super::text::is_removed`]), also when they
+/// were percent-encoded.
 fn normalise_path(path: &str, max_path: usize) -> String {
     let decoded = percent_decode(path, false);
     let mut out = String::with_capacity(decoded.len() + 1);
-    for seg in decoded.split('/').filter(|s| !s.is_empty()) {
+    for seg in decoded.split('/') {
+        let start = out.len();
         out.push('/');
         // An encoded `?` or `#` stays encoded: a decoded one would read as a query
         // string or a fragment that veil promises not to keep.
-        for c in seg.chars() {
+        for c in seg.chars().filter(|c| !super::text::is_removed(*c)) {
             match c {
                 '?' => out.push_str("%3F"),
                 '#' => out.push_str("%23"),
                 c => out.push(c),
             }
+        }
+        if out.len() == start + 1 {
+            // An empty segment, or one of removed characters only.
+            out.truncate(start);
         }
     }
     if out.is_empty() {
@@ -138,19 +138,42 @@ fn normalise_path(path: &str, max_path: usize) -> String {
     out
 }
 
-/// The host of a referrer URL (lower case, no `www.`), or `None` when empty or not
-/// an absolute URL.
+/// The host of a referrer URL (lower case, no `www.`), or `None` when empty, not an
+/// absolute URL, or not a valid host name ([`is_host_name`]): such a referrer is
+/// treated as none (the hit is direct traffic unless its campaign says otherwise),
+/// so forged referrers cannot store arbitrary text or length.
 pub fn referrer_host(referrer: &str) -> Option<String> {
     let (host, _) = split_host(referrer);
-    if host.is_empty() {
+    if host.is_empty() || host.len() > MAX_HOST + 1 {
         return None;
     }
     let host = lower(host);
-    let host = host
-        .strip_prefix("www.")
-        .map(str::to_string)
-        .unwrap_or(host);
-    (!host.is_empty()).then_some(host)
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    is_host_name(host).then(|| host.to_string())
+}
+
+/// Longest host name (DNS: 253 characters).
+pub const MAX_HOST: usize = 253;
+
+/// Whether `host` (already lower case, no trailing dot) is a DNS host name: at
+/// most [`MAX_HOST`] bytes of labels of 1–63 characters `a-z`, `0-9`, `-`. An
+/// internationalised name is valid in its punycode form (`xn--…`), which is how
+/// browsers send it; IPv4 addresses pass, IPv6 literals do not.
+pub fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= MAX_HOST
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// The host of an `Origin` or `Referer` header value, lower case, or `None`.
+pub fn header_host(value: &str) -> Option<String> {
+    let (host, _) = split_host(value);
+    (!host.is_empty()).then(|| lower(host))
 }
 
 /// Whether `host` matches a site hostname pattern (`example.com` or `*.example.com`,
@@ -207,6 +230,27 @@ mod tests {
         assert_eq!(parse_page("/%ZZ%", 512, false).path, "/%ZZ%");
         assert_eq!(parse_page("/a%3Fb%23c", 512, false).path, "/a%3Fb%23c");
         assert_eq!(parse_page("/abcdef", 3, false).path, "/ab");
+        assert_eq!(parse_page("/\u{200e}/a/%00/b", 64, false).path, "/a/b");
+        assert_eq!(
+            parse_page(
+                "/a%0D%0Ab%00c%E2%80%AEd\u{2066}?utm_source=x%0Ay%E2%80%8F",
+                512,
+                false
+            ),
+            Page {
+                host: String::new(),
+                path: "/abcd".into(),
+                utm: [Some("xy".into()), None, None, None, None],
+            },
+            "control and bidi characters never reach a path or a campaign"
+        );
+        let long = format!("/?utm_campaign={}", "é".repeat(100));
+        assert_eq!(
+            parse_page(&long, 512, false).utm[2]
+                .as_ref()
+                .map(String::len),
+            Some(128)
+        );
         assert_eq!(
             parse_page("https://user:pw@[2001:db8::1]:8080/x", 512, false).host,
             "2001:db8::1"
@@ -224,6 +268,23 @@ mod tests {
         assert_eq!(
             referrer_host("android-app://com.slack/").as_deref(),
             Some("com.slack")
+        );
+        let long = format!("https://{}.com/", "a".repeat(30_000));
+        assert_eq!(referrer_host(&long), None, "longer than a host name");
+        let label = format!("https://{}.com/", "a".repeat(64));
+        assert_eq!(referrer_host(&label), None, "a label longer than 63");
+        assert_eq!(referrer_host("https://ev\u{202e}il.com/"), None);
+        assert_eq!(referrer_host("https://a%0d%0ab.com/"), None);
+        assert_eq!(referrer_host("https://bücher.de/"), None, "not punycode");
+        assert_eq!(
+            referrer_host("https://XN--bcher-kva.DE./x").as_deref(),
+            Some("xn--bcher-kva.de")
+        );
+        assert_eq!(referrer_host("https://a..b/"), None);
+        assert_eq!(referrer_host("https://[2001:db8::1]/"), None);
+        assert_eq!(
+            referrer_host("http://192.0.2.1:8080/").as_deref(),
+            Some("192.0.2.1")
         );
     }
 

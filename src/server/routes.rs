@@ -83,6 +83,8 @@ fn with_transport<R>(peer: IpAddr, h: &HeaderMap, f: impl FnOnce(&Transport<'_>)
         cookie: header_str(h, header::COOKIE),
         accept_language: header_str(h, header::ACCEPT_LANGUAGE),
         sec_fetch: h.contains_key("sec-fetch-mode"),
+        origin: header_str(h, header::ORIGIN),
+        referer: header_str(h, header::REFERER),
     })
 }
 
@@ -236,7 +238,32 @@ fn metrics(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body
     response::text(
         StatusCode::OK,
         "text/plain; version=0.0.4",
-        state.metrics.render(&[
+        state.pipeline.sync_metrics().render(&[
+            (
+                "veil_live_visits",
+                "Live visits held in memory.",
+                state.pipeline.sessions.live() as u64,
+            ),
+            (
+                "veil_interned_strings",
+                "Distinct strings (pages, referrers, campaigns) live visits hold.",
+                state.pipeline.sessions.interner().len() as u64,
+            ),
+            (
+                "veil_interned_bytes",
+                "Bytes of the strings live visits hold.",
+                state.pipeline.sessions.interner().bytes() as u64,
+            ),
+            (
+                "veil_guard_named_values",
+                "Values with a named cell in the cardinality guard's open hours.",
+                state.pipeline.aggregator.guard_sizes().0 as u64,
+            ),
+            (
+                "veil_guard_pending_values",
+                "First sightings waiting for a second visitor in the cardinality guard.",
+                state.pipeline.aggregator.guard_sizes().1 as u64,
+            ),
             (
                 "veil_window_cells",
                 "Cells in the in-memory aggregation window.",

@@ -12,6 +12,7 @@ mod conversions;
 mod dropin;
 mod edge;
 mod export;
+mod flood;
 mod ingest;
 mod noise;
 mod pages;

@@ -294,6 +294,10 @@ pub struct TrafficConfig {
     pub bot_share: f64,
     /// Share of pageviews whose URL carries UTM tags.
     pub utm_share: f64,
+    /// Hostile traffic (`scripts/flood.sh`) when above 0: every hit is a pixel
+    /// pageview with a unique referrer of this many bytes (not a host name), a
+    /// unique page and unique UTM values of up to 4 KB each.
+    pub hostile_bytes: usize,
 }
 
 impl Default for TrafficConfig {
@@ -308,6 +312,7 @@ impl Default for TrafficConfig {
             event_share: 0.05,
             bot_share: 0.1,
             utm_share: 0.1,
+            hostile_bytes: 0,
         }
     }
 }
@@ -550,6 +555,53 @@ impl Traffic {
         (ip, lang)
     }
 
+    /// A flood request (see [`TrafficConfig::hostile_bytes`]): unique long values
+    /// everywhere, so that every hit adds strings to veil's memory.
+    fn hostile_hit(
+        &self,
+        seq: u64,
+        site: usize,
+        visitor: u64,
+        (user_agent, bot): (&'static str, bool),
+        ip: IpAddr,
+        accept_language: &'static str,
+    ) -> Hit {
+        let c = &self.config;
+        let long = c.hostile_bytes;
+        let short = long.min(4_096);
+        let host = &self.hosts[site];
+        let url = format!(
+            "https://{host}/flood/{seq:x}/{}?utm_source={seq:x}{}&utm_campaign={seq:x}{}",
+            "p".repeat(short),
+            "s".repeat(short / 4),
+            "k".repeat(short / 4),
+        );
+        let referrer = format!("https://{seq:x}{}.example/", "r".repeat(long));
+        let mut q = String::with_capacity(long + short * 2 + 128);
+        q.push_str("/p.gif?s=");
+        encode_component(&mut q, &c.sites[site]);
+        q.push_str("&u=");
+        encode_component(&mut q, &url);
+        q.push_str("&r=");
+        encode_component(&mut q, &referrer);
+        q.push_str("&c=analytics,marketing");
+        Hit {
+            site,
+            visitor,
+            wire: Wire::Pixel,
+            target: q,
+            body: None,
+            user_agent,
+            forwarded_for: ip.to_string(),
+            ip,
+            accept_language,
+            gpc: false,
+            consent: ConsentClass::Marketing,
+            event: false,
+            expect: Expect::eu_strict(ConsentClass::Marketing, bot, false),
+        }
+    }
+
     /// The request with sequence number `seq`.
     pub fn hit(&self, seq: u64, rng: &mut impl Rng) -> Hit {
         let c = &self.config;
@@ -567,6 +619,9 @@ impl Traffic {
         let width = weighted(WIDTHS, traits >> 20);
 
         let host = &self.hosts[site];
+        if c.hostile_bytes > 0 {
+            return self.hostile_hit(seq, site, visitor, (user_agent, bot), ip, accept_language);
+        }
         let path = &self.pages[self.zipf.sample(rng)];
         let event = if rng.random_bool(c.event_share.clamp(0.0, 1.0)) {
             Some(EVENTS[rng.random_range(0..EVENTS.len())])

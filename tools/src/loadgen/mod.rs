@@ -125,6 +125,10 @@ pub struct LoadArgs {
     /// n mod VISITORS, so that many requests reach all of them.
     #[arg(long, default_value_t = 50_000)]
     pub visitors: u64,
+    /// Hostile traffic when above 0 (`scripts/flood.sh`): unique referrers of this
+    /// many bytes, unique pages and UTM values, pixel pageviews only.
+    #[arg(long, default_value_t = 0)]
+    pub hostile_bytes: usize,
     /// Distinct pages per site (Zipf-distributed popularity).
     #[arg(long, default_value_t = 2_000)]
     pub pages: usize,
@@ -267,6 +271,7 @@ pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
         event_share: a.event_share,
         bot_share: a.bot_share,
         utm_share: a.utm_share,
+        hostile_bytes: a.hostile_bytes,
     }));
     let rt = if a.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
