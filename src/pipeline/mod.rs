@@ -31,6 +31,7 @@ use crate::privacy::{Outcome, Privacy, Refusal, Transport};
 use crate::session::Sessions;
 use crate::sink::spool::Spool;
 
+pub mod memory;
 pub mod rate_limit;
 pub mod realtime;
 
@@ -228,6 +229,11 @@ impl Pipeline {
         };
         for visit in &closed {
             self.aggregator.record_visit(visit);
+        }
+        let many = closed.len() >= memory::GIVE_BACK_AFTER_VISITS;
+        drop(closed);
+        if many {
+            memory::give_back();
         }
         self.limits.retain_recent();
     }
