@@ -100,10 +100,13 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
         }
     }
     let mut path = normalise_path(path, max_path);
-    if let Some(route) = route {
+    // The route only where `#` and at least its `/` fit: a bare `#` would be one
+    // byte over `max_path` and a page of its own (found by fuzz/ target `url`).
+    let room = max_path.saturating_sub(path.len() + 1);
+    if let Some(route) = route.filter(|_| room > 0) {
         let route = normalise_path(route, max_path);
         path.push('#');
-        path.push_str(truncate(&route, max_path.saturating_sub(path.len())));
+        path.push_str(truncate(&route, room));
     }
     Page {
         host: lower(host),
@@ -210,6 +213,20 @@ mod tests {
         assert_eq!(
             parse_page("https://user:pw@[2001:db8::1]:8080/x", 512, false).host,
             "2001:db8::1"
+        );
+    }
+
+    #[test]
+    fn a_hash_route_stays_within_max_path() {
+        // Fuzz reproducer (fuzz/ target `url`): the path filled `max_path`, and
+        // the route added a bare `#`, one byte over.
+        let p = parse_page("https://a.b/abc#/def", 4, true);
+        assert_eq!(p.path, "/abc");
+        assert_eq!(parse_page("https://a.b/abc#/def", 5, true).path, "/abc");
+        assert_eq!(parse_page("https://a.b/abc#/def", 6, true).path, "/abc#/");
+        assert_eq!(
+            parse_page("https://a.b/abc#/def", 9, true).path,
+            "/abc#/def"
         );
     }
 
