@@ -149,11 +149,12 @@ pub fn referrer_host(referrer: &str) -> Option<String> {
         return None;
     }
     let host = lower(host);
-    let host = host
-        .strip_prefix("www.")
-        .map(str::to_string)
-        .unwrap_or(host);
-    (!host.is_empty()).then_some(host)
+    // Every leading `www.` (`www.www.example.com` too, found by fuzz/ target `url`).
+    let mut bare = host.as_str();
+    while let Some(rest) = bare.strip_prefix("www.") {
+        bare = rest;
+    }
+    (!bare.is_empty()).then(|| bare.to_string())
 }
 
 /// Whether `host` matches a site hostname pattern (`example.com` or `*.example.com`,
@@ -242,6 +243,13 @@ mod tests {
             referrer_host("android-app://com.slack/").as_deref(),
             Some("com.slack")
         );
+    }
+
+    #[test]
+    fn a_referrer_host_has_no_leading_www_at_all() {
+        // Fuzz reproducer (fuzz/ target `url`).
+        assert_eq!(referrer_host("://www.www.oo").as_deref(), Some("oo"));
+        assert_eq!(referrer_host("https://www.www.").as_deref(), Some("www"));
     }
 
     #[test]
