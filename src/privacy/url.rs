@@ -93,10 +93,13 @@ pub fn parse_page(url: &str, max_path: usize, hash_routing: bool) -> Page {
         }
     }
     let mut path = normalise_path(path, max_path);
-    if let Some(route) = route {
+    // The route only where `#` and at least its `/` fit: a bare `#` would be one
+    // byte over `max_path` and a page of its own (found by fuzz/ target `url`).
+    let room = max_path.saturating_sub(path.len() + 1);
+    if let Some(route) = route.filter(|_| room > 0) {
         let route = normalise_path(route, max_path);
         path.push('#');
-        path.push_str(truncate(&route, max_path.saturating_sub(path.len())));
+        path.push_str(truncate(&route, room));
     }
     Page {
         host: lower(host),
@@ -148,8 +151,12 @@ pub fn referrer_host(referrer: &str) -> Option<String> {
         return None;
     }
     let host = lower(host);
-    let host = host.strip_prefix("www.").unwrap_or(&host);
-    is_host_name(host).then(|| host.to_string())
+    // Every leading `www.` (`www.www.example.com` too, found by fuzz/ target `url`).
+    let mut bare = host.as_str();
+    while let Some(rest) = bare.strip_prefix("www.") {
+        bare = rest;
+    }
+    is_host_name(bare).then(|| bare.to_string())
 }
 
 /// Longest host name (DNS: 253 characters).
@@ -258,6 +265,20 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_route_stays_within_max_path() {
+        // Fuzz reproducer (fuzz/ target `url`): the path filled `max_path`, and
+        // the route added a bare `#`, one byte over.
+        let p = parse_page("https://a.b/abc#/def", 4, true);
+        assert_eq!(p.path, "/abc");
+        assert_eq!(parse_page("https://a.b/abc#/def", 5, true).path, "/abc");
+        assert_eq!(parse_page("https://a.b/abc#/def", 6, true).path, "/abc#/");
+        assert_eq!(
+            parse_page("https://a.b/abc#/def", 9, true).path,
+            "/abc#/def"
+        );
+    }
+
+    #[test]
     fn referrers_keep_the_host_only() {
         assert_eq!(
             referrer_host("https://www.google.com/search?q=secret").as_deref(),
@@ -286,6 +307,13 @@ mod tests {
             referrer_host("http://192.0.2.1:8080/").as_deref(),
             Some("192.0.2.1")
         );
+    }
+
+    #[test]
+    fn a_referrer_host_has_no_leading_www_at_all() {
+        // Fuzz reproducer (fuzz/ target `url`).
+        assert_eq!(referrer_host("://www.www.oo").as_deref(), Some("oo"));
+        assert_eq!(referrer_host("https://www.www.").as_deref(), Some("www"));
     }
 
     #[test]
