@@ -477,9 +477,9 @@ pub(super) fn disclosure(m: &Manifest) -> Vec<Block> {
         "The IP address of your device is used to compute the one-day identifier described below; no location is determined. The address is then discarded: it is never written to the database or to any log."
     })]);
     if let Some(n) = m.processing.ip.rate_limit_per_sec {
-        list.push(vec![t(format!("To protect the service against abuse, one device may send at most {n} requests per second (short bursts are allowed). For this the address is kept, for a few minutes and in memory only, as a hash under a key that exists only in the running program; it is never stored or logged."))]);
+        list.push(vec![t(format!("To protect the service against abuse, one device — or one network, for IPv6 a block of addresses, by default the /64 a household or phone gets — may send at most {n} requests per second (short bursts are allowed) and hold only a few connections open at once. For this the address (or its network) is kept, for a few minutes and in memory only, as a hash under a key that exists only in the running program; it is never stored or logged."))]);
     }
-    list.push(vec![t("The User-Agent header your browser sends is reduced to the browser name, operating system, device type and whether the request came from a robot. The header itself is then discarded and never stored.")]);
+    list.push(vec![t("The User-Agent header your browser sends is reduced to the browser name, operating system, device type and whether the request came from a robot. The header itself is then discarded and never stored. To tell robots apart, veil also looks at whether the request carries headers every browser sends (the preferred languages, and the fetch metadata modern browsers add); of these only the preferred language may be stored, where this document lists it.")]);
     let mut h = vec![t(format!("To count unique visitors without cookies, veil computes a keyed BLAKE3 hash of the site name, the IP address and the User-Agent header. The key is a random salt created for each day — the site’s day, in the {} time zone — and kept ", hash.timezone))];
     if hash.salt_storage == "memory" {
         h.push(t("only in the server’s memory."));
