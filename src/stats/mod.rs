@@ -124,6 +124,18 @@ pub async fn handle(state: &AppState, client: IpAddr, req: Request<Incoming>) ->
     resp
 }
 
+/// The endpoints of `/api/v1` that answer for a site (besides `openapi.json`).
+pub const ENDPOINTS: [&str; 8] = [
+    "aggregate",
+    "timeseries",
+    "breakdown",
+    "goals",
+    "funnels",
+    "realtime",
+    "consent",
+    "site",
+];
+
 /// The endpoints of `/api/v1`, checked in order: endpoint, the client's throttle,
 /// site and key (an unknown site is refused exactly like a known one without a
 /// key, so site ids cannot be probed), a query slot, parameters (the format
@@ -136,16 +148,6 @@ async fn api(
     query: &str,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
-    const ENDPOINTS: [&str; 8] = [
-        "aggregate",
-        "timeseries",
-        "breakdown",
-        "goals",
-        "funnels",
-        "realtime",
-        "consent",
-        "site",
-    ];
     let mut params = Params::parse(query);
     if endpoint == "openapi.json" {
         export::negotiate(endpoint, &params, headers)?;

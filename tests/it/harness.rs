@@ -419,3 +419,24 @@ pub async fn collect(
     );
     raw(addr, &head, json.as_bytes()).await
 }
+
+/// Skips (or, under CI, fails) a test that lacks a tool `scripts/test.sh`
+/// installs with `install` (a function of scripts/lib.sh).
+pub fn missing_tool(what: &str, test: &str, install: &str) {
+    let msg = format!(
+        "{what}; the {test} test is SKIPPED (scripts/test.sh installs it: \
+         `source scripts/lib.sh; {install}`)"
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("{msg}");
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

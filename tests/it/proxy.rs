@@ -27,23 +27,8 @@ fn haproxy_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Skips (or, under CI, fails) when HAProxy is missing.
 fn missing(what: &str) {
-    let msg = format!(
-        "{what}; the HAProxy test is SKIPPED (scripts/test.sh installs it: \
-         `source scripts/lib.sh; ensure_haproxy`)"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("{msg}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    missing_tool(what, "HAProxy", "ensure_haproxy");
 }
 
 /// A running `haproxy` in front of `backend`; stopped on drop.

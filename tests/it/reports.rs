@@ -42,23 +42,8 @@ fn python() -> Option<String> {
     })
 }
 
-/// Skips (or, under CI, fails) a test that lacks a tool.
 fn missing(what: &str) {
-    let msg = format!(
-        "{what}; the e-mail report test is SKIPPED (scripts/test.sh installs it: \
-         `source scripts/lib.sh; ensure_aiosmtpd`)"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("{msg}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    missing_tool(what, "e-mail report", "ensure_aiosmtpd");
 }
 
 /// `scripts/smtp-sink.py` running on a port of its own.

@@ -160,17 +160,7 @@ async fn an_unknown_site_is_refused_exactly_like_a_private_one() {
         "Authorization: Share not-a-token\r\n".to_string(),
         format!("Authorization: Share {forged}\r\n"),
     ];
-    let endpoints = [
-        "aggregate",
-        "timeseries",
-        "breakdown",
-        "goals",
-        "funnels",
-        "realtime",
-        "consent",
-        "site",
-    ];
-    for endpoint in endpoints {
+    for endpoint in veil::stats::ENDPOINTS {
         for cred in &credentials {
             let known = get(a, &format!("/api/v1/{endpoint}?site=example.com"), cred).await;
             let unknown = get(a, &format!("/api/v1/{endpoint}?site=nope.example"), cred).await;
