@@ -81,6 +81,9 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Disk spool (when configured): its bound is the pipeline's first gate.
     pub spool: Option<Arc<Spool>>,
+    /// The last sweep closed many visits: give memory back once more at the
+    /// next one, after the window holding their rows has drained.
+    give_back_again: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock>,
 }
 
@@ -104,6 +107,7 @@ impl Pipeline {
             aggregator,
             metrics,
             spool,
+            give_back_again: std::sync::atomic::AtomicBool::new(false),
             clock,
         }
     }
@@ -232,7 +236,7 @@ impl Pipeline {
         }
         let many = closed.len() >= memory::GIVE_BACK_AFTER_VISITS;
         drop(closed);
-        if many {
+        if self.give_back_again.swap(many, Ordering::Relaxed) || many {
             memory::give_back();
         }
         self.limits.retain_recent();
