@@ -38,6 +38,13 @@ pub struct Interner {
     bytes: AtomicUsize,
 }
 
+/// Whether a table holds over four times the room its `len` entries need (and
+/// more than a few thousand spare): then it is shrunk, since a map or vector
+/// never gives capacity back by itself.
+fn too_roomy(capacity: usize, len: usize) -> bool {
+    capacity > len.saturating_mul(4).max(4_096)
+}
+
 /// Ids by string, the slots by id, and the free ids.
 struct Interned {
     ids: HashMap<Arc<str>, u32>,
@@ -167,6 +174,28 @@ impl Interner {
             ids.remove(&text);
             free.push(id);
             self.bytes.fetch_sub(text.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Gives the tables' spare capacity back after a flood: a map keeps its
+    /// capacity when entries leave, so without this the interner would hold a
+    /// flood's worth of empty slots. Once nothing is interned the slot table
+    /// starts over.
+    fn compact(&self) {
+        let mut w = self.inner.write();
+        let Interned { ids, slots, free } = &mut *w;
+        if ids.is_empty() && slots.len() > 1 {
+            slots.truncate(1);
+            free.clear();
+        }
+        if too_roomy(ids.capacity(), ids.len()) {
+            ids.shrink_to_fit();
+        }
+        if too_roomy(slots.capacity(), slots.len()) {
+            slots.shrink_to_fit();
+        }
+        if too_roomy(free.capacity(), free.len()) {
+            free.shrink_to_fit();
         }
     }
 
@@ -482,8 +511,14 @@ impl Sessions {
                 keep
             });
             self.live.fetch_sub(before - s.len(), Ordering::Relaxed);
+            if too_roomy(s.capacity(), s.len()) {
+                s.shrink_to_fit();
+            }
             drop(s);
             closed.extend(ended.into_iter().map(|(k, v)| self.close(k, v)));
+        }
+        if !closed.is_empty() {
+            self.interner.compact();
         }
         closed
     }
@@ -679,7 +714,7 @@ mod tests {
             (s.live(), s.interner().len(), s.interner().bytes()),
             (0, 0, 0)
         );
-        // Ids are reused: the table does not grow with each new string.
+        // The table does not keep a flood's worth of empty slots.
         for v in 0..200u64 {
             s.touch(
                 &hit(v, &format!("/again/{v}"), None),
@@ -688,8 +723,10 @@ mod tests {
                 &Conversions::default(),
             );
         }
-        // 800 strings were held at most (entry, exit, referrer, campaign × 200).
-        assert_eq!(s.interner().inner.read().slots.len(), 1 + 800);
+        // The table started over once it was empty: only the new strings (one
+        // page per visit, entry and exit alike, and the label they share) hold
+        // slots, not the 800 of before.
+        assert_eq!(s.interner().inner.read().slots.len(), 1 + 200 + 1);
         assert_eq!(s.close_all().len(), 200);
         assert!(s.interner().is_empty());
     }
