@@ -287,6 +287,7 @@ pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
             database: a.database.clone(),
             user: a.clickhouse_user.clone(),
             password: a.clickhouse_password.clone(),
+            ..Default::default()
         });
 
     rt.block_on(async move {
