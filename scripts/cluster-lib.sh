@@ -33,7 +33,8 @@ CL_LB_URL="http://127.0.0.1:$CL_LB_PORT"
 CL_CH_LB_URL="http://127.0.0.1:$CL_CH_LB_PORT"
 CL_NAME=veil
 CL_DB=veil
-CL_SITES=(bench1 bench2 bench3)
+# bench*: the fault scenarios; three*/one*: the same traffic through 3 nodes and 1.
+CL_SITES=(bench1 bench2 bench3 three1 three2 three3 one1 one2 one3)
 
 cl_ch_http_port() { echo $((VEIL_CLUSTER_PORT_BASE + $1)); }
 cl_ch_tcp_port() { echo $((VEIL_CLUSTER_PORT_BASE + 10 + $1)); }
@@ -325,6 +326,18 @@ cl_haproxy_start() {
     say "HAProxy: veil on $CL_LB_URL, ClickHouse on $CL_CH_LB_URL, stats on http://127.0.0.1:$CL_LB_STATS_PORT/"
 }
 
+# cl_haproxy_cmd COMMAND — a command on HAProxy's admin socket, e.g.
+# "disable server veil_nodes/veil2".
+cl_haproxy_cmd() {
+    python3 - "$CL/haproxy/admin.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+print(s.recv(65536).decode().strip())
+PY
+}
+
 # cl_haproxy_state — "name status" of every server HAProxy knows.
 cl_haproxy_state() {
     curl -s --max-time 2 "http://127.0.0.1:$CL_LB_STATS_PORT/;csv" |
@@ -372,7 +385,7 @@ per_client_per_sec = 0
 dir = "$d/spool"
 EOF
         for s in "${CL_SITES[@]}"; do
-            printf '\n[[sites]]\nid = "%s"\nhostnames = ["%s.example"]\nconsent = { preset = "eu-strict" }\n' "$s" "$s"
+            printf '\n[[sites]]\nid = "%s"\nhostnames = ["%s.example"]\npublic_dashboard = true\nconsent = { preset = "eu-strict" }\n' "$s" "$s"
         done
     } >"$d/veil.toml"
 }
