@@ -119,9 +119,11 @@ EOF
         -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
         org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg"
     local deadline=$((SECONDS + 30))
-    until [[ "$(echo ruok | (exec 3<>"/dev/tcp/127.0.0.1/$CL_ZK_PORT" && cat >&3 && cat <&3) 2>/dev/null)" == imok ]]; do
+    # `ruok` says imok while the data is still loading; `srvr` names the mode only
+    # once requests are served (a ClickHouse server started before that exits).
+    until echo srvr | (exec 3<>"/dev/tcp/127.0.0.1/$CL_ZK_PORT" && cat >&3 && cat <&3) 2>/dev/null | grep -q '^Mode:'; do
         cl_pid zk >/dev/null || die "ZooKeeper exited at start (see $CL/log/zk.log)"
-        ((SECONDS < deadline)) || die "ZooKeeper did not answer ruok within 30 s (see $CL/log/zk.log)"
+        ((SECONDS < deadline)) || die "ZooKeeper does not serve requests after 30 s (see $CL/log/zk.log)"
         sleep 0.2
     done
     say "ZooKeeper on 127.0.0.1:$CL_ZK_PORT (pid $(cl_pid zk))"
@@ -376,6 +378,9 @@ $geo
 [pipeline]
 flush_interval_ms = $VEIL_CLUSTER_FLUSH_MS
 retry_max_backoff_ms = 2000
+# The test closes a past day within seconds (production: the defaults, 90 s / 60 s).
+close_settle_ms = 2000
+close_interval_secs = 3
 
 # One generator sends for many clients: throughput, not abuse limits, is tested.
 [limits]

@@ -229,6 +229,40 @@ PY
     [[ "$verdict" == ok* ]] || FAILED+=("stats API")
 }
 
+# A past day's sketches on both shards, closed by the three nodes' closers at
+# once: every replica ends with the day's counters (visitors merged across the
+# shards) and no shard keeps its sketches.
+scenario_close() {
+    say "check: day close of a past day on the cluster"
+    local day=2026-11-20 i got want="7 4" bad="" deadline
+    # Batch ids 1001 and 1002 land on different shards (sharding key: batch id);
+    # visitor 3 is in both.
+    curl -sS --fail-with-body "$CL_CH_LB_URL/?database=$CL_DB&insert_distributed_sync=1" --data-binary \
+        "INSERT INTO aggregates_in (date, zone, hour, site, dim, value, batch, hits, pageviews, visitors) VALUES
+         ('$day', 'UTC', '$day 10:00:00', 'bench1', 'total', '', 1001, 5, 5, [1, 2, 3]),
+         ('$day', 'UTC', '$day 11:00:00', 'bench1', 'total', '', 1002, 2, 2, [3, 4])" >/dev/null
+    deadline=$((SECONDS + 60))
+    while :; do
+        bad=""
+        for i in 1 2 3 4; do
+            got="$(cl_ch_sql "$i" "SELECT sum(pageviews), sum(visitors) FROM $CL_DB.daily WHERE date = '$day' AND site = 'bench1' AND dim = 'total' FORMAT TSV" | tr '\t' ' ')"
+            left="$(cl_ch_sql "$i" "SELECT count() FROM $CL_DB.open_aggregates_local WHERE date = '$day'")"
+            [[ "$got" == "$want" && "$left" == 0 ]] || bad+="ch$i: daily '$got', sketches left $left; "
+        done
+        [[ -z "$bad" ]] && break
+        ((SECONDS < deadline)) || break
+        sleep 1
+    done
+    local stages
+    stages="$(for i in 1 2 3 4; do cl_ch_sql "$i" "SELECT count() FROM system.tables WHERE database = '$CL_DB' AND name LIKE 'close_stage_%'"; done | awk '{ s += $1 } END { print s + 0 }')"
+    if [[ -z "$bad" ]]; then
+        ROWS+=("| day close | 7 | 7 | 0 | | $day closed by 3 nodes at once: every replica has pageviews 7, visitors 4 (shards merged), sketches dropped on both shards, $stages staging tables left | ok |")
+    else
+        ROWS+=("| day close | 7 | | | | $bad | FAIL |")
+        FAILED+=("day close")
+    fi
+}
+
 scenario_sigterm() {
     say "scenario: SIGTERM veil2 under load"
     under_load sigterm "$VEIL_CLUSTER_LOAD_SECS" cl_signal veil2 TERM 40
@@ -322,6 +356,7 @@ cluster_test() {
     local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
     scenario_compare
     scenario_stats
+    scenario_close
     scenario_sigterm
     cl_wait_lb_up "$VEIL_CLUSTER_NODES"
     scenario_sigkill
