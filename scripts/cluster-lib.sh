@@ -33,8 +33,9 @@ CL_LB_URL="http://127.0.0.1:$CL_LB_PORT"
 CL_CH_LB_URL="http://127.0.0.1:$CL_CH_LB_PORT"
 CL_NAME=veil
 CL_DB=veil
-# bench*: the fault scenarios; three*/one*: the same traffic through 3 nodes and 1.
-CL_SITES=(bench1 bench2 bench3 three1 three2 three3 one1 one2 one3)
+# bench*: the fault scenarios; three*/one*: the same traffic through 3 nodes and
+# 1; move: the same visitors again while a node is away and once it is back.
+CL_SITES=(bench1 bench2 bench3 three1 three2 three3 one1 one2 one3 move)
 
 cl_ch_http_port() { echo $((VEIL_CLUSTER_PORT_BASE + $1)); }
 cl_ch_tcp_port() { echo $((VEIL_CLUSTER_PORT_BASE + 10 + $1)); }

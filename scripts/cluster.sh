@@ -91,6 +91,7 @@ cl_wait_lb_up() {
 # ------------------------------------------------------------------ test ---
 
 OUT=""
+MOVE_NOTE=""
 BUILD_SECS=0
 ROWS=()
 FAILED=()
@@ -229,6 +230,27 @@ PY
     [[ "$verdict" == ok* ]] || FAILED+=("stats API")
 }
 
+# Each node has its own salt: a visitor HAProxy moves to another node is a new
+# visitor there that day. The same visitors three times: 3 nodes, veil2 away
+# (its visitors move), veil2 back (they return to it, whose salt knows them).
+scenario_move() {
+    say "measure: visitors of one day when a node leaves and returns"
+    local uv=() n
+    uvisitors() { sql "SELECT uniqCombinedArrayMerge(visitors) FROM open_aggregates WHERE site = 'move' AND dim = 'total'"; }
+    n=$((VEIL_CLUSTER_REQUESTS / 3))
+    lg move1 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    cl_haproxy_cmd "disable server veil_nodes/veil2" >/dev/null
+    lg move2 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    cl_haproxy_cmd "enable server veil_nodes/veil2" >/dev/null
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    lg move3 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    MOVE_NOTE="$n visits of $n visitors, 3 times: ${uv[0]} visitors; ${uv[1]} after a repeat with veil2 away (+$(((uv[1] - uv[0]) * 100 / uv[0])) %); ${uv[2]} after one more with veil2 back"
+    ROWS+=("| node leaves, returns | | | | | visitors $MOVE_NOTE | info |")
+}
+
 # A past day's sketches on both shards, closed by the three nodes' closers at
 # once: every replica ends with the day's counters (visitors merged across the
 # shards) and no shard keeps its sketches.
@@ -357,6 +379,7 @@ cluster_test() {
     scenario_compare
     scenario_stats
     scenario_close
+    scenario_move
     scenario_sigterm
     cl_wait_lb_up "$VEIL_CLUSTER_NODES"
     scenario_sigkill
