@@ -98,6 +98,12 @@ cl_wait_http() {
 
 # -------------------------------------------------------------- zookeeper ---
 
+# cl_zk_cmd WORD — a four-letter command to ZooKeeper, its answer (at most 2 s:
+# a server still starting may accept and never answer).
+cl_zk_cmd() {
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && echo "$2" >&3 && cat <&3' _ "$CL_ZK_PORT" "$1" 2>/dev/null || true
+}
+
 cl_zk_start() {
     cl_pid zk >/dev/null && return 0
     local d="$CL/zk"
@@ -122,7 +128,7 @@ EOF
     local deadline=$((SECONDS + 30))
     # `ruok` says imok while the data is still loading; `srvr` names the mode only
     # once requests are served (a ClickHouse server started before that exits).
-    until echo srvr | (exec 3<>"/dev/tcp/127.0.0.1/$CL_ZK_PORT" && cat >&3 && cat <&3) 2>/dev/null | grep -q '^Mode:'; do
+    until cl_zk_cmd srvr | grep -q '^Mode:'; do
         cl_pid zk >/dev/null || die "ZooKeeper exited at start (see $CL/log/zk.log)"
         ((SECONDS < deadline)) || die "ZooKeeper does not serve requests after 30 s (see $CL/log/zk.log)"
         sleep 0.2

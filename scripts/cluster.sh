@@ -372,7 +372,14 @@ cluster_test() {
     local started=$SECONDS
     OUT="$CL/test-$(date -u +%Y%m%dT%H%M%SZ)"
     cluster_down 2>/dev/null
-    rm -rf "$CL/zk" "$CL/ch1" "$CL/ch2" "$CL/ch3" "$CL/ch4" "$CL"/veil* "$CL/run"
+    say "previous cluster stopped in $((SECONDS - started)) s"
+    # Moved aside and deleted in the background: ClickHouse leaves many small files.
+    local trash="$CL/.trash.$$" d
+    mkdir -p "$trash"
+    for d in "$CL/zk" "$CL/ch1" "$CL/ch2" "$CL/ch3" "$CL/ch4" "$CL"/veil[0-9] "$CL/run"; do
+        if [[ -e "$d" ]]; then mv "$d" "$trash/"; fi
+    done
+    (rm -rf "$CL"/.trash.* &)
     mkdir -p "$OUT"
     cluster_up
     local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
