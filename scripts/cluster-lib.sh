@@ -101,6 +101,7 @@ cl_wait_http() {
 # cl_zk_cmd WORD — a four-letter command to ZooKeeper, its answer (at most 2 s:
 # a server still starting may accept and never answer).
 cl_zk_cmd() {
+    # shellcheck disable=SC2016 # ($1 and $2 are the inner shell's arguments)
     timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && echo "$2" >&3 && cat <&3' _ "$CL_ZK_PORT" "$1" 2>/dev/null || true
 }
 

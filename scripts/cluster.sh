@@ -302,7 +302,7 @@ scenario_sigkill() {
         cl_signal veil3 KILL 5
     }
     CHECK_TIMEOUT=15 under_load sigkill "$VEIL_CLUSTER_LOAD_SECS" kill_veil3
-    rate=$(((${r2:-0} - ${r1:-0})))
+    rate=$((${r2:-0} - ${r1:-0}))
     # Its open window: at most one flush interval (plus the in-flight second) of
     # its hits, every one a pageview at most.
     bound=$((rate * (VEIL_CLUSTER_FLUSH_MS + 1000) / 1000))
@@ -312,8 +312,6 @@ scenario_sigkill() {
 
 scenario_replica() {
     say "scenario: kill -9 ClickHouse ch4 (shard 02) under load"
-    local entry
-    entry="$(cl_haproxy_state | awk '$1 ~ /^ch/ && $2 == "UP"' | head -n 4 | tr '\n' ' ')"
     kill_ch4() {
         cl_signal ch4 KILL 5
         sleep 6
