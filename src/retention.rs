@@ -213,18 +213,20 @@ pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, Retent
             "SELECT table, partition_id, toUInt32(min(min_date)) AS day, \
              toUInt64(uniqExact(min_date) + uniqExact(max_date)) AS days, sum(rows) AS rows \
              FROM system.parts WHERE database = currentDatabase() AND active \
-             AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly', 'batches') \
+             AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly', 'batches', 'batches_local') \
              GROUP BY table, partition_id ORDER BY table, day",
         )
         .fetch_all::<PartRow>()
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
+        // On a cluster, `batches` is the `Distributed` over `batches_local`.
+        let name = r.table.strip_suffix("_local").unwrap_or(&r.table);
         let Some(table) = DAY_TABLES
             .iter()
             .chain(&["batches"])
             .copied()
-            .find(|t| *t == r.table)
+            .find(|t| *t == name)
         else {
             continue;
         };
@@ -299,7 +301,14 @@ async fn run_once(
         }
         if !dry_run {
             // The table name comes from the whitelist above, never from input.
-            let sql = format!("ALTER TABLE {} DROP PARTITION ID ?", p.table);
+            // On a cluster `batches` is sharded: its partition goes on every shard
+            // (the others' partitions of the same day have the same id).
+            let alter = if DAY_TABLES.contains(&p.table) {
+                format!("ALTER TABLE {}", p.table)
+            } else {
+                crate::sink::cluster::Layout::of(&config.clickhouse).alter_sharded(p.table)
+            };
+            let sql = format!("{alter} DROP PARTITION ID ?");
             client
                 .query(&sql)
                 .bind(p.partition_id.as_str())

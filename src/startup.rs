@@ -357,6 +357,7 @@ fn spawn_background_jobs(
     }
     tokio::spawn(sink::close::run_closer(
         client.clone(),
+        sink::cluster::Layout::of(&config.clickhouse),
         clock.clone(),
         sink::close::CloseTiming::of(config),
         Duration::from_secs(config.pipeline.close_interval_secs.max(1)),

@@ -75,6 +75,12 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password.
     pub password: String,
+    /// A cluster of `<remote_servers>` to run on, or empty for one server (the
+    /// default). With a name, `veil migrate` creates sharded, replicated tables
+    /// `ON CLUSTER` (sql/cluster/), inserts wait for every shard they reach
+    /// (`insert_distributed_sync`) and the day close drops sketches on every
+    /// shard. See DESIGN.md, "Scale".
+    pub cluster: String,
 }
 
 impl Default for ClickHouseConfig {
@@ -84,7 +90,15 @@ impl Default for ClickHouseConfig {
             database: "veil".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: String::new(),
         }
+    }
+}
+
+impl ClickHouseConfig {
+    /// The cluster's name, `None` on one server.
+    pub fn cluster(&self) -> Option<&str> {
+        Some(self.cluster.as_str()).filter(|c| !c.is_empty())
     }
 }
 

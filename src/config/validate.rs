@@ -170,6 +170,17 @@ impl Config {
                 "must be a non-empty name of letters, digits and `_`",
             ));
         }
+        if !self
+            .clickhouse
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ConfigError::key(
+                "clickhouse.cluster",
+                "must be empty (one server) or a cluster name of letters, digits and `_`",
+            ));
+        }
         if self.geo.paths.len() > 2 {
             return Err(ConfigError::key(
                 "geo.paths",

@@ -37,6 +37,7 @@ use std::time::Duration;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
+use super::cluster::Layout;
 use super::row::AggRow;
 use super::sql::{text, Arg, Sql};
 use super::SinkError;
@@ -110,6 +111,17 @@ pub async fn close_due(
     timing: CloseTiming,
     zones: &mut Zones,
 ) -> Result<Vec<(u16, String)>, SinkError> {
+    close_due_on(client, &Layout::Single, clock, timing, zones).await
+}
+
+/// [`close_due`] in a [`Layout`] (one server or a cluster).
+pub async fn close_due_on(
+    client: &Client,
+    layout: &Layout,
+    clock: &dyn Clock,
+    timing: CloseTiming,
+    zones: &mut Zones,
+) -> Result<Vec<(u16, String)>, SinkError> {
     let open = client
         .query("SELECT date, zone FROM open_aggregates GROUP BY date, zone ORDER BY date, zone")
         .fetch_all::<OpenPartition>()
@@ -121,7 +133,7 @@ pub async fn close_due(
         if now < timing.due_at(&zone, u32::from(p.date)) {
             continue;
         }
-        close_day(client, p.date, &p.zone, timing.settle).await?;
+        close_day_on(client, layout, p.date, &p.zone, timing.settle).await?;
         closed.push((p.date, p.zone));
     }
     Ok(closed)
@@ -132,6 +144,7 @@ pub async fn close_due(
 /// on the next round: a day is closed late, never lost.
 pub async fn run_closer(
     client: Client,
+    layout: Layout,
     clock: Arc<dyn Clock>,
     timing: CloseTiming,
     every: Duration,
@@ -140,7 +153,7 @@ pub async fn run_closer(
     tokio::pin!(stop);
     let mut zones = Zones::default();
     loop {
-        match close_due(&client, clock.as_ref(), timing, &mut zones).await {
+        match close_due_on(&client, &layout, clock.as_ref(), timing, &mut zones).await {
             Ok(closed) if !closed.is_empty() => {
                 tracing::info!(days = closed.len(), "day close finished")
             }
@@ -172,14 +185,14 @@ pub const STAGE_PREFIX: &str = "close_stage_";
 /// (atomic: readers see no row or every row, and a rerun or a second node leaves
 /// one copy), drop it. `token` makes the staging names unique to this attempt, so
 /// two closers never share one.
-fn finalise_steps(day: &str, zone: &str, token: &str) -> Vec<(String, Sql)> {
+fn finalise_steps(layout: &Layout, day: &str, zone: &str, token: &str) -> Vec<(String, Sql)> {
     let counters = Counters::NAMES.join(", ");
     let mut out = Vec::new();
     for (table, hour) in FINAL_TABLES {
         let stage = format!("{STAGE_PREFIX}{table}_{}_{token}", day.replace('-', ""));
         out.push((
             format!("stage {table}"),
-            Sql::new(&format!("CREATE TABLE {stage} AS {table}")),
+            Sql::new(&layout.create_stage(&stage, table)),
         ));
         let mut fill = Sql::new(&format!(
             "INSERT INTO {stage} (date, zone, {hour}site, dim, value, {counters}, visitors) \
@@ -203,9 +216,13 @@ fn finalise_steps(day: &str, zone: &str, token: &str) -> Vec<(String, Sql)> {
     out
 }
 
-/// The drop of the partition's sketches: the last step.
-fn drop_sketches(day: &str, zone: &str) -> Sql {
-    let mut drop = Sql::new("ALTER TABLE open_aggregates DROP PARTITION (?, ?)");
+/// The drop of the partition's sketches: the last step (on a cluster, on every
+/// shard's local table).
+fn drop_sketches(layout: &Layout, day: &str, zone: &str) -> Sql {
+    let mut drop = Sql::new(&format!(
+        "{} DROP PARTITION (?, ?)",
+        layout.alter_sharded("open_aggregates")
+    ));
     drop.args.extend([text(day), text(zone)]);
     drop
 }
@@ -215,17 +232,46 @@ fn drop_sketches(day: &str, zone: &str) -> Sql {
 /// [`close_day`] sends exactly these (skipping what the ledger says is done,
 /// waiting `settle` after the first, with a random staging token).
 pub fn close_day_statements(date: u16, zone: &str, token: &str) -> Vec<(String, Sql)> {
+    close_day_statements_on(&Layout::Single, date, zone, token)
+}
+
+/// [`close_day_statements`] in a [`Layout`].
+pub fn close_day_statements_on(
+    layout: &Layout,
+    date: u16,
+    zone: &str,
+    token: &str,
+) -> Vec<(String, Sql)> {
     let day = format_day(u32::from(date));
     let mut out = vec![("closing".to_string(), mark(&day, zone, CLOSING))];
-    out.extend(finalise_steps(&day, zone, token));
+    out.extend(finalise_steps(layout, &day, zone, token));
     out.push(("closed".to_string(), mark(&day, zone, CLOSED)));
-    out.push(("drop partition".to_string(), drop_sketches(&day, zone)));
+    out.push((
+        "drop partition".to_string(),
+        drop_sketches(layout, &day, zone),
+    ));
     out
 }
 
 /// Closes one (local date, zone) partition: the steps of the module docs.
 pub async fn close_day(
     client: &Client,
+    date: u16,
+    zone: &str,
+    settle: Duration,
+) -> Result<(), SinkError> {
+    close_day_on(client, &Layout::Single, date, zone, settle).await
+}
+
+/// [`close_day`] in a [`Layout`]. On a cluster every step reads through the
+/// `Distributed` and everywhere-replicated tables; only the staging table is
+/// the server's own, so the steps of one close go to one server (veil's
+/// ClickHouse URL must keep a client on one server, e.g. HAProxy `balance
+/// source`); a close cut off by a fail-over leaves a stray staging table and is
+/// done again next round.
+pub async fn close_day_on(
+    client: &Client,
+    layout: &Layout,
     date: u16,
     zone: &str,
     settle: Duration,
@@ -239,7 +285,7 @@ pub async fn close_day(
         }
         let token = format!("{:016x}", rand::random::<u64>());
         let mut overtaken = false;
-        for (name, sql) in finalise_steps(&day, zone, &token) {
+        for (name, sql) in finalise_steps(layout, &day, zone, &token) {
             // Another closer may have finished (and dropped the sketches) while
             // this one staged: then this stage may be partial, and swapping it in
             // would replace the finished day with it. A closer marks *closed*
@@ -261,7 +307,10 @@ pub async fn close_day(
             tokio::time::sleep(settle).await;
         }
     }
-    drop_sketches(&day, zone).query(client).execute().await?;
+    drop_sketches(layout, &day, zone)
+        .query(client)
+        .execute()
+        .await?;
     tracing::info!(date = %day, zone, "day closed: sketches finalised and dropped");
     Ok(())
 }

@@ -10,8 +10,10 @@
 //! - [`close`]: day close — a finished day's sketches become plain counters.
 //! - [`row`]: the rows written (`aggregates_in`, and `daily`/`hourly`).
 //! - [`schema`]: the client, the migrations in `sql/`, the schema version check.
+//! - [`cluster`]: the same on a ClickHouse cluster (`clickhouse.cluster`).
 
 pub mod close;
+pub mod cluster;
 pub mod error_code;
 pub mod flusher;
 pub mod retry;
@@ -40,6 +42,14 @@ pub enum SinkError {
         name: &'static str,
         /// Error.
         source: clickhouse::error::Error,
+    },
+    /// The cluster's schema cannot reach this binary's version.
+    #[error("the cluster schema is at version {have}, this veil needs {want}, and sql/cluster/ has no migration to it")]
+    NoClusterMigration {
+        /// Version reached.
+        have: u32,
+        /// Needed version.
+        want: u32,
     },
     /// The database schema is older than this binary.
     #[error("database schema is at version {have}, this veil needs {want}: run `veil migrate`")]

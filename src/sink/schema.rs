@@ -67,9 +67,16 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// A client for veil's database. Validation is off: ClickHouse 18.16 lacks the
-/// `RowBinaryWithNamesAndTypes` format the crate's validation uses.
+/// `RowBinaryWithNamesAndTypes` format the crate's validation uses. On a
+/// cluster, an insert answers only once every shard it reaches has stored its
+/// block (`insert_distributed_sync`): otherwise a `Distributed` table queues the
+/// rows on the server it reached, and a success would not mean stored.
 pub fn client(cfg: &ClickHouseConfig) -> Client {
-    server_client(cfg).with_database(&cfg.database)
+    let client = server_client(cfg).with_database(&cfg.database);
+    match cfg.cluster() {
+        Some(_) => client.with_setting("insert_distributed_sync", "1"),
+        None => client,
+    }
 }
 
 /// A client without a default database (to create it).
@@ -119,10 +126,16 @@ pub async fn current_version(client: &Client) -> Result<u32, SinkError> {
 /// version. Idempotent; returns the versions applied now. `site_zones` (site id,
 /// IANA zone) tells the v1 → v2 conversion each site's local days; sites it does
 /// not name are taken as UTC.
+///
+/// With `clickhouse.cluster` set, the cluster schema of `sql/cluster/` instead
+/// (see [`super::cluster`]).
 pub async fn migrate(
     cfg: &ClickHouseConfig,
     site_zones: &[(String, String)],
 ) -> Result<Vec<u32>, SinkError> {
+    if let Some(cluster) = cfg.cluster() {
+        return super::cluster::migrate(cfg, cluster).await;
+    }
     migrate_to(cfg, site_zones, latest_version()).await
 }
 

@@ -292,6 +292,7 @@ pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
             database: a.database.clone(),
             user: a.clickhouse_user.clone(),
             password: a.clickhouse_password.clone(),
+            ..Default::default()
         });
 
     rt.block_on(async move {
@@ -441,7 +442,25 @@ pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
                     );
                 }
                 let totals: Vec<String> = check::summary(&out.mismatches).iter().map(|(k, v)| format!("{k} {v:+}")).collect();
-                append_summary(&a.summary, &format!("check result=loss {}", totals.join(" ").replace(' ', "_")))?;
+                // What is stored, summed like the expected totals, for scripts' tables.
+                let sum = |want: &dyn Fn(&str) -> bool| -> i128 {
+                    out.mismatches.iter().filter(|m| want(&m.counter)).map(|m| m.stored - i128::from(m.expected)).sum()
+                };
+                let stored = (
+                    i128::from(pv) + sum(&|c| c == "pageviews"),
+                    i128::from(ev) + sum(&|c| c == "events"),
+                    i128::from(dec) + sum(&|c| c.starts_with("decision")),
+                );
+                append_summary(
+                    &a.summary,
+                    &format!(
+                        "check result=loss pageviews={pv} events={ev} decisions={dec} stored_pageviews={} stored_events={} stored_decisions={} {}",
+                        stored.0,
+                        stored.1,
+                        stored.2,
+                        totals.join(" ").replace(' ', "_")
+                    ),
+                )?;
                 return Err(LoadgenError::Loss(totals.join(", ")));
             }
         }

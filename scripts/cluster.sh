@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# veil on a real cluster on this machine, from nothing: Apache ZooKeeper, four
+# ClickHouse 18.16 servers (2 shards x 2 replicas), three veil nodes and HAProxy
+# in front of both veil and ClickHouse, all on 127.0.0.1 (see
+# scripts/cluster-lib.sh for ports and files, README "Cluster" for the layout).
+#
+#   scripts/cluster.sh up      build veil, start everything, migrate (idempotent)
+#   scripts/cluster.sh down    stop everything (data stays in $VEIL_CLUSTER_DIR)
+#   scripts/cluster.sh test    a fresh cluster, load through HAProxy, faults, and an
+#                              exact loss check after each scenario; then down
+#   scripts/cluster.sh status  what runs
+#
+# Environment: see scripts/cluster-lib.sh (VEIL_CLUSTER_*), and
+#   VEIL_CLUSTER_REQUESTS   requests of the 3-node vs 1-node comparison (15000)
+#   VEIL_CLUSTER_LOAD_SECS  seconds of load in each fault scenario      (16)
+#   VEIL_CLUSTER_ZK_SECS    seconds ZooKeeper is stopped                 (30)
+#   VEIL_CLUSTER_SHARD_SECS seconds both servers of shard 02 are stopped (20)
+#   VEIL_CLUSTER_KEEP=1     `test` leaves the cluster running
+# CARGO_TARGET_DIR is honoured. Exit status of `test`: 0 when every scenario met
+# its bound, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+# shellcheck source=scripts/cluster-lib.sh
+source scripts/cluster-lib.sh
+
+: "${VEIL_CLUSTER_REQUESTS:=15000}"
+: "${VEIL_CLUSTER_LOAD_SECS:=16}"
+: "${VEIL_CLUSTER_ZK_SECS:=30}"
+: "${VEIL_CLUSTER_SHARD_SECS:=20}"
+: "${VEIL_CLUSTER_KEEP:=}"
+
+cluster_build() {
+    ensure_cargo
+    local flag=()
+    [[ "$VEIL_CLUSTER_PROFILE" == release ]] && flag=(--release)
+    say "cargo build ${flag[*]} -p veil -p veil-bench ($VEIL_CLUSTER_PROFILE)"
+    local t0=$SECONDS
+    cargo build "${flag[@]}" -p veil -p veil-bench >&2
+    BUILD_SECS=$((SECONDS - t0))
+    [[ -x "$(cl_veil_bin)" && -x "$(cl_bench_bin)" ]] || die "no $(cl_veil_bin) after the build"
+}
+
+cluster_up() {
+    ensure_apt_packages clickhouse-server zookeeper haproxy curl python3
+    cluster_build
+    # ZooKeeper first: a ClickHouse server with replicated tables exits when it
+    # cannot reach ZooKeeper at start.
+    cl_zk_start
+    local i j
+    for i in 1 2 3 4; do cl_ch_start "$i"; done
+    say "ClickHouse: 4 servers on $(cl_ch_url 1) .. $(cl_ch_url 4) (shards 01, 02 x replicas)"
+    cl_haproxy_start
+    cl_wait_http "$CL_CH_LB_URL/ping" "ClickHouse through HAProxy" 30
+    cl_veil_write_config 1
+    say "veil migrate (cluster $CL_NAME, database $CL_DB)"
+    "$(cl_veil_bin)" migrate --config "$CL/veil1/veil.toml" >&2
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do cl_veil_start "$j"; done
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    say "cluster up: veil on $CL_LB_URL ($VEIL_CLUSTER_NODES nodes), ClickHouse on $CL_CH_LB_URL"
+}
+
+cluster_down() {
+    local j i
+    for ((j = 1; j <= 9; j++)); do cl_signal "veil$j" TERM 40; done
+    cl_signal haproxy TERM 5
+    for i in 1 2 3 4; do cl_signal "ch$i" TERM 30; done
+    cl_signal zk TERM 10
+    say "cluster down (data kept in $CL)"
+}
+
+cluster_status() {
+    local name
+    for name in zk ch1 ch2 ch3 ch4 haproxy veil1 veil2 veil3; do
+        if cl_pid "$name" >/dev/null; then echo "$name running (pid $(cl_pid "$name"))"; else echo "$name stopped"; fi
+    done
+    cl_pid haproxy >/dev/null && cl_haproxy_state
+    return 0
+}
+
+# cl_wait_lb_up N — until HAProxy sees N veil nodes UP.
+cl_wait_lb_up() {
+    local want="$1" deadline=$((SECONDS + 30))
+    until (($(cl_haproxy_state | grep -c '^veil[0-9]* UP') >= want)); do
+        ((SECONDS < deadline)) || die "HAProxy does not see $want veil nodes up: $(cl_haproxy_state | tr '\n' ' ')"
+        sleep 0.3
+    done
+}
+
+# ------------------------------------------------------------------ test ---
+
+OUT=""
+MOVE_NOTE=""
+BUILD_SECS=0
+ROWS=()
+FAILED=()
+
+# sql QUERY — through HAProxy's ClickHouse frontend, TSV out.
+sql() { curl -sS --fail-with-body --max-time 60 "$CL_CH_LB_URL/?database=$CL_DB" --data-binary "$1"; }
+
+# field FILE KEY — KEY's value on the last `check result=` line of FILE.
+field() {
+    { grep '^check result=' "$1" 2>/dev/null || true; } | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# lg NAME ARGS... — veil-bench loadgen through HAProxy with the loss check.
+lg() {
+    local name="$1"
+    shift
+    "$(cl_bench_bin)" loadgen --target "$CL_LB_URL" --clickhouse "$CL_CH_LB_URL" --database "$CL_DB" \
+        --connections 16 --quiet --summary "$OUT/$name.summary" "$@" >"$OUT/$name.txt" 2>&1 || true
+}
+
+# record RUN LABEL BOUND NOTE — one table row from the summary of loadgen run
+# RUN; BOUND is the most pageviews (and decisions) it may lose (0 = none).
+record() {
+    local run="$1" name="$2" bound="$3" note="$4" sent stored lost verdict
+    sent="$(field "$OUT/$run.summary" pageviews)"
+    stored="$(field "$OUT/$run.summary" stored_pageviews)"
+    [[ -n "$stored" ]] || stored="$sent"
+    if [[ -z "$sent" ]]; then
+        ROWS+=("| $name | - | - | - | no check result (see $OUT/$run.txt) | FAIL |")
+        FAILED+=("$name")
+        return
+    fi
+    lost=$((sent - stored))
+    local dsent dstored
+    dsent="$(field "$OUT/$run.summary" decisions)"
+    dstored="$(field "$OUT/$run.summary" stored_decisions)"
+    [[ -n "$dstored" ]] || dstored="$dsent"
+    if ((lost >= 0 && lost <= bound && dsent - dstored >= 0 && dsent - dstored <= bound)); then
+        verdict=ok
+    else
+        verdict=FAIL
+        FAILED+=("$name")
+    fi
+    ROWS+=("| $name | $sent | $stored | $lost | $((dsent - dstored)) of $dsent | $note | $verdict |")
+}
+
+# under_load NAME SECS ACTION... — runs the load for SECS s in the background,
+# ACTION a few seconds in, waits for the load and its check.
+under_load() {
+    local name="$1" secs="$2"
+    shift 2
+    lg "$name" --duration "$secs" --check-timeout "${CHECK_TIMEOUT:-40}" --seed "$RANDOM" &
+    local pid=$!
+    sleep 5
+    "$@"
+    wait "$pid" || true
+}
+
+metric() { curl -s --max-time 2 "$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+
+scenario_compare() {
+    say "scenario: the same traffic through 3 nodes, then through 1"
+    lg three --requests "$VEIL_CLUSTER_REQUESTS" --sites three1,three2,three3 --seed 7 --check-timeout 30
+    record three "3 nodes" 0 "$(veil_spread)"
+    cl_haproxy_cmd "disable server veil_nodes/veil2" >/dev/null
+    cl_haproxy_cmd "disable server veil_nodes/veil3" >/dev/null
+    lg one --requests "$VEIL_CLUSTER_REQUESTS" --sites one1,one2,one3 --seed 7 --check-timeout 30
+    cl_haproxy_cmd "enable server veil_nodes/veil2" >/dev/null
+    cl_haproxy_cmd "enable server veil_nodes/veil3" >/dev/null
+    record one "1 node" 0 "veil2, veil3 in maintenance"
+    # Per site: counters exactly equal, visitors within 1 %.
+    local q diff
+    q="SELECT replaceRegexpOne(site, '^(three|one)', '') AS n, dim, value,
+         sumMergeIf(pageviews, site LIKE 'three%') AS p3, sumMergeIf(pageviews, site LIKE 'one%') AS p1,
+         sumMergeIf(events, site LIKE 'three%') AS e3, sumMergeIf(events, site LIKE 'one%') AS e1,
+         sumMergeIf(hits, site LIKE 'three%') AS h3, sumMergeIf(hits, site LIKE 'one%') AS h1
+       FROM open_aggregates WHERE dim IN ('total', 'decision') AND (site LIKE 'three%' OR site LIKE 'one%')
+       GROUP BY n, dim, value HAVING p3 != p1 OR e3 != e1 OR h3 != h1"
+    diff="$(sql "$q")"
+    local uv
+    uv="$(sql "SELECT replaceRegexpOne(site, '^(three|one)', '') AS n,
+         uniqCombinedArrayMergeIf(visitors, site LIKE 'three%') AS v3, uniqCombinedArrayMergeIf(visitors, site LIKE 'one%') AS v1
+       FROM open_aggregates WHERE dim = 'total' GROUP BY n ORDER BY n FORMAT TSV")"
+    local worst
+    worst="$(awk '{ d = ($2 > $3 ? $2 - $3 : $3 - $2) / ($3 > 0 ? $3 : 1) * 100; if (d > w) w = d } END { printf "%.2f", w + 0 }' <<<"$uv")"
+    echo "$uv" >"$OUT/visitors.tsv"
+    if [[ -z "$diff" ]] && awk -v w="$worst" 'BEGIN { exit !(w <= 1.0) }'; then
+        ROWS+=("| 3 nodes = 1 node | | | | | pageviews, events, decisions equal per site; visitors differ by at most $worst % | ok |")
+    else
+        ROWS+=("| 3 nodes = 1 node | | | | | counters differ: $(tr '\n\t' '; ' <<<"$diff") visitors worst $worst % | FAIL |")
+        FAILED+=("3 vs 1")
+    fi
+}
+
+# veil_spread — how many requests each veil node answered so far.
+veil_spread() {
+    local j out=""
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        out+="veil$j $(metric "$(cl_veil_url "$j")" veil_requests_total) "
+    done
+    echo "requests per node: $out"
+}
+
+# The stats API, through HAProxy, answers from the Distributed tables: the
+# aggregate and a page breakdown of a 3-node site equal its 1-node twin's and
+# the stored sums.
+scenario_stats() {
+    say "check: the stats API through a veil node of the cluster"
+    local day a3 a1 b3 b1 pv_sql
+    day="$(date -u +%F)"
+    a3="$(curl -sf "$CL_LB_URL/api/v1/aggregate?site=three1&from=$day&to=$day")" || a3=""
+    a1="$(curl -sf "$CL_LB_URL/api/v1/aggregate?site=one1&from=$day&to=$day")" || a1=""
+    b3="$(curl -sf "$CL_LB_URL/api/v1/breakdown?site=three1&from=$day&to=$day&dimension=page&sort=pageviews&limit=10")" || b3=""
+    b1="$(curl -sf "$CL_LB_URL/api/v1/breakdown?site=one1&from=$day&to=$day&dimension=page&sort=pageviews&limit=10")" || b1=""
+    pv_sql="$(sql "SELECT sumMerge(pageviews) FROM open_aggregates WHERE site = 'three1' AND dim = 'total'")"
+    echo "$a3" >"$OUT/aggregate-three1.json"
+    echo "$b3" >"$OUT/breakdown-three1.json"
+    local verdict
+    verdict="$(python3 - "$a3" "$a1" "$b3" "$b1" "$pv_sql" <<'PY'
+import json, sys
+try:
+    a3, a1, b3, b1 = (json.loads(x) for x in sys.argv[1:5])
+    pv_sql = int(sys.argv[5])
+except Exception as e:  # an empty or broken answer
+    print(f"FAIL unreadable answer ({e})"); sys.exit()
+def val(m, k):
+    return m["metrics"][k]
+p3, p1 = val(a3, "pageviews"), val(a1, "pageviews")
+v3, v1 = val(a3, "visitors"), val(a1, "visitors")
+rows = lambda b: [(r.get("value"), r.get("pageviews")) for r in b["rows"]]
+ok = p3 == p1 == pv_sql and abs(v3 - v1) <= 0.01 * max(v1, 1) and rows(b3) == rows(b1) and rows(b3)
+print(("ok" if ok else "FAIL") + f" aggregate pageviews {p3} (1 node {p1}, SQL {pv_sql}), visitors {v3} (1 node {v1}); top-10 page breakdown {'equal' if rows(b3) == rows(b1) else 'DIFFERS'}")
+PY
+)"
+    ROWS+=("| stats API | | | | | ${verdict#* } | ${verdict%% *} |")
+    [[ "$verdict" == ok* ]] || FAILED+=("stats API")
+}
+
+# Each node has its own salt: a visitor HAProxy moves to another node is a new
+# visitor there that day. The same visitors three times: 3 nodes, veil2 away
+# (its visitors move), veil2 back (they return to it, whose salt knows them).
+scenario_move() {
+    say "measure: visitors of one day when a node leaves and returns"
+    local uv=() n
+    uvisitors() { sql "SELECT uniqCombinedArrayMerge(visitors) FROM open_aggregates WHERE site = 'move' AND dim = 'total'"; }
+    n=$((VEIL_CLUSTER_REQUESTS / 3))
+    lg move1 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    cl_haproxy_cmd "disable server veil_nodes/veil2" >/dev/null
+    lg move2 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    cl_haproxy_cmd "enable server veil_nodes/veil2" >/dev/null
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    lg move3 --requests "$n" --visitors "$n" --sites move --seed 11 --check-timeout 30
+    uv+=("$(uvisitors)")
+    MOVE_NOTE="$n visits of $n visitors, 3 times: ${uv[0]} visitors; ${uv[1]} after a repeat with veil2 away (+$(((uv[1] - uv[0]) * 100 / uv[0])) %); ${uv[2]} after one more with veil2 back"
+    ROWS+=("| node leaves, returns | | | | | visitors $MOVE_NOTE | info |")
+}
+
+# A past day's sketches on both shards, closed by the three nodes' closers at
+# once: every replica ends with the day's counters (visitors merged across the
+# shards) and no shard keeps its sketches.
+scenario_close() {
+    say "check: day close of a past day on the cluster"
+    local day=2026-11-20 i got want="7 4" bad="" deadline
+    # Batch ids 1001 and 1002 land on different shards (sharding key: batch id);
+    # visitor 3 is in both.
+    curl -sS --fail-with-body "$CL_CH_LB_URL/?database=$CL_DB&insert_distributed_sync=1" --data-binary \
+        "INSERT INTO aggregates_in (date, zone, hour, site, dim, value, batch, hits, pageviews, visitors) VALUES
+         ('$day', 'UTC', '$day 10:00:00', 'bench1', 'total', '', 1001, 5, 5, [1, 2, 3]),
+         ('$day', 'UTC', '$day 11:00:00', 'bench1', 'total', '', 1002, 2, 2, [3, 4])" >/dev/null
+    deadline=$((SECONDS + 60))
+    while :; do
+        bad=""
+        for i in 1 2 3 4; do
+            got="$(cl_ch_sql "$i" "SELECT sum(pageviews), sum(visitors) FROM $CL_DB.daily WHERE date = '$day' AND site = 'bench1' AND dim = 'total' FORMAT TSV" | tr '\t' ' ')"
+            left="$(cl_ch_sql "$i" "SELECT count() FROM $CL_DB.open_aggregates_local WHERE date = '$day'")"
+            [[ "$got" == "$want" && "$left" == 0 ]] || bad+="ch$i: daily '$got', sketches left $left; "
+        done
+        [[ -z "$bad" ]] && break
+        ((SECONDS < deadline)) || break
+        sleep 1
+    done
+    local stages
+    stages="$(for i in 1 2 3 4; do cl_ch_sql "$i" "SELECT count() FROM system.tables WHERE database = '$CL_DB' AND name LIKE 'close_stage_%'"; done | awk '{ s += $1 } END { print s + 0 }')"
+    if [[ -z "$bad" ]]; then
+        ROWS+=("| day close | 7 | 7 | 0 | | $day closed by 3 nodes at once: every replica has pageviews 7, visitors 4 (shards merged), sketches dropped on both shards, $stages staging tables left | ok |")
+    else
+        ROWS+=("| day close | 7 | | | | $bad | FAIL |")
+        FAILED+=("day close")
+    fi
+}
+
+scenario_sigterm() {
+    say "scenario: SIGTERM veil2 under load"
+    under_load sigterm "$VEIL_CLUSTER_LOAD_SECS" cl_signal veil2 TERM 40
+    record sigterm "SIGTERM veil2" 0 "drained and flushed; HAProxy moved its clients"
+    cl_veil_start 2
+}
+
+scenario_sigkill() {
+    say "scenario: SIGKILL veil3 under load"
+    local r1 r2 rate bound
+    kill_veil3() {
+        r1="$(metric "$(cl_veil_url 3)" veil_requests_total)"
+        sleep 1
+        r2="$(metric "$(cl_veil_url 3)" veil_requests_total)"
+        cl_signal veil3 KILL 5
+    }
+    CHECK_TIMEOUT=15 under_load sigkill "$VEIL_CLUSTER_LOAD_SECS" kill_veil3
+    rate=$((${r2:-0} - ${r1:-0}))
+    # Its open window: at most one flush interval (plus the in-flight second) of
+    # its hits, every one a pageview at most.
+    bound=$((rate * (VEIL_CLUSTER_FLUSH_MS + 1000) / 1000))
+    record sigkill "SIGKILL veil3" "$bound" "bound = its open window: ${rate} req/s x $((VEIL_CLUSTER_FLUSH_MS + 1000)) ms = $bound"
+    cl_veil_start 3
+}
+
+scenario_replica() {
+    say "scenario: kill -9 ClickHouse ch4 (shard 02) under load"
+    kill_ch4() {
+        cl_signal ch4 KILL 5
+        sleep 6
+        cl_ch_start 4
+    }
+    under_load replica "$VEIL_CLUSTER_LOAD_SECS" kill_ch4
+    # The replica catches up: the same batch ids and sketch rows as its twin.
+    local t a b deadline=$((SECONDS + 30)) caught=""
+    while ((SECONDS < deadline)); do
+        a="$(cl_ch_sql 3 "SELECT count() FROM $CL_DB.batches_local") $(cl_ch_sql 3 "SELECT count() FROM $CL_DB.open_aggregates_local")"
+        b="$(cl_ch_sql 4 "SELECT count() FROM $CL_DB.batches_local") $(cl_ch_sql 4 "SELECT count() FROM $CL_DB.open_aggregates_local")"
+        [[ "$a" == "$b" ]] && { caught="ch4 caught up (batches, sketch rows: $b)"; break; }
+        sleep 1
+    done
+    t="${caught:-ch4 NOT caught up: ch3 $a, ch4 $b}"
+    record replica "kill -9 ch4" 0 "$t"
+    [[ -n "$caught" ]] || FAILED+=("replica catch-up")
+}
+
+scenario_zookeeper() {
+    say "scenario: ZooKeeper stopped ${VEIL_CLUSTER_ZK_SECS} s under load"
+    stop_zk() {
+        cl_signal zk KILL 5
+        sleep "$VEIL_CLUSTER_ZK_SECS"
+        cl_zk_start
+    }
+    CHECK_TIMEOUT=90 under_load zookeeper $((VEIL_CLUSTER_ZK_SECS + 10)) stop_zk
+    local spooled=0 j
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        spooled=$((spooled + $(metric "$(cl_veil_url "$j")" veil_batches_spooled_total || echo 0)))
+    done
+    record zookeeper "ZooKeeper down ${VEIL_CLUSTER_ZK_SECS} s" 0 "batches spooled (all nodes, since start): $spooled"
+}
+
+scenario_shard() {
+    say "scenario: shard 02 (ch3 and ch4) stopped ${VEIL_CLUSTER_SHARD_SECS} s under load"
+    local before=0 after=0 j
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        before=$((before + $(metric "$(cl_veil_url "$j")" veil_batches_spooled_total || echo 0)))
+    done
+    stop_shard() {
+        cl_signal ch3 KILL 5
+        cl_signal ch4 KILL 5
+        sleep "$VEIL_CLUSTER_SHARD_SECS"
+        cl_ch_start 3
+        cl_ch_start 4
+    }
+    CHECK_TIMEOUT=60 under_load shard $((VEIL_CLUSTER_SHARD_SECS + 8)) stop_shard
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        after=$((after + $(metric "$(cl_veil_url "$j")" veil_batches_spooled_total || echo 0)))
+    done
+    record shard "shard 02 down ${VEIL_CLUSTER_SHARD_SECS} s" 0 "batches spooled meanwhile: $((after - before)), replayed after"
+}
+
+cluster_test() {
+    local started=$SECONDS
+    OUT="$CL/test-$(date -u +%Y%m%dT%H%M%SZ)"
+    cluster_down 2>/dev/null
+    say "previous cluster stopped in $((SECONDS - started)) s"
+    # Moved aside and deleted in the background: ClickHouse leaves many small files.
+    local trash="$CL/.trash.$$" d
+    mkdir -p "$trash"
+    for d in "$CL/zk" "$CL/ch1" "$CL/ch2" "$CL/ch3" "$CL/ch4" "$CL"/veil[0-9] "$CL/run"; do
+        if [[ -e "$d" ]]; then mv "$d" "$trash/"; fi
+    done
+    (rm -rf "$CL"/.trash.* &)
+    mkdir -p "$OUT"
+    cluster_up
+    local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
+    scenario_compare
+    scenario_stats
+    scenario_close
+    scenario_move
+    scenario_sigterm
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    scenario_sigkill
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    scenario_replica
+    scenario_zookeeper
+    scenario_shard
+    {
+        echo "## veil cluster test, $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "ZooKeeper 3.8, 4 x ClickHouse $(cl_ch_sql 1 'SELECT version()') (2 shards x 2 replicas), $VEIL_CLUSTER_NODES veil nodes ($VEIL_CLUSTER_PROFILE build, flush every $VEIL_CLUSTER_FLUSH_MS ms), HAProxy $(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}'); $(nproc) cores. Counts are pageviews; decisions are every accepted hit's consent-decision count."
+        echo
+        echo "| scenario | sent | stored | lost | decisions lost | note | |"
+        echo "|---|---:|---:|---:|---:|---|---|"
+        printf '%s\n' "${ROWS[@]}"
+        echo
+        echo "build ${build_secs} s; cluster up (with the build) in ${up_secs} s; whole test $((SECONDS - started)) s; reports in $OUT"
+    } | tee "$OUT/results.md"
+    [[ -n "$VEIL_CLUSTER_KEEP" ]] || cluster_down
+    if ((${#FAILED[@]})); then
+        warn "failed: ${FAILED[*]}"
+        return 1
+    fi
+}
+
+case "${1:-}" in
+    up) cluster_up ;;
+    down) cluster_down ;;
+    status) cluster_status ;;
+    test) cluster_test ;;
+    *)
+        echo "usage: $0 up|down|test|status" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,221 @@
+//! veil on a ClickHouse cluster (`clickhouse.cluster`): the schema of
+//! `sql/cluster/`, and what the day close and retention do differently there.
+//!
+//! The cluster holds the tables of one server under the same names (see the
+//! migration's comment): the visitor sketches and batch ids sharded as
+//! `*_local` tables behind `Distributed` ones, the small counter tables
+//! replicated on every server. So the writer, the stats API and most of the
+//! day close run unchanged; what differs is named here:
+//!
+//! - DDL runs `ON CLUSTER`, and the migrations are their own files (the cluster
+//!   starts at the latest version; a later single-server migration needs a
+//!   cluster counterpart before a cluster can move to it);
+//! - inserts wait until every shard they reach has stored its block
+//!   (`insert_distributed_sync = 1`), so an insert's success means stored, as
+//!   on one server, and a failure goes to veil's retry and spool;
+//! - the close's staging table is a plain `MergeTree` on the server the close
+//!   runs on (`CREATE TABLE … AS daily` would copy the replicated engine and its
+//!   ZooKeeper path), and dropping a day's sketches runs `ON CLUSTER` on every
+//!   shard's local table.
+//!
+//! Retries: replicated tables drop a block identical to one of the last 100
+//! they stored (insert deduplication, also through `Distributed` and the views).
+//! A retried batch is the same rows in the same order, so even when the retry's
+//! check of `batches` reads a replica that has not fetched the first attempt's
+//! part yet, the second copy is dropped by ClickHouse.
+
+use clickhouse::Client;
+
+use super::schema::{self, server_client, statements, MIGRATIONS};
+use super::sql::Sql;
+use super::SinkError;
+use crate::config::ClickHouseConfig;
+
+/// The cluster schema: everything up to `version`, created at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterMigration {
+    /// The single-server version this file brings a cluster to.
+    pub version: u32,
+    /// File name (under `sql/cluster/`).
+    pub name: &'static str,
+    /// The SQL, with `@cluster@` and `@db@` to replace.
+    pub sql: &'static str,
+}
+
+/// Every cluster migration, in order.
+pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[ClusterMigration {
+    version: 4,
+    name: "cluster/0004_cluster.sql",
+    sql: include_str!("../../sql/cluster/0004_cluster.sql"),
+}];
+
+/// Where veil's tables live: one server, or a named cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// One server: the tables of `sql/*.sql`.
+    #[default]
+    Single,
+    /// A cluster of `<remote_servers>`: the tables of `sql/cluster/`.
+    Cluster(String),
+}
+
+impl Layout {
+    /// The layout a configuration names.
+    pub fn of(cfg: &ClickHouseConfig) -> Layout {
+        cfg.cluster()
+            .map_or(Layout::Single, |c| Layout::Cluster(c.to_string()))
+    }
+
+    /// The statement creating a day close's staging table like `table` (see the
+    /// module docs for why not `AS` alone on a cluster).
+    pub fn create_stage(&self, stage: &str, table: &str) -> String {
+        match self {
+            Layout::Single => format!("CREATE TABLE {stage} AS {table}"),
+            Layout::Cluster(_) => {
+                let order = if table == "hourly" {
+                    "(site, dim, hour, value)"
+                } else {
+                    "(site, dim, date, value)"
+                };
+                format!(
+                    "CREATE TABLE {stage} AS {table} ENGINE = MergeTree \
+                     PARTITION BY (date, zone) ORDER BY {order}"
+                )
+            }
+        }
+    }
+
+    /// `ALTER TABLE` of a sharded table by its code name (`open_aggregates`,
+    /// `batches`): its local tables on every shard on a cluster.
+    pub fn alter_sharded(&self, table: &str) -> String {
+        match self {
+            Layout::Single => format!("ALTER TABLE {table}"),
+            Layout::Cluster(c) => format!("ALTER TABLE {table}_local ON CLUSTER {c}"),
+        }
+    }
+}
+
+/// The statements of a cluster migration for `cfg`'s cluster and database.
+pub fn cluster_statements(m: &ClusterMigration, cluster: &str, database: &str) -> Vec<String> {
+    statements(m.sql)
+        .into_iter()
+        .map(|s| s.replace("@cluster@", cluster).replace("@db@", database))
+        .collect()
+}
+
+fn create_migrations(cluster: &str, database: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {database}.schema_migrations ON CLUSTER {cluster} \
+         (version UInt32, name String, applied_at DateTime('UTC')) \
+         ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{{replica}}') \
+         ORDER BY version"
+    )
+}
+
+/// `veil migrate` on a cluster: the database and `schema_migrations` on every
+/// server, then the cluster migrations newer than the recorded version. Each
+/// statement is idempotent (`IF NOT EXISTS`), so a rerun after a failure (a
+/// server down: Code 159 after `distributed_ddl_task_timeout`) finishes the job.
+pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, SinkError> {
+    let db = &cfg.database;
+    server_client(cfg)
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {db} ON CLUSTER {cluster}"
+        ))
+        .execute()
+        .await?;
+    server_client(cfg)
+        .query(&create_migrations(cluster, db))
+        .execute()
+        .await?;
+    let client = schema::client(cfg);
+    let have = schema::current_version(&client).await?;
+    let want = schema::latest_version();
+    let mut applied = Vec::new();
+    for m in CLUSTER_MIGRATIONS.iter().filter(|m| m.version > have) {
+        for stmt in cluster_statements(m, cluster, db) {
+            Sql::new(&stmt)
+                .query(&client)
+                .execute()
+                .await
+                .map_err(|source| SinkError::Migration {
+                    name: m.name,
+                    source,
+                })?;
+        }
+        for v in MIGRATIONS
+            .iter()
+            .filter(|s| s.version > have && s.version <= m.version)
+        {
+            record(&client, v.version, v.name).await?;
+            applied.push(v.version);
+        }
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            cluster,
+            "cluster migration applied"
+        );
+    }
+    let reached = applied.last().copied().unwrap_or(have);
+    if reached < want {
+        return Err(SinkError::NoClusterMigration {
+            have: reached,
+            want,
+        });
+    }
+    Ok(applied)
+}
+
+async fn record(client: &Client, version: u32, name: &str) -> Result<(), SinkError> {
+    client
+        .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
+        .bind(version)
+        .bind(name)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_schema_reaches_the_latest_version_on_every_server() {
+        let last = CLUSTER_MIGRATIONS.last().unwrap();
+        assert_eq!(last.version, schema::latest_version());
+        let s = cluster_statements(last, "c1", "db1");
+        assert!(
+            s.iter().all(|s| s.contains(" ON CLUSTER c1")),
+            "every statement on the cluster"
+        );
+        assert!(s.iter().all(|s| !s.contains('@')));
+        assert!(s
+            .iter()
+            .any(|s| s.contains("ENGINE = Distributed(c1, db1, aggregates_in_local, batch)")));
+        // Every table the code names exists on the cluster under that name.
+        for t in schema::TABLES.iter().filter(|t| **t != "schema_migrations") {
+            let create = format!("CREATE TABLE IF NOT EXISTS db1.{t} ON CLUSTER");
+            assert!(s.iter().any(|s| s.starts_with(&create)), "{t} missing");
+        }
+    }
+
+    #[test]
+    fn stages_and_sharded_alters_follow_the_layout() {
+        let one = Layout::Single;
+        let c = Layout::Cluster("c1".into());
+        assert_eq!(one.create_stage("s", "daily"), "CREATE TABLE s AS daily");
+        assert!(c.create_stage("s", "hourly").ends_with(
+            "ENGINE = MergeTree PARTITION BY (date, zone) ORDER BY (site, dim, hour, value)"
+        ));
+        assert_eq!(
+            one.alter_sharded("open_aggregates"),
+            "ALTER TABLE open_aggregates"
+        );
+        assert_eq!(
+            c.alter_sharded("open_aggregates"),
+            "ALTER TABLE open_aggregates_local ON CLUSTER c1"
+        );
+    }
+}
