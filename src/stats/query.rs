@@ -140,6 +140,33 @@ struct ClosedDay {
     date: u16,
 }
 
+/// Runs `query` over the scope's closed days, and again when a day closed while
+/// it ran: the closer drops a day's sketches only after marking it closed (and
+/// its settle time), so an answer whose list the ledger still confirms
+/// afterwards read every day from a store that held it; a day that closed
+/// meanwhile may already have lost its sketches (a short settle time, a slow
+/// query), so the query is run again with the new list.
+pub async fn with_closed_days<T, F, Fut>(
+    c: &Client,
+    s: Scope<'_>,
+    query: F,
+) -> Result<T, clickhouse::error::Error>
+where
+    F: Fn(ClosedDays) -> Fut,
+    Fut: std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+{
+    let mut closed = ClosedDays::read(c, s).await?;
+    loop {
+        let out = query(closed.clone()).await?;
+        let now = ClosedDays::read(c, s).await?;
+        if now == closed {
+            return Ok(out);
+        }
+        // Days only ever become closed, so this ends within the range's days.
+        closed = now;
+    }
+}
+
 impl ClosedDays {
     /// The scope's closed days, from the ledger.
     pub async fn read(c: &Client, s: Scope<'_>) -> Result<ClosedDays, clickhouse::error::Error> {
@@ -294,11 +321,11 @@ pub async fn totals(
     dim: Dim,
     value: &str,
 ) -> Result<Metrics, clickhouse::error::Error> {
-    let closed = ClosedDays::read(c, s).await?;
-    totals_sql(s, &closed, dim, value)
-        .query(c)
-        .fetch_one::<Metrics>()
-        .await
+    with_closed_days(c, s, |closed| {
+        let sql = totals_sql(s, &closed, dim, value);
+        async move { sql.query(c).fetch_one::<Metrics>().await }
+    })
+    .await
 }
 
 /// The bucket key of an interval over the planner's `date` and `hour` columns.
@@ -393,11 +420,12 @@ pub async fn series(
     value: &str,
 ) -> Result<Vec<Bucket>, clickhouse::error::Error> {
     let sk = skeleton_sql(s, interval);
-    let closed = ClosedDays::read(c, s).await?;
-    let data = series_sql(s, &closed, interval, dim, value);
     let (skeleton, rows) = tokio::try_join!(
         sk.query(c).fetch_all::<SkeletonRow>(),
-        data.query(c).fetch_all::<BucketRow>()
+        with_closed_days(c, s, |closed| {
+            let data = series_sql(s, &closed, interval, dim, value);
+            async move { data.query(c).fetch_all::<BucketRow>().await }
+        })
     )?;
     let mut by_key: std::collections::HashMap<String, Metrics> = rows
         .into_iter()
@@ -453,11 +481,11 @@ pub async fn groups(
     dim: Dim,
     k: u32,
 ) -> Result<(Vec<Group>, bool), clickhouse::error::Error> {
-    let closed = ClosedDays::read(c, s).await?;
-    let mut rows = groups_sql(s, &closed, dim, k)
-        .query(c)
-        .fetch_all::<Group>()
-        .await?;
+    let mut rows = with_closed_days(c, s, |closed| {
+        let sql = groups_sql(s, &closed, dim, k);
+        async move { sql.query(c).fetch_all::<Group>().await }
+    })
+    .await?;
     let named = rows.iter().filter(|g| g.value != OTHER).count();
     let truncated = named > MAX_GROUPS;
     if truncated {
@@ -485,14 +513,14 @@ pub async fn decisions(
     c: &Client,
     s: Scope<'_>,
 ) -> Result<Vec<(String, u64)>, clickhouse::error::Error> {
-    let closed = ClosedDays::read(c, s).await?;
-    Ok(decisions_sql(s, &closed)
-        .query(c)
-        .fetch_all::<DecisionRow>()
-        .await?
-        .into_iter()
-        .map(|r| (r.value, r.hits))
-        .collect())
+    Ok(with_closed_days(c, s, |closed| {
+        let sql = decisions_sql(s, &closed);
+        async move { sql.query(c).fetch_all::<DecisionRow>().await }
+    })
+    .await?
+    .into_iter()
+    .map(|r| (r.value, r.hits))
+    .collect())
 }
 
 #[derive(clickhouse::Row, Deserialize)]

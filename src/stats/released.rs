@@ -41,7 +41,9 @@ use crate::sink::sql::{Arg, Sql};
 
 use super::noise::{Cell, Noise, When, NOISED};
 use super::params::Interval;
-use super::query::{self, Bucket, ClosedDays, Grain, Group, Metrics, Scope, SkeletonRow};
+use super::query::{
+    self, with_closed_days, Bucket, ClosedDays, Grain, Group, Metrics, Scope, SkeletonRow,
+};
 
 /// Per-day rows one noised breakdown reads at most.
 pub const MAX_CELLS: usize = 300_000;
@@ -174,11 +176,11 @@ async fn day_cells(
     grain: Grain,
     key: &str,
 ) -> Result<(Vec<DayCell>, bool)> {
-    let closed = ClosedDays::read(c, s).await?;
-    let mut rows = day_cells_sql(s, &closed, dim, value, grain, key)
-        .query(c)
-        .fetch_all::<DayCell>()
-        .await?;
+    let mut rows = with_closed_days(c, s, |closed| {
+        let sql = day_cells_sql(s, &closed, dim, value, grain, key);
+        async move { sql.query(c).fetch_all::<DayCell>().await }
+    })
+    .await?;
     let truncated = rows.len() > MAX_CELLS;
     if let Some(last) = rows.last().filter(|_| truncated).map(|r| r.value.clone()) {
         rows.retain(|r| r.value != last);
