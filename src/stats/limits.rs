@@ -32,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::StatsConfig;
 use crate::http::HttpError;
+use crate::privacy::client_ip::ClientPrefix;
 
 /// Longest a request waits for one of its site's query slots.
 pub const SLOT_WAIT: Duration = Duration::from_secs(5);
@@ -64,15 +65,10 @@ impl Limits {
         }
     }
 
+    /// The throttle's key of a client: its whole address (not the ingest
+    /// limiter's network), hashed under this process's key.
     fn client_key(&self, ip: IpAddr) -> u64 {
-        let ip16 = match ip.to_canonical() {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
-        let h = blake3::keyed_hash(&self.key, &ip16);
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&h.as_bytes()[..8]);
-        u64::from_le_bytes(first)
+        ClientPrefix::new(32, 128).key(&self.key, ip)
     }
 
     /// `429` while the client's quota of refused credentials is used up.
