@@ -14,7 +14,7 @@
 //! key, is logged, and `veil_config_reloads_failed_total` counts it. Keys that
 //! shape once-per-process resources ([`crate::config::reload`]) keep their running
 //! value and are named in the log. `/metrics` shows `veil_config_generation`: 1
-//! at start, one more per reload that took effect.
+//! at start, one more per reload that changed something.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +86,9 @@ pub struct Reloaded {
     pub generation: u64,
     /// Restart-only keys the file changed (their running values stay).
     pub need_restart: Vec<String>,
+    /// Whether anything changed (a file equal to the running configuration
+    /// makes no new generation).
+    pub changed: bool,
 }
 
 /// Puts `file` (a freshly loaded, validated configuration) in force; on error
@@ -104,6 +107,15 @@ fn apply_locked(state: &AppState, file: Config) -> Result<Reloaded, ConfigError>
     let running = state.loaded();
     let (config, need_restart) = crate::config::reload::for_reload(&running.config, file);
     config.validate()?;
+    if crate::config::reload::same(&config, &running.config) {
+        // SIGHUP after the watcher already saw the change, or a file touched but
+        // not changed: nothing to put in force, no new generation.
+        return Ok(Reloaded {
+            generation: running.generation,
+            need_restart,
+            changed: false,
+        });
+    }
     let rules = Arc::new(state.pipeline.rules().next(&config)?);
 
     // The window learns every site of the new rules before any hit can carry one:
@@ -136,6 +148,7 @@ fn apply_locked(state: &AppState, file: Config) -> Result<Reloaded, ConfigError>
     Ok(Reloaded {
         generation,
         need_restart,
+        changed: true,
     })
 }
 
@@ -157,11 +170,11 @@ pub fn reload_file(state: &AppState, path: Option<&std::path::Path>, why: &str) 
                     "configuration keys changed that take effect only after a restart; their running values stay"
                 );
             }
-            tracing::info!(
-                generation = r.generation,
-                trigger = why,
-                "configuration reloaded"
-            );
+            let what = match r.changed {
+                true => "configuration reloaded",
+                false => "configuration unchanged",
+            };
+            tracing::info!(generation = r.generation, trigger = why, "{what}");
             true
         }
         Err(e) => {

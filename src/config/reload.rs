@@ -76,6 +76,14 @@ pub fn for_reload(running: &Config, file: Config) -> (Config, Vec<String>) {
     }
 }
 
+/// Whether two configurations are the same (compared as their serialized form).
+pub fn same(a: &Config, b: &Config) -> bool {
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Dotted names of the keys of `section` that differ.
 fn changed_keys(section: &str, old: &Value, new: &Value) -> Vec<String> {
     match (old, new) {

@@ -243,7 +243,7 @@ fn metrics(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body
         state.pipeline.sync_metrics().render(&[
             (
                 "veil_config_generation",
-                "The loaded configuration: 1 at start, one more per reload that took effect.",
+                "The loaded configuration: 1 at start, one more per reload that changed it.",
                 loaded.generation,
             ),
             (
