@@ -135,7 +135,7 @@ fn apply_locked(state: &AppState, file: Config) -> Result<Reloaded, ConfigError>
             };
             WindowSite {
                 id: s.id.clone(),
-                zone: salts.zones()[s.zone].clone(),
+                zone: salts.zone(s.zone),
                 conv,
             }
         })

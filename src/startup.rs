@@ -290,7 +290,7 @@ pub fn build_pipeline(
         .zip(&config.sites)
         .map(|(s, site)| WindowSite {
             id: s.id.clone(),
-            zone: salts.zones()[s.zone].clone(),
+            zone: salts.zone(s.zone),
             // Validated with the configuration: this cannot fail here.
             conv: Arc::new(Conversions::compile(site).unwrap_or_default()),
         })

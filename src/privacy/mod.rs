@@ -55,8 +55,10 @@ pub struct Site {
     pub hash_routing: bool,
     /// Currencies revenue is stored in.
     pub currencies: Vec<[u8; 3]>,
-    /// Index of the site's time zone in the salt keeper: its days, hours and salt.
+    /// Index of the site's time zone in the salt keeper: its salt.
     pub zone: usize,
+    /// The site's time zone: its days and hours.
+    pub tz: Arc<crate::clock::zone::Zone>,
 }
 
 impl Site {
@@ -281,6 +283,8 @@ pub struct Privacy {
     geo: Option<Arc<GeoDb>>,
     agents: Arc<AgentParser>,
     salts: Arc<SaltKeeper>,
+    /// The salt keeper's first zone: the zone of an index no site has.
+    first_zone: Arc<crate::clock::zone::Zone>,
     proxies: TrustedProxies,
     limits: LimitsConfig,
     /// `pipeline.bot_header_signals`: also take a browser UA for a bot when the
@@ -328,15 +332,13 @@ impl Privacy {
         let mut sites: Vec<Arc<Site>> = before.to_vec();
         let mut site_index = std::collections::HashMap::new();
         for (i, s) in config.sites.iter().enumerate() {
-            let zone = salts.zone_index(&s.timezone).ok_or_else(|| {
-                crate::config::ConfigError::Key {
-                    key: format!("sites[{i}].timezone"),
-                    message: format!(
-                        "{:?} is a time zone this process keeps no salt for; a new time zone needs a restart",
-                        s.timezone
-                    ),
-                }
-            })?;
+            let zone =
+                salts
+                    .add_zone(&s.timezone)
+                    .map_err(|e| crate::config::ConfigError::Key {
+                        key: format!("sites[{i}].timezone"),
+                        message: e.to_string(),
+                    })?;
             let site = Arc::new(Site {
                 id: s.id.clone(),
                 hostnames: s.hostnames.clone(),
@@ -347,6 +349,7 @@ impl Privacy {
                     .map(|c| c.currencies)
                     .unwrap_or_default(),
                 zone,
+                tz: salts.zone(zone),
             });
             let index = match sites.iter().position(|old| old.id == s.id) {
                 Some(at) => {
@@ -371,6 +374,7 @@ impl Privacy {
             site_index,
             geo,
             agents,
+            first_zone: salts.zone(0),
             salts,
             proxies: TrustedProxies::new(config.trusted_proxies()?),
             limits: config.limits.clone(),
@@ -422,7 +426,9 @@ impl Privacy {
 
     /// The time zone of a site (its day, its hours, its salt).
     pub fn zone(&self, site: u32) -> &crate::clock::zone::Zone {
-        &self.salts.zones()[self.zone_index(site)]
+        self.sites
+            .get(site as usize)
+            .map_or(&self.first_zone, |s| &s.tz)
     }
 
     /// The salt keeper's index of a site's zone (0 for an unknown site index).
@@ -468,7 +474,7 @@ impl Privacy {
             .ok_or(Refusal::UnknownSite)?;
         let site = &self.sites[site_idx as usize];
         let now = self.clock.now_secs();
-        let hour = self.salts.zones()[site.zone].hour_of(now);
+        let hour = site.tz.hour_of(now);
         let page = url::parse_page(&beacon.url, self.limits.max_path, site.hash_routing);
         // A relative URL names no host: the page is where the browser says the
         // request came from, held to the same hostnames as an absolute URL.

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -65,13 +66,25 @@ struct State {
     previous: Option<DaySalt>,
 }
 
+/// One time zone and its salts.
+struct ZoneSalts {
+    zone: Arc<Zone>,
+    state: RwLock<State>,
+}
+
 /// The salts in memory, per time zone.
 pub struct SaltKeeper {
     clock: Arc<dyn Clock>,
     grace_secs: u64,
     state_file: Option<PathBuf>,
-    zones: Vec<Arc<Zone>>,
-    states: Vec<RwLock<State>>,
+    /// By zone index. Only grows ([`SaltKeeper::add_zone`], a configuration
+    /// reload bringing a site in a new zone), so an index never changes meaning.
+    zones: ArcSwap<Vec<Arc<ZoneSalts>>>,
+    /// Held while a zone is added (two reloads at once add it once).
+    adding: parking_lot::Mutex<()>,
+    /// Held while the state file is written, so each write holds every zone the
+    /// last one did (a rotation and an added zone at once).
+    writing: parking_lot::Mutex<()>,
 }
 
 /// One zone's entry in the state file.
@@ -176,21 +189,24 @@ impl SaltKeeper {
         }
         names.sort_unstable();
         names.dedup();
-        let zones: Vec<Arc<Zone>> = names
+        let zones: Vec<Arc<ZoneSalts>> = names
             .iter()
-            .map(|n| Zone::new(n).map(Arc::new))
-            .collect::<Result<_, _>>()
-            .map_err(SaltError::Zone)?;
-        let states = zones
-            .iter()
-            .map(|z| RwLock::new(restore(z, now, grace_secs, saved.zones.get(z.name()))))
-            .collect();
+            .map(|n| {
+                let zone = Zone::new(n).map_err(SaltError::Zone)?;
+                let state = restore(&zone, now, grace_secs, saved.zones.get(zone.name()));
+                Ok(Arc::new(ZoneSalts {
+                    zone: Arc::new(zone),
+                    state: RwLock::new(state),
+                }))
+            })
+            .collect::<Result<_, SaltError>>()?;
         let keeper = SaltKeeper {
             clock,
             grace_secs,
             state_file,
-            zones,
-            states,
+            zones: ArcSwap::from_pointee(zones),
+            adding: parking_lot::Mutex::new(()),
+            writing: parking_lot::Mutex::new(()),
         };
         keeper.persist()?;
         Ok(keeper)
@@ -198,12 +214,49 @@ impl SaltKeeper {
 
     /// The index of a zone name, for [`SaltKeeper::visitor_hash`] and friends.
     pub fn zone_index(&self, name: &str) -> Option<usize> {
-        self.zones.iter().position(|z| z.name() == name)
+        self.zones.load().iter().position(|z| z.zone.name() == name)
+    }
+
+    /// The index of zone `name`, adding it (today's salt, or the one the state
+    /// file still holds for it) when no site had it yet: a configuration reload
+    /// that brings a site in a new time zone.
+    pub fn add_zone(&self, name: &str) -> Result<usize, SaltError> {
+        let _one = self.adding.lock();
+        if let Some(i) = self.zone_index(name) {
+            return Ok(i);
+        }
+        let zone = Zone::new(name).map_err(SaltError::Zone)?;
+        let saved = self
+            .state_file
+            .as_deref()
+            .and_then(read_state_file)
+            .unwrap_or_default();
+        let state = restore(
+            &zone,
+            self.clock.now_secs(),
+            self.grace_secs,
+            saved.zones.get(name),
+        );
+        let mut zones = Vec::clone(&self.zones.load());
+        zones.push(Arc::new(ZoneSalts {
+            zone: Arc::new(zone),
+            state: RwLock::new(state),
+        }));
+        let index = zones.len() - 1;
+        self.zones.store(Arc::new(zones));
+        self.persist()?;
+        Ok(index)
+    }
+
+    /// The zone at `index`.
+    pub fn zone(&self, index: usize) -> Arc<Zone> {
+        let zones = self.zones.load();
+        zones[index % zones.len()].zone.clone()
     }
 
     /// The zones, by index.
-    pub fn zones(&self) -> &[Arc<Zone>] {
-        &self.zones
+    pub fn zones(&self) -> Vec<Arc<Zone>> {
+        self.zones.load().iter().map(|z| z.zone.clone()).collect()
     }
 
     /// The visitor hash of (site, IP, User-Agent) under today's salt of zone
@@ -211,7 +264,8 @@ impl SaltKeeper {
     /// `("a","bc")` differ), cut to 64 bits, which is plenty for counting and too
     /// short to be worth reversing.
     pub fn visitor_hash(&self, zone: usize, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
-        let state = self.states[zone % self.states.len()].read();
+        let zones = self.zones.load();
+        let state = zones[zone % zones.len()].state.read();
         visitor_hash_with(&state.current.key, site, ip, user_agent)
     }
 
@@ -221,9 +275,10 @@ impl SaltKeeper {
     pub fn tick(&self) -> Result<bool, SaltError> {
         let now = self.clock.now_secs();
         let mut changed = false;
-        for (zone, state) in self.zones.iter().zip(&self.states) {
+        for z in self.zones.load().iter() {
+            let zone = &z.zone;
             let today = zone.day_of(now);
-            let mut state = state.write();
+            let mut state = z.state.write();
             if state.current.day != today {
                 let fresh = DaySalt {
                     day: today,
@@ -252,11 +307,13 @@ impl SaltKeeper {
     pub fn secs_until_next_event(&self) -> u64 {
         let now = self.clock.now_secs();
         self.zones
+            .load()
             .iter()
-            .zip(&self.states)
-            .map(|(zone, state)| {
+            .map(|z| {
+                let zone = &z.zone;
                 let next_midnight = zone.day_start(zone.day_of(now) + 1);
-                let wipe = state
+                let wipe = z
+                    .state
                     .read()
                     .previous
                     .as_ref()
@@ -271,28 +328,29 @@ impl SaltKeeper {
     /// The local days whose salts are in memory, per zone name (for logs and tests).
     pub fn days_in_memory(&self) -> Vec<(String, Vec<u32>)> {
         self.zones
+            .load()
             .iter()
-            .zip(&self.states)
-            .map(|(z, s)| {
-                let s = s.read();
+            .map(|z| {
+                let s = z.state.read();
                 let days = std::iter::once(s.current.day)
                     .chain(s.previous.as_ref().map(|p| p.day))
                     .collect();
-                (z.name().to_string(), days)
+                (z.zone.name().to_string(), days)
             })
             .collect()
     }
 
     /// Whether the salt of zone `zone`'s local day `day` is still in memory.
     pub fn holds_day(&self, zone: usize, day: u32) -> bool {
-        let s = self.states[zone % self.states.len()].read();
+        let zones = self.zones.load();
+        let s = zones[zone % zones.len()].state.read();
         s.current.day == day || s.previous.as_ref().is_some_and(|p| p.day == day)
     }
 
     /// Whether the salt under which a visit that started at `start` (Unix
     /// seconds) was hashed is still in memory.
     pub fn holds_time(&self, zone: usize, start: u64) -> bool {
-        let day = self.zones[zone % self.zones.len()].day_of(start);
+        let day = self.zone(zone).day_of(start);
         self.holds_day(zone, day)
     }
 
@@ -305,11 +363,12 @@ impl SaltKeeper {
         let Some(path) = &self.state_file else {
             return Ok(());
         };
+        let _one = self.writing.lock();
         let mut body = StateFile::default();
-        for (zone, state) in self.zones.iter().zip(&self.states) {
-            let state = state.read();
+        for z in self.zones.load().iter() {
+            let state = z.state.read();
             body.zones.insert(
-                zone.name().to_string(),
+                z.zone.name().to_string(),
                 ZoneFile {
                     current_day: state.current.day,
                     current: hex(&state.current.key),
@@ -487,6 +546,48 @@ mod tests {
         clock.set_ms((MIDNIGHT + 100) * 1000);
         k.tick().unwrap();
         assert_eq!(k.secs_until_next_event(), 3_500);
+    }
+
+    #[test]
+    fn an_added_zone_gets_its_own_salt_and_comes_back_from_the_state_file() {
+        let clock = Arc::new(ManualClock::at_ms((MIDNIGHT + 3_600) * 1000));
+        let dir = std::env::temp_dir().join(format!("veil-salt3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("salt.json");
+        let _ = std::fs::remove_file(&file);
+        let k = keeper(&clock, Some(file.clone()));
+        let ip: IpAddr = "81.2.69.142".parse().unwrap();
+        let tokyo = k.add_zone("Asia/Tokyo").unwrap();
+        assert_eq!(
+            (tokyo, k.add_zone("Asia/Tokyo").unwrap()),
+            (1, 1),
+            "added once"
+        );
+        assert_eq!(
+            k.add_zone("UTC").unwrap(),
+            0,
+            "a known zone keeps its index"
+        );
+        assert!(k.add_zone("Mars/Olympus").is_err());
+        let hash = k.visitor_hash(tokyo, "a", ip, "ua");
+        assert_ne!(
+            hash,
+            k.visitor_hash(0, "a", ip, "ua"),
+            "zones share nothing"
+        );
+        assert_eq!(k.zone(tokyo).name(), "Asia/Tokyo");
+
+        // A restart with the reloaded file: the zone's salt comes back.
+        let again = SaltKeeper::new(
+            clock.clone(),
+            3_600,
+            Some(file.clone()),
+            &["UTC", "Asia/Tokyo"],
+        )
+        .unwrap();
+        let i = again.zone_index("Asia/Tokyo").unwrap();
+        assert_eq!(again.visitor_hash(i, "a", ip, "ua"), hash);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

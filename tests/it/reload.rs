@@ -218,15 +218,17 @@ async fn a_broken_file_keeps_the_running_configuration_and_a_changed_file_reload
     assert_eq!(site_api(a, OLD_KEY).await, 200, "still the running keys");
     assert!(logs().contains("configuration reload failed"));
 
-    // A new time zone needs a restart: refused with the key.
-    let mut tokyo = second_config(&db);
-    tokyo.sites[0].timezone = "Asia/Tokyo".into();
-    let err = veil.running.reload(tokyo).expect_err("a new zone");
-    assert!(err.to_string().contains("sites[0].timezone"), "{err}");
+    // A site's time zone cannot change while its day is open: refused with the key.
+    let mut moved = first_config(&db);
+    moved.sites[2].timezone = "Europe/Warsaw".into();
+    let err = veil.running.reload(moved).expect_err("a moved site");
+    assert!(err.to_string().contains("sites[2].timezone"), "{err}");
 
     // A valid file: the watcher puts it in force, and restart-only keys are
     // named and keep their running value.
+    // It brings a site in a time zone no site had: it gets a salt of its own.
     let mut second = second_config(&db);
+    second.sites[0].timezone = "Asia/Tokyo".into();
     second.pipeline.flush_interval_ms = 999;
     std::fs::write(&path, toml::to_string(&second).expect("TOML")).expect("write");
     let mut generation = None;
@@ -241,7 +243,23 @@ async fn a_broken_file_keeps_the_running_configuration_and_a_changed_file_reload
     assert_eq!(site_api(a, NEW_KEY).await, 200);
     assert_eq!(state.config().pipeline.flush_interval_ms, 200);
     assert!(logs().contains("pipeline.flush_interval_ms"));
+    let salts = state.pipeline.rules().privacy.salts().clone();
+    assert!(
+        salts.zone_index("Asia/Tokyo").is_some(),
+        "a salt for the new zone"
+    );
+    let tokyo = "s=new.example&u=https://new.example/tokyo";
+    assert_eq!(
+        pixel(a, tokyo, "216.160.83.60", CHROME_WIN, "")
+            .await
+            .status,
+        200
+    );
     veil.stop().await;
+    assert_eq!(
+        get(&db.totals("new.example").await, "page", "/tokyo"),
+        (1, 1)
+    );
     let _ = std::fs::remove_dir_all(&dir);
     db.drop().await;
 }
