@@ -250,6 +250,13 @@ struct Doc {
     blocks: Vec<Block>,
 }
 
+/// One "top" list of a report: heading, lines, column heads, and the two counts
+/// shown before the value.
+type TopList<'a> = (&'a str, &'a [Line], [&'a str; 3], Count, Count);
+
+/// A count of a report line.
+type Count = fn(&Line) -> u64;
+
 fn lines_table(
     lines: &[Line],
     head: [&str; 3],
@@ -427,59 +434,43 @@ fn document(c: &Content, lang: Lang) -> (String, Doc) {
         Block::Para(intro),
         Block::Table(totals_table(&c.now, &c.before, lang)),
     ];
-    let mut list = |heading: &str, lines: &[Line], table: Table| {
-        blocks.push(Block::Heading(heading.into()));
-        blocks.push(if lines.is_empty() {
-            empty()
-        } else {
-            Block::Table(table)
-        });
-    };
-    list(
-        lang.pick("Top pages", "Najpopularniejsze strony"),
-        &c.pages,
-        lines_table(
+    let visitors = lang.pick("Visitors", "Odwiedzający");
+    let visits = lang.pick("Visits", "Wizyty");
+    let lists: [TopList<'_>; 3] = [
+        (
+            lang.pick("Top pages", "Najpopularniejsze strony"),
             &c.pages,
             [
                 lang.pick("Pageviews", "Odsłony"),
-                lang.pick("Visitors", "Odwiedzający"),
+                visitors,
                 lang.pick("Page", "Strona"),
             ],
             |l| l.pageviews,
             |l| l.visitors,
-            lang,
         ),
-    );
-    list(
-        lang.pick("Top channels", "Najważniejsze kanały"),
-        &c.channels,
-        lines_table(
+        (
+            lang.pick("Top channels", "Najważniejsze kanały"),
             &c.channels,
-            [
-                lang.pick("Visitors", "Odwiedzający"),
-                lang.pick("Visits", "Wizyty"),
-                lang.pick("Channel", "Kanał"),
-            ],
+            [visitors, visits, lang.pick("Channel", "Kanał")],
             |l| l.visitors,
             |l| l.visits,
-            lang,
         ),
-    );
-    list(
-        lang.pick("Top referrers", "Najważniejsze strony odsyłające"),
-        &c.referrers,
-        lines_table(
+        (
+            lang.pick("Top referrers", "Najważniejsze strony odsyłające"),
             &c.referrers,
-            [
-                lang.pick("Visitors", "Odwiedzający"),
-                lang.pick("Visits", "Wizyty"),
-                lang.pick("Referrer", "Strona odsyłająca"),
-            ],
+            [visitors, visits, lang.pick("Referrer", "Strona odsyłająca")],
             |l| l.visitors,
             |l| l.visits,
-            lang,
         ),
-    );
+    ];
+    for (heading, lines, head, first, second) in lists {
+        blocks.push(Block::Heading(heading.into()));
+        blocks.push(if lines.is_empty() {
+            empty()
+        } else {
+            Block::Table(lines_table(lines, head, first, second, lang))
+        });
+    }
     if !c.goals.is_empty() {
         blocks.push(Block::Heading(lang.pick("Goals", "Cele").into()));
         blocks.push(Block::Table(goals_table(&c.goals, k, lang)));
