@@ -86,8 +86,14 @@ struct Adder<'a> {
     withheld: u16,
     /// The site's declarations (pairs, goals, funnels).
     conv: Arc<Conversions>,
-    /// Reused for pair values.
+    /// Reused for pair values (the shard's scratch buffer, given back on drop).
     buf: String,
+}
+
+impl Drop for Adder<'_> {
+    fn drop(&mut self) {
+        self.w.scratch = std::mem::take(&mut self.buf);
+    }
 }
 
 impl Adder<'_> {
@@ -281,12 +287,14 @@ impl Aggregator {
     }
 
     fn adder(&self, site: u32, key: Option<u64>, withheld: u16) -> Adder<'_> {
+        let mut w = self.shard(key).lock();
+        let buf = std::mem::take(&mut w.scratch);
         Adder {
-            w: self.shard(key).lock(),
+            w,
             guard: &self.guard,
             withheld,
             conv: self.conversions(site),
-            buf: String::new(),
+            buf,
         }
     }
 
@@ -480,7 +488,7 @@ impl Aggregator {
                 v,
             );
             record_goals(&mut w, site, hour, &goal_names, &credited, &f, revenue, v);
-            let mut buf = String::new();
+            let mut buf = std::mem::take(&mut w.buf);
             let props = hit.props.iter().map(|p| (Dim::Prop, p));
             let marketing = hit.marketing_props.iter().map(|p| (Dim::MarketingProp, p));
             for (dim, (k, val)) in props.chain(marketing) {
@@ -492,6 +500,7 @@ impl Aggregator {
                 buf.push_str(val);
                 w.add(site, hour, dim, &buf, &c, v);
             }
+            w.buf = buf;
             return;
         }
         w.add_attributes(site, hour, &attrs, &c, v);
@@ -505,7 +514,8 @@ impl Aggregator {
             record_goals(&mut w, site, hour, &goal_names, &credited, &f, None, v);
         }
         if let Some(agent) = &hit.agent {
-            let mut buf = String::with_capacity(32);
+            let mut buf = std::mem::take(&mut w.buf);
+            buf.clear();
             buf.push_str(&agent.browser);
             if !agent.browser_version.is_empty() {
                 buf.push(' ');
@@ -519,6 +529,7 @@ impl Aggregator {
                 buf.push_str(&agent.os_version);
             }
             w.add(site, hour, Dim::OsVersion, &buf, &c, v);
+            w.buf = buf;
         }
         w.add(
             site,

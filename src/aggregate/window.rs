@@ -2,6 +2,8 @@
 //! the visitor hashes seen in the window. Lookups of existing cells borrow the
 //! value (no allocation); only a new cell owns a copy.
 
+use std::hash::{BuildHasherDefault, Hasher};
+
 use hashbrown::{Equivalent, HashMap, HashSet};
 
 use crate::model::{Counters, Dim};
@@ -31,15 +33,46 @@ impl Equivalent<CellKey> for CellKeyRef<'_> {
     }
 }
 
+/// Hashes a visitor id to itself. Visitor ids are keyed BLAKE3 hashes under a
+/// daily salt no client knows ([`crate::privacy::salt`]): already uniform and not
+/// choosable, so hashing them again for the set (about a dozen sets per hit)
+/// buys nothing, and a client cannot aim ids at one bucket.
+#[derive(Default, Clone, Copy)]
+pub(super) struct VisitorIdHasher(u64);
+
+impl Hasher for VisitorIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the key is a `u64`); anything else is folded in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The visitor ids seen in one cell this window.
+pub(super) type VisitorSet = HashSet<u64, BuildHasherDefault<VisitorIdHasher>>;
+
 #[derive(Default, Debug)]
 pub(super) struct Cell {
     pub(super) counters: Counters,
-    pub(super) visitors: HashSet<u64>,
+    pub(super) visitors: VisitorSet,
 }
 
 #[derive(Default)]
 pub(super) struct Window {
     pub(super) cells: HashMap<CellKey, Cell>,
+    /// Reused for the values a hit builds (pairs, props, versions), so that
+    /// recording a hit allocates only for new cells. Taken by the
+    /// [`Adder`](super::Adder) while it holds the shard's lock.
+    pub(super) scratch: String,
 }
 
 impl Cell {

@@ -274,8 +274,12 @@ pub struct Hit {
 /// Knobs of the traffic model.
 #[derive(Clone, Debug)]
 pub struct TrafficConfig {
-    /// Site ids (beacon `s=`), chosen uniformly per visitor.
+    /// Site ids (beacon `s=`), one per visitor: uniformly, or Zipf-distributed
+    /// with [`TrafficConfig::site_zipf_s`].
     pub sites: Vec<String>,
+    /// Zipf exponent of site popularity over visitors (0 = uniform): many tenants
+    /// are a few large sites and a long tail of small ones.
+    pub site_zipf_s: f64,
     /// Host of the page URLs; `{site}` is replaced by the site id. The site's
     /// `hostnames` must allow it.
     pub page_host: String,
@@ -304,6 +308,7 @@ impl Default for TrafficConfig {
     fn default() -> Self {
         TrafficConfig {
             sites: vec!["bench1".into(), "bench2".into(), "bench3".into()],
+            site_zipf_s: 0.0,
             page_host: "{site}.example".into(),
             pages: 2_000,
             zipf_s: 1.0,
@@ -342,7 +347,11 @@ impl Zipf {
 
     /// One rank.
     pub fn sample(&self, rng: &mut impl Rng) -> usize {
-        let u: f64 = rng.random();
+        self.at(rng.random())
+    }
+
+    /// The rank at cumulative probability `u` (0..1).
+    pub fn at(&self, u: f64) -> usize {
         self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
     }
 }
@@ -439,6 +448,8 @@ pub struct Traffic {
     hosts: Vec<String>,
     pages: Vec<String>,
     zipf: Zipf,
+    /// Site popularity when `site_zipf_s` > 0.
+    site_zipf: Option<Zipf>,
     browsers: Vec<&'static str>,
     bots: Vec<&'static str>,
 }
@@ -512,6 +523,8 @@ impl Traffic {
         Traffic {
             pages: (0..config.pages.max(1)).map(page_path).collect(),
             zipf: Zipf::new(config.pages, config.zipf_s),
+            site_zipf: (config.site_zipf_s > 0.0)
+                .then(|| Zipf::new(config.sites.len(), config.site_zipf_s)),
             browsers: browsers.into_iter().map(|c| c.ua).collect(),
             bots: bots.into_iter().map(|c| c.ua).collect(),
             hosts,
@@ -607,7 +620,11 @@ impl Traffic {
         let c = &self.config;
         let visitor = seq % c.visitors.max(1);
         let traits = mix(visitor ^ 0x7665_696c);
-        let site = (traits % c.sites.len().max(1) as u64) as usize;
+        let site = match &self.site_zipf {
+            // A second hash, so the visitor's other traits stay as they were.
+            Some(z) => z.at((mix(visitor ^ 0x7369_7465) >> 11) as f64 / (1u64 << 53) as f64),
+            None => (traits % c.sites.len().max(1) as u64) as usize,
+        };
         let bot = ((traits >> 8) % 10_000) < (c.bot_share * 10_000.0) as u64;
         let user_agent = if bot && !self.bots.is_empty() {
             self.bots[((traits >> 24) % self.bots.len() as u64) as usize]

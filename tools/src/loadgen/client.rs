@@ -199,7 +199,35 @@ impl RunResult {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
+
+    /// Open loop: share of measured requests the generator sent more than
+    /// [`LATE`] after their scheduled time (0 in a closed loop).
+    pub fn late_share(&self) -> f64 {
+        let n = self.send_lag.len();
+        if n == 0 {
+            return 0.0;
+        }
+        self.send_lag.count_above(LATE.as_nanos() as u64) as f64 / n as f64
+    }
+
+    /// Open loop: whether the generator held its schedule — at most
+    /// [`HELD_LATE_SHARE`] of the requests sent late and none more than
+    /// [`HELD_MAX_LAG`] late. Otherwise the latency from the scheduled time is
+    /// partly the generator's own delay, and the rate is beyond what it can
+    /// send on its CPUs.
+    pub fn held_schedule(&self) -> bool {
+        self.late_share() <= HELD_LATE_SHARE
+            && self.send_lag.max() <= HELD_MAX_LAG.as_nanos() as u64
+    }
 }
+
+/// A request sent this long after its scheduled time counts as sent late.
+pub const LATE: Duration = Duration::from_millis(1);
+/// Most share of late requests for a run whose generator held its schedule.
+pub const HELD_LATE_SHARE: f64 = 0.01;
+/// Longest lag of any request for a run whose generator held its schedule (the
+/// latency target is 5 ms: a generator later than that cannot judge it).
+pub const HELD_MAX_LAG: Duration = Duration::from_millis(5);
 
 struct Shared {
     spec: LoadSpec,

@@ -127,6 +127,12 @@ impl Histogram {
         }
     }
 
+    /// Values above `ns`, to the histogram's resolution: the values in buckets
+    /// above the one holding `ns` (so a value within 0.8 % of `ns` may be missed).
+    pub fn count_above(&self, ns: u64) -> u64 {
+        self.counts[(index(ns) + 1).min(BUCKETS)..].iter().sum()
+    }
+
     /// The value below which a fraction `q` (0..=1) of the values fall.
     pub fn quantile(&self, q: f64) -> u64 {
         if self.total == 0 {
@@ -186,5 +192,18 @@ mod tests {
         assert_eq!(h.len(), 10_001);
         assert_eq!(h.max(), 50_000_000);
         assert_eq!(Histogram::new().quantile(0.5), 0);
+    }
+
+    #[test]
+    fn counts_above_a_threshold() {
+        let mut h = Histogram::new();
+        for us in 1..=100u64 {
+            h.record_ns(us * 100_000); // 0.1 ms .. 10 ms
+        }
+        let above = h.count_above(1_000_000);
+        assert!((89..=90).contains(&above), "{above}");
+        assert_eq!(h.count_above(20_000_000), 0);
+        assert_eq!(h.count_above(0), 100);
+        assert_eq!(Histogram::new().count_above(1), 0);
     }
 }

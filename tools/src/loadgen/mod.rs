@@ -139,6 +139,10 @@ pub struct LoadArgs {
     /// the ClickHouse check).
     #[arg(long, value_delimiter = ',', default_value = "bench1,bench2,bench3")]
     pub sites: Vec<String>,
+    /// Zipf exponent of site popularity over visitors (0 = every site alike); for
+    /// many tenants, e.g. 1,000 sites with 1.0.
+    #[arg(long, default_value_t = 0.0)]
+    pub site_zipf: f64,
     /// Host of the page URLs (`{site}` = the site id); the site's `hostnames` must allow it.
     #[arg(long, default_value = "{site}.example")]
     pub page_host: String,
@@ -263,6 +267,7 @@ pub fn run_load(a: LoadArgs) -> Result<(), LoadgenError> {
     };
     let traffic = Arc::new(Traffic::new(TrafficConfig {
         sites: a.sites.clone(),
+        site_zipf_s: a.site_zipf,
         page_host: a.page_host.clone(),
         pages: a.pages,
         zipf_s: a.zipf_s,

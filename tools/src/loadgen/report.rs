@@ -72,11 +72,18 @@ pub fn report(r: &RunResult) -> String {
     if spec.rate.is_some() {
         let _ = writeln!(
             s,
-            "  service      p50 {}  p99 {}  (from actual send); generator sent late by p50 {} p99 {}",
+            "  service      p50 {}  p99 {}  (from actual send); generator sent late by p50 {} p99 {} max {}; {:.2} % sent > 1 ms late{}",
             ms(r.service.quantile(0.5)),
             ms(r.service.quantile(0.99)),
             ms(r.send_lag.quantile(0.5)),
-            ms(r.send_lag.quantile(0.99))
+            ms(r.send_lag.quantile(0.99)),
+            ms(r.send_lag.max()),
+            100.0 * r.late_share(),
+            if r.held_schedule() {
+                ""
+            } else {
+                " — the generator did NOT hold its schedule: the latency above is partly the generator's"
+            }
         );
     }
     if r.errors.is_empty() {
@@ -170,6 +177,17 @@ pub(super) fn summary_line(r: &RunResult, kind: &str) -> String {
     }
     if let Some(g) = r.generator_cpu_secs {
         let _ = write!(s, " generator_cpu_pct={:.0}", 100.0 * g / secs);
+    }
+    if r.spec.rate.is_some() {
+        let _ = write!(
+            s,
+            " service_p99_us={} lag_p99_us={} lag_max_us={} late_pct={:.3} held={}",
+            r.service.quantile(0.99) / 1000,
+            r.send_lag.quantile(0.99) / 1000,
+            r.send_lag.max() / 1000,
+            100.0 * r.late_share(),
+            u8::from(r.held_schedule())
+        );
     }
     s
 }
