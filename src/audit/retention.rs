@@ -77,7 +77,7 @@ pub(super) async fn partition_check(
 ) -> Result<Check, AuditError> {
     let limit = retention::partition_days(config);
     let oldest_allowed = today.saturating_sub(limit + 1);
-    let parts = retention::partitions(client).await?;
+    let parts = retention::partitions(client, &config.clickhouse).await?;
     let aggregates: Vec<_> = parts.iter().filter(|p| p.table == "daily").collect();
     let batches_allowed = today.saturating_sub(retention::BATCHES_RETENTION_DAYS + 1);
     let old_batches = parts
