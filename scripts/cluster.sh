@@ -15,9 +15,18 @@
 #   VEIL_CLUSTER_LOAD_SECS  seconds of load in each fault scenario      (16)
 #   VEIL_CLUSTER_ZK_SECS    seconds ZooKeeper is stopped                 (30)
 #   VEIL_CLUSTER_SHARD_SECS seconds both servers of shard 02 are stopped (20)
+#   VEIL_CLUSTER_ROLL_REQUESTS  requests of the rolling-restart twins  (16000)
+#   VEIL_CLUSTER_ROLL_RATE      their rate, requests/s                  (500)
 #   VEIL_CLUSTER_KEEP=1     `test` leaves the cluster running
+#   VEIL_CLUSTER_BUILD=0    use the veil and veil-bench binaries already built
+#                           for VEIL_CLUSTER_PROFILE (scripts/test.sh) instead of
+#                           running cargo build
+#   VEIL_CLUSTER_ONLY       `test` runs only these scenarios (space-separated:
+#                           compare stats close move rolling sigterm sigkill
+#                           replica zookeeper shard reload audit; stats needs compare)
 # CARGO_TARGET_DIR is honoured. Exit status of `test`: 0 when every scenario met
 # its bound, 1 otherwise.
+# shellcheck disable=SC2317 # (the scenarios are called by name, scenario_$s)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
@@ -29,9 +38,21 @@ source scripts/cluster-lib.sh
 : "${VEIL_CLUSTER_LOAD_SECS:=16}"
 : "${VEIL_CLUSTER_ZK_SECS:=30}"
 : "${VEIL_CLUSTER_SHARD_SECS:=20}"
+: "${VEIL_CLUSTER_ROLL_REQUESTS:=16000}"
+: "${VEIL_CLUSTER_ROLL_RATE:=500}"
 : "${VEIL_CLUSTER_KEEP:=}"
+: "${VEIL_CLUSTER_BUILD:=1}"
+: "${VEIL_CLUSTER_ONLY:=}"
 
 cluster_build() {
+    if [[ "$VEIL_CLUSTER_BUILD" == 0 ]]; then
+        # scripts/test.sh: cargo test has built these; another `cargo build` with a
+        # different package selection could rebuild dependencies.
+        [[ -x "$(cl_veil_bin)" && -x "$(cl_bench_bin)" ]] ||
+            die "VEIL_CLUSTER_BUILD=0 but no $(cl_veil_bin) and $(cl_bench_bin): build them first"
+        say "using the built $(cl_veil_bin) and $(cl_bench_bin) (VEIL_CLUSTER_BUILD=0)"
+        return 0
+    fi
     ensure_cargo
     local flag=()
     [[ "$VEIL_CLUSTER_PROFILE" == release ]] && flag=(--release)
@@ -366,6 +387,205 @@ scenario_shard() {
     record shard "shard 02 down ${VEIL_CLUSTER_SHARD_SECS} s" 0 "batches spooled meanwhile: $((after - before)), replayed after"
 }
 
+# lb_counter SERVER COLUMN — a counter of veil node SERVER in HAProxy's stats CSV
+# (wretr: retries, wredis: redispatches, chkdown: times marked down).
+lb_counter() {
+    curl -s --max-time 2 "http://127.0.0.1:$CL_LB_STATS_PORT/;csv" | awk -F, -v s="$1" -v c="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) { n = $i; sub(/^# /, "", n); col[n] = i } }
+        $1 == "veil_nodes" && $2 == s { print $col[c] + 0 }'
+}
+
+lb_sum() {
+    local c="$1" j n=0
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do n=$((n + $(lb_counter "veil$j" "$c"))); done
+    echo "$n"
+}
+
+# summary_errors RUN — requests of loadgen run RUN that got no answer.
+summary_errors() {
+    { grep '^run kind=target' "$OUT/$1.summary" 2>/dev/null || true; } | tail -n 1 | tr ' ' '\n' | sed -n 's/^errors=//p' | awk '{ print $1 + 0 } END { if (NR == 0) print 0 }'
+}
+
+# restart_node J — a rolling restart's step: SIGTERM, wait until the process has
+# exited (it closes its visits and flushes), start it again with the same config
+# and salt state file, wait until it is ready and HAProxy has checked it up again.
+restart_node() {
+    local j="$1" t0
+    t0=$(date +%s%N)
+    cl_signal "veil$j" TERM 40
+    cl_veil_start "$j"
+    RESTART_MS+=("veil$j $((($(date +%s%N) - t0) / 1000000)) ms")
+    # One health-check interval (inter 1s): HAProxy has checked the new process.
+    sleep 1.2
+    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+}
+
+# The same seeded visitors twice: undisturbed to site `steady`, then to its twin
+# `rolling` while the three nodes are restarted one after another. Nothing lost;
+# pageviews and events equal; visitors within 1 % (a restarted node takes its
+# salt back from the state file, so a returning visitor is the same visitor);
+# visits grow by the visits the restarts closed early (closed at SIGTERM,
+# continued as new visits).
+scenario_rolling() {
+    say "scenario: rolling restart of the veil nodes under load"
+    local n="$VEIL_CLUSTER_ROLL_REQUESTS" v rate="$VEIL_CLUSTER_ROLL_RATE" j
+    v=$((n / 4))
+    lg steady --requests "$n" --rate "$rate" --visitors "$v" --sites steady --seed 23 --check-timeout 30
+    local r0 d0 k0
+    r0="$(lb_sum wretr)" d0="$(lb_sum wredis)" k0="$(lb_sum chkdown)"
+    RESTART_MS=()
+    roll() {
+        sleep 2
+        for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do restart_node "$j"; done
+    }
+    lg rolling --requests "$n" --rate "$rate" --visitors "$v" --sites rolling --seed 23 --check-timeout 30 &
+    local pid=$!
+    roll
+    wait "$pid" || true
+    local retries redis downs
+    retries=$(($(lb_sum wretr) - r0)) redis=$(($(lb_sum wredis) - d0)) downs=$(($(lb_sum chkdown) - k0))
+    record rolling "rolling restart" 0 "SIGTERM + start per node (${RESTART_MS[*]}); HAProxy: $retries retries, $redis redispatched, marked down $downs times"
+    # The twins, per dimension total: counters equal, visitors within 1 %.
+    local t
+    t="$(sql "SELECT
+            sumMergeIf(pageviews, site = 'steady'), sumMergeIf(pageviews, site = 'rolling'),
+            sumMergeIf(events, site = 'steady'), sumMergeIf(events, site = 'rolling'),
+            uniqCombinedArrayMergeIf(visitors, site = 'steady'), uniqCombinedArrayMergeIf(visitors, site = 'rolling'),
+            sumMergeIf(visits, site = 'steady'), sumMergeIf(visits, site = 'rolling')
+          FROM open_aggregates WHERE dim = 'total' AND site IN ('steady', 'rolling') FORMAT TSV")"
+    echo "$t" >"$OUT/rolling-twins.tsv"
+    local p1 p2 e1 e2 u1 u2 s1 s2 worst err1 err2 unanswered
+    read -r p1 p2 e1 e2 u1 u2 s1 s2 <<<"$t"
+    worst="$(awk -v a="$u1" -v b="$u2" 'BEGIN { d = (a > b ? a - b : b - a) / (a > 0 ? a : 1) * 100; printf "%.2f", d }')"
+    # A request no node answered is not accepted (and not in the loss check):
+    # the twins' counters may differ by at most those.
+    err1="$(summary_errors steady)" err2="$(summary_errors rolling)"
+    unanswered=$((err1 > err2 ? err1 - err2 : err2 - err1))
+    local note="$n requests of $v visitors at $rate/s: pageviews $p1 / $p2, events $e1 / $e2, visitors $u1 / $u2 ($worst %), visits $s1 / $s2 (undisturbed / rolling); unanswered requests $err1 / $err2"
+    if [[ -n "$p1" && -n "$p2" ]] && ((${p1:-0} - ${p2:-0} <= unanswered && ${p2:-0} - ${p1:-0} <= unanswered &&
+        ${e1:-0} - ${e2:-0} <= unanswered && ${e2:-0} - ${e1:-0} <= unanswered)) &&
+        awk -v w="$worst" 'BEGIN { exit !(w <= 1.0) }'; then
+        ROWS+=("| rolling = undisturbed | | | | | $note | ok |")
+    else
+        ROWS+=("| rolling = undisturbed | | | | | $note | FAIL |")
+        FAILED+=("rolling vs undisturbed")
+    fi
+}
+
+# reload_edit FILE — the reload scenario's edit of one node's config: a new site
+# `fresh`, site `reload` from eu-strict to us-opt-out, the key of `keyed` rotated.
+reload_edit() {
+    python3 - "$1" "$(printf '%s' "$CL_API_KEY" | "$(cl_veil_bin)" hash-key)" \
+        "$(printf '%s' "$CL_API_KEY_NEW" | "$(cl_veil_bin)" hash-key)" <<'PY'
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+block = 'id = "reload"\nhostnames = ["reload.example"]\npublic_dashboard = true\nconsent = { preset = "eu-strict" }\n'
+assert block in text and old in text, "unexpected config layout"
+text = text.replace(block, block.replace("eu-strict", "us-opt-out")).replace(old, new)
+text += '\n[[sites]]\nid = "fresh"\nhostnames = ["fresh.example"]\npublic_dashboard = true\nconsent = { preset = "eu-strict" }\n'
+tmp = path + ".new"
+open(tmp, "w").write(text)
+import os
+os.replace(tmp, path)  # one rename: a watcher never reads half a file
+PY
+}
+
+# probe_hits SITE N TAG — N pixel pageviews without consent signals straight to
+# every node (distinct addresses), page /TAG; prints how many were answered 200.
+probe_hits() {
+    local site="$1" n="$2" tag="$3" j i ok=0 code
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        for ((i = 1; i <= n; i++)); do
+            code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+                -A "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0" \
+                -H "X-Forwarded-For: 198.51.100.$((j * 40 + i))" -H "Sec-Fetch-Mode: no-cors" \
+                "$(cl_veil_url "$j")/p.gif?s=$site&u=https%3A%2F%2F$site.example%2F$tag&w=1280")" || true
+            [[ "$code" == 200 ]] && ok=$((ok + 1))
+        done
+    done
+    echo "$ok"
+}
+
+# `veil audit` of the cluster's database with a node's config: the cluster
+# schema's tables checked by their role, every shard's content scanned.
+scenario_audit() {
+    say "check: veil audit of the cluster"
+    local rc=0 summary
+    "$(cl_veil_bin)" audit --config "$CL/veil1/veil.toml" >"$OUT/audit.txt" 2>&1 || rc=$?
+    summary="$(grep -E '^(PASSED|FAILED)' "$OUT/audit.txt" | tail -n 1)"
+    if ((rc == 0)); then
+        ROWS+=("| veil audit | | | | | exit 0: ${summary:-no summary} | ok |")
+    else
+        ROWS+=("| veil audit | | | | | exit $rc: ${summary:-see $OUT/audit.txt}; $(grep '^FAIL' "$OUT/audit.txt" | head -n 3 | tr '\n|' '; ') | FAIL |")
+        FAILED+=("veil audit")
+    fi
+}
+
+# Under load, every node's config file is edited (a site added, a consent preset
+# changed, a stats API key rotated) and each node gets SIGHUP: the generation goes
+# up on every node, the new site's hits are stored, the preset and the key take
+# effect, and nothing of the load is lost. Skipped (with a row saying so) on a
+# build without configuration reload (no veil_config_generation in /metrics).
+scenario_reload() {
+    say "scenario: configuration reload (SIGHUP) under load"
+    local j gen0=() gen1=() bad="" day
+    day="$(date -u +%F)"
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do gen0+=("$(metric "$(cl_veil_url "$j")" veil_config_generation)"); done
+    if [[ -z "${gen0[0]}" ]]; then
+        warn "reload scenario skipped: this veil build has no veil_config_generation in /metrics (no SIGHUP reload)"
+        ROWS+=("| config reload | | | | | skipped: no veil_config_generation in /metrics (this build cannot reload) | skip |")
+        return 0
+    fi
+    local before_anon code_old
+    before_anon="$(probe_hits reload 3 before-reload)"
+    code_old="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY" "$CL_LB_URL/api/v1/aggregate?site=keyed&from=$day&to=$day")"
+    reload_all() {
+        for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+            reload_edit "$CL/veil$j/veil.toml"
+            kill -HUP "$(cl_pid "veil$j")"
+        done
+        local deadline=$((SECONDS + 15))
+        for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+            until (($(metric "$(cl_veil_url "$j")" veil_config_generation || echo 0) > gen0[j - 1])); do
+                ((SECONDS < deadline)) || break
+                sleep 0.2
+            done
+        done
+    }
+    under_load reload "$VEIL_CLUSTER_LOAD_SECS" reload_all
+    record reload "config reload" 0 "load on bench* while every node reloaded"
+    for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
+        gen1+=("$(metric "$(cl_veil_url "$j")" veil_config_generation)")
+        ((${gen1[j - 1]:-0} > gen0[j - 1])) || bad+="veil$j generation ${gen0[j - 1]} -> ${gen1[j - 1]:-?}; "
+        [[ "$(metric "$(cl_veil_url "$j")" veil_config_reloads_failed_total)" == 0 ]] || bad+="veil$j has failed reloads; "
+    done
+    # The new site: accepted by every node and stored.
+    local fresh_ok fresh_pv after_ok decisions old_after new_after
+    fresh_ok="$(probe_hits fresh 3 after-reload)"
+    after_ok="$(probe_hits reload 3 after-reload)"
+    old_after="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY" "$CL_LB_URL/api/v1/aggregate?site=keyed&from=$day&to=$day")"
+    new_after="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY_NEW" "$CL_LB_URL/api/v1/aggregate?site=keyed&from=$day&to=$day")"
+    sleep $((VEIL_CLUSTER_FLUSH_MS / 1000 + 3))
+    fresh_pv="$(sql "SELECT sumMerge(pageviews) FROM open_aggregates WHERE site = 'fresh' AND dim = 'total'")"
+    # eu-strict without consent: anonymous counts only; us-opt-out: collected.
+    decisions="$(sql "SELECT sumMergeIf(hits, value = 'anonymous'), sumMergeIf(hits, value != 'anonymous')
+        FROM open_aggregates WHERE site = 'reload' AND dim = 'decision' FORMAT TSV" | tr '\t' ' ')"
+    local want=$((3 * VEIL_CLUSTER_NODES))
+    [[ "$fresh_ok" == "$want" && "$fresh_pv" == "$want" ]] || bad+="site fresh: $fresh_ok of $want accepted, $fresh_pv stored; "
+    # Before: anonymous counts only (eu-strict, no consent); after: collected.
+    [[ "$before_anon" == "$want" && "$after_ok" == "$want" && "$decisions" == "$want $want" ]] ||
+        bad+="site reload: decisions anonymous / collected $decisions, want $want $want; "
+    [[ "$code_old" == 200 && "$old_after" == 401 && "$new_after" == 200 ]] || bad+="stats API key: old $code_old then $old_after, new $new_after; "
+    local note="generation ${gen0[*]} -> ${gen1[*]}; site fresh $fresh_pv of $want stored; reload decisions anonymous / collected $decisions; old key $code_old -> $old_after, new key $new_after"
+    if [[ -z "$bad" ]]; then
+        ROWS+=("| config reload checks | | | | | $note | ok |")
+    else
+        ROWS+=("| config reload checks | | | | | $bad | FAIL |")
+        FAILED+=("config reload")
+    fi
+}
+
 cluster_test() {
     local started=$SECONDS
     OUT="$CL/test-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -381,17 +601,12 @@ cluster_test() {
     mkdir -p "$OUT"
     cluster_up
     local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
-    scenario_compare
-    scenario_stats
-    scenario_close
-    scenario_move
-    scenario_sigterm
-    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
-    scenario_sigkill
-    cl_wait_lb_up "$VEIL_CLUSTER_NODES"
-    scenario_replica
-    scenario_zookeeper
-    scenario_shard
+    local s
+    for s in compare stats close move rolling sigterm sigkill replica zookeeper shard reload audit; do
+        if [[ -n "$VEIL_CLUSTER_ONLY" && " $VEIL_CLUSTER_ONLY " != *" $s "* ]]; then continue; fi
+        "scenario_$s"
+        cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+    done
     {
         echo "## veil cluster test, $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo
