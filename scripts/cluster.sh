@@ -9,6 +9,8 @@
 #   scripts/cluster.sh test    a fresh cluster, load through HAProxy, faults, and an
 #                              exact loss check after each scenario; then down
 #   scripts/cluster.sh status  what runs
+#   scripts/cluster.sh bench-shard  rows/s one shard absorbs (on a running cluster;
+#                              VEIL_CLUSTER_BENCH_ROWS, _BATCHES, _HASHES)
 #
 # Environment: see scripts/cluster-lib.sh (VEIL_CLUSTER_*), and
 #   VEIL_CLUSTER_REQUESTS   requests of the 3-node vs 1-node comparison (15000)
@@ -17,6 +19,7 @@
 #   VEIL_CLUSTER_SHARD_SECS seconds both servers of shard 02 are stopped (20)
 #   VEIL_CLUSTER_ROLL_REQUESTS  requests of the rolling-restart twins  (16000)
 #   VEIL_CLUSTER_ROLL_RATE      their rate, requests/s                  (500)
+#   VEIL_CLUSTER_KILL_CHECK_SECS  the SIGKILL run's wait for its lost window (15)
 #   VEIL_CLUSTER_KEEP=1     `test` leaves the cluster running
 #   VEIL_CLUSTER_BUILD=0    use the veil and veil-bench binaries already built
 #                           for VEIL_CLUSTER_PROFILE (scripts/test.sh) instead of
@@ -39,6 +42,7 @@ source scripts/cluster-lib.sh
 : "${VEIL_CLUSTER_ZK_SECS:=30}"
 : "${VEIL_CLUSTER_SHARD_SECS:=20}"
 : "${VEIL_CLUSTER_ROLL_REQUESTS:=16000}"
+: "${VEIL_CLUSTER_KILL_CHECK_SECS:=15}"
 : "${VEIL_CLUSTER_ROLL_RATE:=500}"
 : "${VEIL_CLUSTER_KEEP:=}"
 : "${VEIL_CLUSTER_BUILD:=1}"
@@ -86,7 +90,9 @@ cluster_down() {
     local j i
     for ((j = 1; j <= 9; j++)); do cl_signal "veil$j" TERM 40; done
     cl_signal haproxy TERM 5
-    for i in 1 2 3 4; do cl_signal "ch$i" TERM 30; done
+    # The four servers at once: each takes a few seconds to stop.
+    for i in 1 2 3 4; do cl_signal "ch$i" TERM 30 & done
+    wait
     cl_signal zk TERM 10
     say "cluster down (data kept in $CL)"
 }
@@ -322,7 +328,8 @@ scenario_sigkill() {
         r2="$(metric "$(cl_veil_url 3)" veil_requests_total)"
         cl_signal veil3 KILL 5
     }
-    CHECK_TIMEOUT=15 under_load sigkill "$VEIL_CLUSTER_LOAD_SECS" kill_veil3
+    # The check waits this long in vain for the lost window: keep it short.
+    CHECK_TIMEOUT="$VEIL_CLUSTER_KILL_CHECK_SECS" under_load sigkill "$VEIL_CLUSTER_LOAD_SECS" kill_veil3
     rate=$((${r2:-0} - ${r1:-0}))
     # Its open window: at most one flush interval (plus the in-flight second) of
     # its hits, every one a pageview at most.
@@ -429,7 +436,9 @@ restart_node() {
 scenario_rolling() {
     say "scenario: rolling restart of the veil nodes under load"
     local n="$VEIL_CLUSTER_ROLL_REQUESTS" v rate="$VEIL_CLUSTER_ROLL_RATE" j
-    v=$((n / 4))
+    # Two hits per visitor, a round of the visitors apart: the restarts fall
+    # between many visitors' hits.
+    v=$((n / 2))
     lg steady --requests "$n" --rate "$rate" --visitors "$v" --sites steady --seed 23 --check-timeout 30
     local r0 d0 k0
     r0="$(lb_sum wretr)" d0="$(lb_sum wredis)" k0="$(lb_sum chkdown)"
@@ -601,11 +610,13 @@ cluster_test() {
     mkdir -p "$OUT"
     cluster_up
     local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
-    local s
+    local s t secs=""
     for s in compare stats close move rolling sigterm sigkill replica zookeeper shard reload audit; do
         if [[ -n "$VEIL_CLUSTER_ONLY" && " $VEIL_CLUSTER_ONLY " != *" $s "* ]]; then continue; fi
+        t=$SECONDS
         "scenario_$s"
         cl_wait_lb_up "$VEIL_CLUSTER_NODES"
+        secs+="$s $((SECONDS - t)), "
     done
     {
         echo "## veil cluster test, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -616,7 +627,9 @@ cluster_test() {
         echo "|---|---:|---:|---:|---:|---|---|"
         printf '%s\n' "${ROWS[@]}"
         echo
-        echo "build ${build_secs} s; cluster up (with the build) in ${up_secs} s; whole test $((SECONDS - started)) s; reports in $OUT"
+        echo "seconds per scenario: ${secs%, }"
+        echo
+        echo "build ${build_secs} s; cluster up (with the build) in ${up_secs} s; whole test $((SECONDS - started)) s before the final down; reports in $OUT"
     } | tee "$OUT/results.md"
     [[ -n "$VEIL_CLUSTER_KEEP" ]] || cluster_down
     if ((${#FAILED[@]})); then
@@ -625,13 +638,78 @@ cluster_test() {
     fi
 }
 
+# cluster_bench_shard — what one shard absorbs: batches of veil's rows (the shape
+# sink/row.rs writes: one row per (site, dim, hour, value) cell of a flush, a few
+# visitor hashes each) posted to server ch1's aggregates_in_local (shard 01: the
+# Null table, both views, the replicated sketches and batch ids), one batch after
+# another and then from 2 writers at once, with ch2 fetching every part
+# (replication on). Prints rows/s until ch1 answered and until ch2 had them all.
+# On a running cluster (`up`); the rows are of a future day, dropped afterwards.
+cluster_bench_shard() {
+    if ! cl_pid ch1 >/dev/null || ! cl_pid ch2 >/dev/null; then die "the cluster is not up: scripts/cluster.sh up"; fi
+    local rows="${VEIL_CLUSTER_BENCH_ROWS:-50000}" files="${VEIL_CLUSTER_BENCH_BATCHES:-12}" d="$CL/shard-bench"
+    # Mean visitor hashes per row (each row's visitors array): the other half of
+    # the work, beside the rows.
+    local hashes="${VEIL_CLUSTER_BENCH_HASHES:-2}"
+    # A future day: no day close touches it meanwhile.
+    local day=2030-01-15
+    mkdir -p "$d"
+    say "generating $files batches of $rows rows, $hashes visitor hashes per row on average"
+    python3 - "$d" "$files" "$rows" "$day" "$hashes" <<'PY'
+import random, sys
+out, nfiles, rows, day, mean = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+dims = ["total", "page", "page", "page", "source", "referrer", "country", "region", "browser", "os", "device",
+        "screen", "language", "decision", "entry", "exit", "page*source", "page*country", "source*goal"]
+for f in range(nfiles):
+    rnd = random.Random(f)
+    with open(f"{out}/batch{f}.tsv", "w") as fh:
+        for i in range(rows):
+            dim = dims[i % len(dims)]
+            value = "" if dim == "total" else f"/{dim}/{int(rnd.paretovariate(1.0)) % 2000}/{i}"
+            n = 1 + int(rnd.expovariate(1.0 / (mean - 1))) if mean > 1 else 1
+            vis = "[" + ",".join(str(rnd.getrandbits(64)) for _ in range(n)) + "]"
+            hits = n + rnd.randint(0, 3)
+            fh.write(f"{day}\tUTC\t{day} {f % 24:02d}:00:00\tbench{i % 3 + 1}\t{dim}\t{value}\t{90_000_000 + f}\t"
+                     f"{hits}\t{hits}\t0\t{n}\t{n // 2}\t{30 * n}\t0\t0\t0\t0\t{vis}\n")
+PY
+    local url q i t0 t1 t2 half=$((files / 2))
+    url="$(cl_ch_url 1)/?database=$CL_DB&query=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("INSERT INTO aggregates_in_local FORMAT TabSeparated"))')"
+    q="SELECT count() FROM $CL_DB.batches_local WHERE date = '$day'"
+    cl_ch_sql 1 "ALTER TABLE $CL_DB.open_aggregates_local ON CLUSTER $CL_NAME DROP PARTITION ('$day', 'UTC')" >/dev/null
+    cl_ch_sql 1 "ALTER TABLE $CL_DB.batches_local ON CLUSTER $CL_NAME DROP PARTITION '$day'" >/dev/null
+    bench_wait_ch2() {
+        local want="$1"
+        until [[ "$(cl_ch_sql 2 "$q")" == "$want" ]]; do sleep 0.05; done
+    }
+    t0=$(date +%s%N)
+    for ((i = 0; i < half; i++)); do curl -sS --fail-with-body "$url" --data-binary "@$d/batch$i.tsv"; done
+    t1=$(date +%s%N)
+    bench_wait_ch2 "$half"
+    t2=$(date +%s%N)
+    echo "one writer: $half batches x $rows rows: $((half * rows * 1000000000 / (t1 - t0))) rows/s stored on ch1, $((half * rows * 1000000000 / (t2 - t0))) rows/s with ch2 caught up"
+    t0=$(date +%s%N)
+    for ((i = half; i < files; i += 2)); do
+        curl -sS --fail-with-body "$url" --data-binary "@$d/batch$i.tsv" &
+        if ((i + 1 < files)); then curl -sS --fail-with-body "$url" --data-binary "@$d/batch$((i + 1)).tsv"; fi
+        wait
+    done
+    t1=$(date +%s%N)
+    bench_wait_ch2 "$files"
+    t2=$(date +%s%N)
+    echo "two writers: $((files - half)) batches x $rows rows: $(((files - half) * rows * 1000000000 / (t1 - t0))) rows/s stored on ch1, $(((files - half) * rows * 1000000000 / (t2 - t0))) rows/s with ch2 caught up"
+    cl_ch_sql 1 "ALTER TABLE $CL_DB.open_aggregates_local ON CLUSTER $CL_NAME DROP PARTITION ('$day', 'UTC')" >/dev/null
+    cl_ch_sql 1 "ALTER TABLE $CL_DB.batches_local ON CLUSTER $CL_NAME DROP PARTITION '$day'" >/dev/null
+    rm -rf "$d"
+}
+
 case "${1:-}" in
     up) cluster_up ;;
     down) cluster_down ;;
     status) cluster_status ;;
+    bench-shard) cluster_bench_shard ;;
     test) cluster_test ;;
     *)
-        echo "usage: $0 up|down|test|status" >&2
+        echo "usage: $0 up|down|test|status|bench-shard" >&2
         exit 2
         ;;
 esac
