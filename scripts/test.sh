@@ -137,8 +137,9 @@ step "browser tests (headless Chromium)" bash scripts/browser-test.sh
 
 # audit_deployment — `veil audit` on a real deployment: a fresh database
 # veil_ci_audit, `veil serve` on a free loopback port fed a few pixels through a
-# trusted proxy (127.0.0.1), stopped with SIGTERM (it flushes on exit), then
-# `veil audit` with the same config must exit 0. Runs the binary cargo test just
+# trusted proxy (127.0.0.1), a site appended to its file and SIGHUP (the reload
+# must reach generation 2 and collect the new site), stopped with SIGTERM (it
+# flushes on exit), then `veil audit` with the same config must exit 0. Runs the binary cargo test just
 # built (`cargo run` builds nothing new). The database is dropped on success and
 # kept for inspection on failure; veil's log is in $VEIL_DATA_DIR/ci-audit.
 audit_deployment() (
@@ -218,6 +219,24 @@ EOF_CONFIG
         [[ "$code" == 200 ]] || fail "pixel answered HTTP $code"
     done
 
+    # SIGHUP reloads the file: a site added to it is collected without a restart.
+    cat >>"$dir/veil.toml" <<EOF_SITE
+
+[[sites]]
+id = "added.example"
+consent = { preset = "us-opt-out" }
+EOF_SITE
+    kill -HUP "$pid"
+    for ((i = 0; i < 50; i++)); do
+        [[ "$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "veil_config_generation" {print $2}')" == 2 ]] && break
+        sleep 0.2
+    done
+    ((i < 50)) || fail "veil_config_generation did not become 2 within 10 s of SIGHUP"
+    curl -sS --max-time 5 -o /dev/null -A "${uas[0]}" -H "X-Forwarded-For: ${ips[0]}" \
+        -H "Accept-Language: en" -H "Sec-Fetch-Mode: no-cors" \
+        "http://127.0.0.1:$port/p.gif?s=added.example&u=https%3A%2F%2Fadded.example%2F" ||
+        fail "pixel request for the reloaded site failed"
+
     kill -TERM "$pid"
     for ((i = 0; i < 150; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -231,6 +250,10 @@ EOF_CONFIG
         fail "cannot read the aggregates"
     [[ "$pv" == "${#ips[@]}" ]] || fail "expected ${#ips[@]} pageviews in $db.open_aggregates after the flush, found '${pv}'"
     say "$pv pageviews stored; running veil audit"
+    pv="$(ch "SELECT sumMerge(pageviews) FROM $db.open_aggregates WHERE site = 'added.example' AND dim = 'total'")" ||
+        fail "cannot read the aggregates"
+    [[ "$pv" == 1 ]] || fail "expected the site added by SIGHUP to have 1 pageview, found '${pv}'"
+    say "the site added by SIGHUP was collected; running veil audit"
 
     "${veil[@]}" --config "$dir/veil.toml" audit || fail "veil audit failed"
     ch "DROP DATABASE IF EXISTS $db" || die "cannot drop $db"

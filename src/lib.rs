@@ -29,6 +29,8 @@
 //!   JSON, and English and Polish disclosures (`veil manifest`, `/privacy`).
 //! - [`audit`]: `veil audit`, the privacy checks of a running deployment.
 //! - [`config`]: `veil.toml` + `VEIL_*` overrides → validated [`config::Config`].
+//! - [`reload`]: the configuration put in force again without a restart
+//!   (`SIGHUP`, a file change), atomically, with a generation in `/metrics`.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`clock`]: injectable time, so tests can cross midnight.
 //! - [`startup`]: wires everything together as named steps ([`start`], [`start_on`]).
@@ -52,6 +54,7 @@ pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod privacy;
+pub mod reload;
 pub mod report;
 pub mod retention;
 pub mod server;
@@ -68,8 +71,6 @@ use pipeline::Pipeline;
 
 /// State shared by every request.
 pub struct AppState {
-    /// The configuration veil runs with (pages and the manifest read it).
-    pub config: Arc<Config>,
     /// The stages a beacon passes.
     pub pipeline: Pipeline,
     /// Counters.
@@ -82,15 +83,31 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Longest time a client may take to send a body, on every `POST`.
     pub body_read_timeout: std::time::Duration,
-    /// The query side (stats API client, API keys).
-    pub stats: stats::Stats,
-    /// Who may read `/metrics` and the detail of `/ready`.
-    pub operator: server::operator::Operator,
+    /// The configuration in force with what is built from it for the stats API,
+    /// the pages and the operator endpoints ([`reload`] replaces it).
+    loaded: arc_swap::ArcSwap<reload::Loaded>,
+    /// Held by a reload while it builds and installs the next generation.
+    reloading: parking_lot::Mutex<()>,
     queue: mpsc::WeakSender<sink::Batch>,
     queue_capacity: usize,
 }
 
 impl AppState {
+    /// The loaded configuration now in force; a request reads it once and keeps
+    /// it to the end, so it sees one generation.
+    pub fn loaded(&self) -> Arc<reload::Loaded> {
+        self.loaded.load_full()
+    }
+
+    /// The configuration now in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.loaded().config.clone()
+    }
+
+    fn set_loaded(&self, next: reload::Loaded) {
+        self.loaded.store(Arc::new(next));
+    }
+
     /// Whether hits must be refused: ClickHouse is down and the spool is full.
     pub fn spool_full(&self) -> bool {
         self.pipeline.spool_full()

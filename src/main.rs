@@ -124,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let command = cli.command;
+    let cli_config = cli.config.clone();
     let config = Config::load(cli.config.as_deref(), std::env::vars())
         .context("configuration is invalid")?;
     if let Command::ShareLink {
@@ -155,7 +156,7 @@ fn main() -> anyhow::Result<()> {
     let rt = rt.build().context("cannot start the async runtime")?;
     rt.block_on(async move {
         match command {
-            Command::Serve => serve(config).await,
+            Command::Serve => serve(config, cli_config).await,
             Command::Migrate => {
                 let applied = veil::sink::schema::migrate(&config.clickhouse, &config.site_zones())
                     .await
@@ -243,10 +244,21 @@ fn init_logging() {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// `veil serve`: SIGHUP reloads the configuration file and the geo database; the
+/// file is also watched (`server.config_poll_secs`).
+async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    let poll = config.server.config_poll_secs;
     let running = veil::start(config, Arc::new(SystemClock), shutdown_signal())
         .await
         .context("veil could not start")?;
+    if let (Some(path), true) = (path.clone(), poll > 0) {
+        tokio::spawn(veil::reload::watch_file(
+            running.state.clone(),
+            path,
+            std::time::Duration::from_secs(poll),
+            std::future::pending::<()>(),
+        ));
+    }
     let state = running.state.clone();
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -255,7 +267,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             return;
         };
         while hup.recv().await.is_some() {
-            if let Some(geo) = state.pipeline.privacy.geo() {
+            veil::reload::reload_file(&state, path.as_deref(), "SIGHUP");
+            if let Some(geo) = state.pipeline.geo() {
                 match geo.reload() {
                     Ok(()) => tracing::info!("geo database reloaded (SIGHUP)"),
                     Err(e) => {

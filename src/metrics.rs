@@ -51,6 +51,7 @@ counters! {
     rejected_spool_full => "veil_rejected_spool_full_total", "Hits refused because the spool is full (503 on JSON).";
     batches_dropped => "veil_batches_dropped_total", "Batches ClickHouse refused as malformed, or left at shutdown.";
     geo_reloads => "veil_geo_reloads_total", "Successful geo database reloads.";
+    config_reloads_failed => "veil_config_reloads_failed_total", "Configuration reloads refused (the file did not load or validate); the running configuration stayed.";
     visits_evicted => "veil_visits_evicted_total", "Visits closed early because live visits or their strings reached their bound (mirrored from the sessions at each scrape).";
     values_folded => "veil_values_folded_total", "Hits whose value the cardinality guard counted in (other) (mirrored from the window at each scrape).";
 }

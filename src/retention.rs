@@ -488,9 +488,11 @@ pub async fn wait_for_mutations(client: &Client, timeout: Duration) -> Result<()
 /// The background job of `veil serve`: [`enforce`] at start and then every `every`
 /// (at least [`MIN_INTERVAL`]), for the day `clock` says it is. A failed run is
 /// logged and retried at the next interval; the job ends when `stop` resolves.
+/// Each run reads the configuration in force (`current`), so sites and
+/// retention periods a reload brings are enforced from the next run.
 pub async fn run_retention(
     client: Client,
-    config: Arc<Config>,
+    current: impl Fn() -> Arc<Config>,
     clock: Arc<dyn Clock>,
     every: Duration,
     stop: impl Future<Output = ()>,
@@ -499,6 +501,7 @@ pub async fn run_retention(
     let every = every.max(MIN_INTERVAL);
     loop {
         let today = day_of(clock.now_secs());
+        let config = current();
         tokio::select! {
             _ = &mut stop => return,
             result = enforce(&client, &config, today) => match result {

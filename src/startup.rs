@@ -29,7 +29,7 @@ use crate::privacy::salt::SaltKeeper;
 use crate::privacy::Privacy;
 use crate::session::Sessions;
 use crate::sink::spool::Spool;
-use crate::{privacy, retention, server, sink, stats, AppState};
+use crate::{privacy, retention, server, sink, AppState};
 
 /// Errors that stop veil from starting.
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +87,18 @@ impl Running {
         let _ = (&mut self.done).await;
     }
 
+    /// Puts a new configuration in force without a restart (what SIGHUP does with
+    /// the file); on error the running configuration stays. See [`crate::reload`].
+    pub fn reload(
+        &self,
+        config: Config,
+    ) -> Result<crate::reload::Reloaded, crate::config::ConfigError> {
+        crate::reload::apply(&self.state, config)
+    }
+
     /// Re-reads the geo database files (what SIGHUP does).
     pub fn reload_geo(&self) -> Result<(), privacy::geo::GeoError> {
-        match self.state.pipeline.privacy.geo() {
+        match self.state.pipeline.geo() {
             Some(geo) => {
                 geo.reload()?;
                 Metrics::inc(&self.state.metrics.geo_reloads);
@@ -151,15 +160,14 @@ pub async fn start_on(
     let p = &config.pipeline;
     let (queue_tx, queue_rx) = mpsc::channel(p.queue_batches);
     let state = Arc::new(AppState {
-        config: Arc::new(config.clone()),
+        loaded: arc_swap::ArcSwap::from_pointee(crate::reload::Loaded::first(&config)),
+        reloading: parking_lot::Mutex::new(()),
         pipeline,
         metrics: metrics.clone(),
         clickhouse_up: AtomicBool::new(true),
         geo_required: geo.is_some(),
         max_body_bytes: config.server.max_body_bytes,
         body_read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
-        stats: stats::Stats::new(&config),
-        operator: server::operator::Operator::new(&config.server.metrics_token),
         queue: queue_tx.downgrade(),
         queue_capacity: p.queue_batches,
     });
@@ -180,9 +188,11 @@ pub async fn start_on(
     let flusher = spawn_flusher(&state, queue_tx, stopped(bg_stop.clone()));
     spawn_background_jobs(&state, client, geo, salts, clock, &bg_stop);
     if let Some(reports) = reports {
+        let live = state.clone();
         tokio::spawn(crate::report::run_reports(
             reports,
             Duration::from_secs(config.reports.interval_secs),
+            move || live.config(),
             stopped(bg_stop.clone()),
         ));
     }
@@ -314,7 +324,8 @@ fn spawn_flusher(
     queue: mpsc::Sender<sink::Batch>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let p = &state.config.pipeline;
+    let config = state.config();
+    let p = &config.pipeline;
     let state_for_visits = state.clone();
     let close_visits = move |last: bool| state_for_visits.pipeline.close_visits(last);
     tokio::spawn(sink::run_flusher(
@@ -337,7 +348,7 @@ fn spawn_background_jobs(
     clock: Arc<dyn Clock>,
     bg_stop: &watch::Receiver<bool>,
 ) {
-    let config = &state.config;
+    let config = state.config();
     tokio::spawn(privacy::salt::run_rotation(salts, stopped(bg_stop.clone())));
     if let (Some(geo), true) = (geo, config.geo.reload_poll_secs > 0) {
         tokio::spawn(privacy::geo::watch_files(
@@ -347,9 +358,10 @@ fn spawn_background_jobs(
         ));
     }
     if config.retention.enabled {
+        let live = state.clone();
         tokio::spawn(retention::run_retention(
             client.clone(),
-            config.clone(),
+            move || live.config(),
             clock.clone(),
             Duration::from_secs(config.retention.interval_secs),
             stopped(bg_stop.clone()),
@@ -359,7 +371,7 @@ fn spawn_background_jobs(
         client.clone(),
         sink::cluster::Layout::of(&config.clickhouse),
         clock.clone(),
-        sink::close::CloseTiming::of(config),
+        sink::close::CloseTiming::of(&config),
         Duration::from_secs(config.pipeline.close_interval_secs.max(1)),
         stopped(bg_stop.clone()),
     ));

@@ -16,6 +16,7 @@ mod window;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
 
@@ -84,7 +85,7 @@ struct Adder<'a> {
     /// Data groups not to write (the visitor's consent does not cover them).
     withheld: u16,
     /// The site's declarations (pairs, goals, funnels).
-    conv: &'a Conversions,
+    conv: Arc<Conversions>,
     /// Reused for pair values.
     buf: String,
 }
@@ -108,7 +109,8 @@ impl Adder<'_> {
             entry: Some(entry),
             ..Facts::default()
         };
-        let plan = self.conv.plan(Step::Visit);
+        let conv = self.conv.clone();
+        let plan = conv.plan(Step::Visit);
         self.add_pairs(site, hour, a, &f, plan, c, c, v);
     }
 
@@ -218,11 +220,19 @@ impl WindowSite {
     }
 }
 
+/// The site at `index` (the last one for an index out of range, which only a
+/// test builds).
+fn site_at(sites: &[WindowSite], index: u32) -> &WindowSite {
+    &sites[(index as usize).min(sites.len() - 1)]
+}
+
 /// The sharded in-memory window.
 pub struct Aggregator {
     shards: Box<[Mutex<Window>]>,
     guard: CardinalityGuard,
-    sites: Vec<WindowSite>,
+    /// By site index. Swapped whole by a configuration reload ([`Aggregator::set_sites`]):
+    /// indices never change meaning, so cells already in the window keep their site.
+    sites: ArcSwap<Vec<WindowSite>>,
     next: AtomicUsize,
 }
 
@@ -236,7 +246,7 @@ impl Aggregator {
                 .map(|_| Mutex::new(Window::default()))
                 .collect(),
             guard: CardinalityGuard::new(max_values, shards),
-            sites,
+            sites: ArcSwap::from_pointee(sites),
             next: AtomicUsize::new(0),
         }
     }
@@ -253,12 +263,21 @@ impl Aggregator {
     }
 
     /// The declarations (pairs, goals, funnels) of site `site`.
-    pub fn conversions(&self, site: u32) -> &Conversions {
-        &self.site(site).conv
+    pub fn conversions(&self, site: u32) -> Arc<Conversions> {
+        let sites = self.sites.load();
+        site_at(&sites, site).conv.clone()
     }
 
-    fn site(&self, site: u32) -> &WindowSite {
-        &self.sites[(site as usize).min(self.sites.len() - 1)]
+    /// The sites by index, as a configuration reload left them.
+    pub fn sites(&self) -> Arc<Vec<WindowSite>> {
+        self.sites.load_full()
+    }
+
+    /// Replaces the site table (a configuration reload). `sites` keeps every index
+    /// the old table had, with the same site id: only goals and funnels may change,
+    /// and new sites come at the end.
+    pub fn set_sites(&self, sites: Vec<WindowSite>) {
+        self.sites.store(Arc::new(sites));
     }
 
     fn adder(&self, site: u32, key: Option<u64>, withheld: u16) -> Adder<'_> {
@@ -266,7 +285,7 @@ impl Aggregator {
             w: self.shard(key).lock(),
             guard: &self.guard,
             withheld,
-            conv: &self.site(site).conv,
+            conv: self.conversions(site),
             buf: String::new(),
         }
     }
@@ -425,7 +444,7 @@ impl Aggregator {
             r.milli
         });
         let currency = revenue.and_then(|_| std::str::from_utf8(&code).ok());
-        let conv = w.conv;
+        let conv = w.conv.clone();
         // Allocates only when a goal is completed.
         let goal_names: Vec<&str> = conv
             .goals_hit(hit.event.as_deref(), &hit.path)
@@ -534,6 +553,7 @@ impl Aggregator {
         if let Some(h) = newest {
             self.guard.prune(h.saturating_sub(2 * 3_600));
         }
+        let sites = self.sites.load();
         let mut merged: HashMap<CellKey, Cell> = HashMap::new();
         for shard in self.shards.iter() {
             let cells = std::mem::take(&mut shard.lock().cells);
@@ -552,7 +572,7 @@ impl Aggregator {
             .map(|(k, cell)| {
                 let mut visitors: Vec<u64> = cell.visitors.into_iter().collect();
                 visitors.sort_unstable();
-                let site = &self.sites[(k.site as usize).min(self.sites.len() - 1)];
+                let site = site_at(&sites, k.site);
                 AggRow::new(
                     &site.zone,
                     k.hour,
@@ -596,7 +616,8 @@ fn record_goals(
             goal: Some(goal),
             ..*f
         };
-        let plan = w.conv.plan(Step::Goal);
+        let conv = w.conv.clone();
+        let plan = conv.plan(Step::Goal);
         w.add_pairs(site, hour, credited, &f, plan, &done, &money, v);
     }
 }
@@ -617,7 +638,7 @@ fn record_funnels(
         visits: 1,
         ..Counters::default()
     };
-    let conv = w.conv;
+    let conv = w.conv.clone();
     for (i, f) in conv.funnels.iter().enumerate() {
         let step = funnel_step(after, i);
         if step > funnel_step(before, i) {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod env;
+pub mod reload;
 mod sections;
 mod site;
 mod validate;

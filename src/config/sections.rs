@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// `VEIL_SERVER__METRICS_TOKEN`). Empty = both are answered in full only to
     /// direct connections from loopback that no proxy forwarded.
     pub metrics_token: String,
+    /// How often `veil serve` looks for a changed configuration file (s) and
+    /// reloads it; 0 = only on SIGHUP.
+    pub config_poll_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             public_origin: String::new(),
             metrics_token: String::new(),
+            config_poll_secs: 5,
         }
     }
 }

@@ -21,6 +21,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use crate::aggregate::Aggregator;
 use crate::beacon::Beacon;
 use crate::clock::Clock;
@@ -65,16 +67,41 @@ impl From<Rejected> for HttpError {
     }
 }
 
-/// The stages a beacon passes, owned together.
-pub struct Pipeline {
+/// The stages that come from the configuration, replaced together by a reload.
+pub struct Rules {
     /// The privacy boundary.
     pub privacy: Privacy,
     /// Rate limits at the gate.
     pub limits: RateLimits,
-    /// Live visits.
-    pub sessions: Arc<Sessions>,
     /// Realtime pageview counters (read by the stats API).
     pub realtime: Realtime,
+}
+
+impl Rules {
+    /// The rules of a reloaded configuration: each part's [`Privacy::next`],
+    /// [`RateLimits::next`], [`Realtime::next`], so nothing already counted is
+    /// lost.
+    pub fn next(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<Rules, crate::config::ConfigError> {
+        let privacy = self.privacy.next(config)?;
+        let sites = privacy.sites().len();
+        Ok(Rules {
+            limits: self.limits.next(&config.limits, sites),
+            realtime: self.realtime.next(sites),
+            privacy,
+        })
+    }
+}
+
+/// The stages a beacon passes, owned together.
+pub struct Pipeline {
+    /// What the configuration decides (sites, consent, limits), swapped whole by
+    /// a reload: a beacon runs under the rules it loaded first, never a mix.
+    rules: ArcSwap<Rules>,
+    /// Live visits.
+    pub sessions: Arc<Sessions>,
     /// The in-memory window.
     pub aggregator: Arc<Aggregator>,
     /// Counters.
@@ -100,16 +127,45 @@ impl Pipeline {
     ) -> Pipeline {
         let sites = privacy.sites().len();
         Pipeline {
-            privacy,
-            limits,
+            rules: ArcSwap::from_pointee(Rules {
+                privacy,
+                limits,
+                realtime: Realtime::new(sites),
+            }),
             sessions,
-            realtime: Realtime::new(sites),
             aggregator,
             metrics,
             spool,
             give_back_again: std::sync::atomic::AtomicBool::new(false),
             clock,
         }
+    }
+
+    /// The rules in force now. Hold the guard only briefly (one request's
+    /// synchronous work); [`Pipeline::rules_full`] for longer.
+    pub fn rules(&self) -> arc_swap::Guard<Arc<Rules>> {
+        self.rules.load()
+    }
+
+    /// The rules in force now, to keep across an `await`.
+    pub fn rules_full(&self) -> Arc<Rules> {
+        self.rules.load_full()
+    }
+
+    /// Puts the rules of a reloaded configuration in force (the window's site
+    /// table must already know every site they name).
+    pub fn set_rules(&self, rules: Arc<Rules>) {
+        self.rules.store(rules);
+    }
+
+    /// The geo database (shared by every generation of the rules).
+    pub fn geo(&self) -> Option<Arc<crate::privacy::geo::GeoDb>> {
+        self.rules().privacy.geo().cloned()
+    }
+
+    /// The clock hits are timed with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Whether hits must be refused: ClickHouse is down and the spool is full.
@@ -119,6 +175,12 @@ impl Pipeline {
 
     /// Runs one decoded beacon through every stage into the window.
     pub fn ingest(&self, beacon: &Beacon<'_>, t: &Transport<'_>) -> Result<(), Rejected> {
+        let rules = self.rules.load();
+        let Rules {
+            privacy,
+            limits,
+            realtime,
+        } = &**rules;
         let m = &self.metrics;
         if self.spool_full() {
             // Memory and disk are both at their bound: refuse rather than lose.
@@ -127,20 +189,20 @@ impl Pipeline {
         }
         // The client's budget first, before any work is done; the site's only for
         // beacons from pages the site allows, so foreign pages cannot spend it.
-        let site = self.privacy.site_index(beacon.site.trim());
+        let site = privacy.site_index(beacon.site.trim());
         if let Some(site) = site {
-            if !self.limits.allow_client(self.privacy.client_ip(t)) {
-                return Err(self.rate_limited(beacon, site));
+            if !limits.allow_client(privacy.client_ip(t)) {
+                return Err(self.rate_limited(privacy, beacon, site));
             }
         }
-        let admitted = match self.privacy.admit(beacon, t) {
+        let admitted = match privacy.admit(beacon, t) {
             Ok(a) => a,
             Err(refusal) => return Err(self.refused(refusal)),
         };
-        if !self.limits.allow_site(admitted.site) {
-            return Err(self.rate_limited(beacon, admitted.site));
+        if !limits.allow_site(admitted.site) {
+            return Err(self.rate_limited(privacy, beacon, admitted.site));
         }
-        match self.privacy.process_admitted(beacon, t, admitted) {
+        match privacy.process_admitted(beacon, t, admitted) {
             Outcome::Record(hit) => {
                 Metrics::inc(&m.beacons_accepted);
                 Metrics::inc(&m.beacons_recorded);
@@ -151,9 +213,9 @@ impl Pipeline {
                 }
                 let channel = hit.channel.map(|c| c.as_str());
                 let conv = self.aggregator.conversions(hit.site);
-                let (visit, closed) = self.sessions.touch(&hit, hit.secs, channel, conv);
+                let (visit, closed) = self.sessions.touch(&hit, hit.secs, channel, &conv);
                 if hit.event.is_none() {
-                    self.realtime.record(hit.site, hit.secs);
+                    realtime.record(hit.site, hit.secs);
                 }
                 self.aggregator.record(&hit, visit.as_ref());
                 for c in &closed {
@@ -184,10 +246,10 @@ impl Pipeline {
 
     /// Counts a beacon over a rate limit (an engagement report is not a hit of
     /// its own: not counted as a decision).
-    fn rate_limited(&self, beacon: &Beacon<'_>, site: u32) -> Rejected {
+    fn rate_limited(&self, privacy: &Privacy, beacon: &Beacon<'_>, site: u32) -> Rejected {
         Metrics::inc(&self.metrics.rate_limited);
         if beacon.engagement.is_none() {
-            let hour = self.privacy.current_hour(site);
+            let hour = privacy.current_hour(site);
             self.aggregator
                 .count_decision(site, hour, Decision::RateLimited);
         }
@@ -223,12 +285,13 @@ impl Pipeline {
     /// gone, or every live visit when `last` (shutdown). Also lets the rate
     /// limiter forget quiet clients, which keeps its map bounded.
     pub fn close_visits(&self, last: bool) {
+        let rules = self.rules.load_full();
         let closed = if last {
             self.sessions.close_all()
         } else {
             let now = self.clock.now_secs() as u32;
             self.sessions.sweep(now, |site, start| {
-                self.privacy.holds_visit_salt(site, start)
+                rules.privacy.holds_visit_salt(site, start)
             })
         };
         for visit in &closed {
@@ -239,6 +302,6 @@ impl Pipeline {
         if self.give_back_again.swap(many, Ordering::Relaxed) || many {
             memory::give_back();
         }
-        self.limits.retain_recent();
+        rules.limits.retain_recent();
     }
 }

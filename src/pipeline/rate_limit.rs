@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::RngCore;
@@ -17,12 +18,14 @@ use rand::RngCore;
 use crate::config::LimitsConfig;
 use crate::privacy::client_ip::ClientPrefix;
 
-/// The limiters of one process.
+/// The limiters of one loaded configuration.
 pub struct RateLimits {
     key: [u8; 32],
     prefix: ClientPrefix,
-    per_client: Option<DefaultKeyedRateLimiter<u64>>,
-    per_site: Vec<Option<DefaultDirectRateLimiter>>,
+    client_quota: Option<Quota>,
+    site_quota: Option<Quota>,
+    per_client: Option<Arc<DefaultKeyedRateLimiter<u64>>>,
+    per_site: Vec<Option<Arc<DefaultDirectRateLimiter>>>,
 }
 
 fn quota(per_sec: u32, burst: u32) -> Option<Quota> {
@@ -36,17 +39,38 @@ impl RateLimits {
     pub fn new(limits: &LimitsConfig, sites: usize) -> RateLimits {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
+        let client_quota = quota(limits.per_client_per_sec, limits.per_client_burst);
+        let site_quota = quota(limits.per_site_per_sec, limits.per_site_burst);
         RateLimits {
             key,
             prefix: ClientPrefix::new(limits.ipv4_prefix, limits.ipv6_prefix),
-            per_client: quota(limits.per_client_per_sec, limits.per_client_burst)
-                .map(RateLimiter::keyed),
+            client_quota,
+            site_quota,
+            per_client: client_quota.map(|q| Arc::new(RateLimiter::keyed(q))),
             per_site: (0..sites)
-                .map(|_| {
-                    quota(limits.per_site_per_sec, limits.per_site_burst).map(RateLimiter::direct)
-                })
+                .map(|_| site_quota.map(|q| Arc::new(RateLimiter::direct(q))))
                 .collect(),
         }
+    }
+
+    /// The limiters after a configuration reload. A limiter whose quota did not
+    /// change is the same limiter, so a reload hands no client or site a fresh
+    /// burst; one whose quota changed starts full under the new quota.
+    pub fn next(&self, limits: &LimitsConfig, sites: usize) -> RateLimits {
+        let mut fresh = RateLimits::new(limits, sites);
+        let prefix = ClientPrefix::new(limits.ipv4_prefix, limits.ipv6_prefix);
+        if fresh.client_quota == self.client_quota && prefix == self.prefix {
+            fresh.key = self.key;
+            fresh.per_client = self.per_client.clone();
+        }
+        if fresh.site_quota == self.site_quota {
+            for (i, limiter) in fresh.per_site.iter_mut().enumerate() {
+                if let Some(Some(old)) = self.per_site.get(i) {
+                    *limiter = Some(old.clone());
+                }
+            }
+        }
+        fresh
     }
 
     /// The limiter key of a client address: a keyed hash of its network.

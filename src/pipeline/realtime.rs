@@ -8,21 +8,37 @@
 //! an older minute. No lock, no allocation per hit.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Minutes kept (the longest window asked is 30).
 const SLOTS: usize = 64;
 
+/// One site's ring.
+type Ring = [AtomicU64; SLOTS];
+
 /// Per-site minute rings.
 pub struct Realtime {
-    sites: Box<[[AtomicU64; SLOTS]]>,
+    sites: Box<[Arc<Ring>]>,
+}
+
+fn ring() -> Arc<Ring> {
+    Arc::new(std::array::from_fn(|_| AtomicU64::new(0)))
 }
 
 impl Realtime {
     /// Rings for `sites` sites (by index).
     pub fn new(sites: usize) -> Realtime {
         Realtime {
+            sites: (0..sites).map(|_| ring()).collect(),
+        }
+    }
+
+    /// The rings for `sites` sites after a configuration reload: the same rings
+    /// for the sites there were (a reload loses no count), new ones after them.
+    pub fn next(&self, sites: usize) -> Realtime {
+        Realtime {
             sites: (0..sites)
-                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .map(|i| self.sites.get(i).cloned().unwrap_or_else(ring))
                 .collect(),
         }
     }

@@ -143,7 +143,7 @@ fn parse_addr(s: &str) -> Option<IpAddr> {
 /// an IPv6 address under a prefix (normally /64, what one home or phone is
 /// given, so a client cannot take a fresh budget from each of its 2^64
 /// addresses).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientPrefix {
     ipv4: u8,
     ipv6: u8,

@@ -268,12 +268,18 @@ pub enum Refusal {
     },
 }
 
-/// Everything the boundary needs, built once at start.
+/// Everything the boundary needs, built from one loaded configuration.
+///
+/// A configuration reload builds the next one with [`Privacy::next`]: the geo
+/// database, the User-Agent cache, the salts and the clock are shared, and a site
+/// keeps its index for the life of the process (visits, window cells and
+/// realtime rings are kept by index). A site removed from the file keeps its slot,
+/// out of the index, so beacons for it are refused as unknown.
 pub struct Privacy {
-    sites: Vec<Site>,
+    sites: Vec<Arc<Site>>,
     site_index: std::collections::HashMap<String, u32>,
     geo: Option<Arc<GeoDb>>,
-    agents: AgentParser,
+    agents: Arc<AgentParser>,
     salts: Arc<SaltKeeper>,
     proxies: TrustedProxies,
     limits: LimitsConfig,
@@ -294,10 +300,44 @@ impl Privacy {
         salts: Arc<SaltKeeper>,
         clock: Arc<dyn Clock>,
     ) -> Result<Privacy, crate::config::ConfigError> {
-        let sites: Vec<Site> = config
-            .sites
-            .iter()
-            .map(|s| Site {
+        let agents = Arc::new(AgentParser::new(config.pipeline.ua_cache_entries));
+        Privacy::build(config, &[], geo, agents, salts, clock)
+    }
+
+    /// The boundary for a reloaded configuration: the same shared parts, every
+    /// site where it was (new sites after the others).
+    pub fn next(&self, config: &Config) -> Result<Privacy, crate::config::ConfigError> {
+        Privacy::build(
+            config,
+            &self.sites,
+            self.geo.clone(),
+            self.agents.clone(),
+            self.salts.clone(),
+            self.clock.clone(),
+        )
+    }
+
+    fn build(
+        config: &Config,
+        before: &[Arc<Site>],
+        geo: Option<Arc<GeoDb>>,
+        agents: Arc<AgentParser>,
+        salts: Arc<SaltKeeper>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Privacy, crate::config::ConfigError> {
+        let mut sites: Vec<Arc<Site>> = before.to_vec();
+        let mut site_index = std::collections::HashMap::new();
+        for (i, s) in config.sites.iter().enumerate() {
+            let zone = salts.zone_index(&s.timezone).ok_or_else(|| {
+                crate::config::ConfigError::Key {
+                    key: format!("sites[{i}].timezone"),
+                    message: format!(
+                        "{:?} is a time zone this process keeps no salt for; a new time zone needs a restart",
+                        s.timezone
+                    ),
+                }
+            })?;
+            let site = Arc::new(Site {
                 id: s.id.clone(),
                 hostnames: s.hostnames.clone(),
                 consent: ConsentPolicy::from(&s.consent),
@@ -306,19 +346,31 @@ impl Privacy {
                 currencies: crate::model::Conversions::compile(s)
                     .map(|c| c.currencies)
                     .unwrap_or_default(),
-                zone: salts.zone_index(&s.timezone).unwrap_or(0),
-            })
-            .collect();
-        let site_index = sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i as u32))
-            .collect();
+                zone,
+            });
+            let index = match sites.iter().position(|old| old.id == s.id) {
+                Some(at) => {
+                    if sites[at].zone != zone {
+                        return Err(crate::config::ConfigError::Key {
+                            key: format!("sites[{i}].timezone"),
+                            message: "a site's time zone cannot change while veil runs (its open day would split); restart to change it".into(),
+                        });
+                    }
+                    sites[at] = site;
+                    at
+                }
+                None => {
+                    sites.push(site);
+                    sites.len() - 1
+                }
+            };
+            site_index.insert(s.id.clone(), index as u32);
+        }
         Ok(Privacy {
             sites,
             site_index,
             geo,
-            agents: AgentParser::new(config.pipeline.ua_cache_entries),
+            agents,
             salts,
             proxies: TrustedProxies::new(config.trusted_proxies()?),
             limits: config.limits.clone(),
@@ -327,8 +379,9 @@ impl Privacy {
         })
     }
 
-    /// The configured sites, by index.
-    pub fn sites(&self) -> &[Site] {
+    /// Every site by index, those a reload removed included (they are no
+    /// longer in [`Privacy::site_index`]).
+    pub fn sites(&self) -> &[Arc<Site>] {
         &self.sites
     }
 
@@ -357,7 +410,10 @@ impl Privacy {
                 names().find_map(|d| {
                     self.sites
                         .iter()
-                        .position(|s| s.hostnames.iter().any(|p| url::host_matches(d, p)))
+                        .position(|s| {
+                            self.site_index.contains_key(&s.id)
+                                && s.hostnames.iter().any(|p| url::host_matches(d, p))
+                        })
                         .map(|i| i as u32)
                 })
             })

@@ -97,6 +97,15 @@ struct Claimed {
     to: usize,
 }
 
+/// Each site's time zone, in the configuration's order.
+fn zones(config: &Config) -> Vec<Zone> {
+    config
+        .sites
+        .iter()
+        .map(|s| Zone::new(&s.timezone).unwrap_or_else(|_| Zone::utc()))
+        .collect()
+}
+
 /// The report job.
 pub struct Reports {
     client: Client,
@@ -120,14 +129,19 @@ impl Reports {
         Ok(Some(Reports {
             client,
             mailer: Mailer::new(&config.smtp)?,
-            zones: config
-                .sites
-                .iter()
-                .map(|s| Zone::new(&s.timezone).unwrap_or_else(|_| Zone::utc()))
-                .collect(),
+            zones: zones(config),
             config: Arc::new(config.clone()),
             clock,
         }))
+    }
+
+    /// Takes the sites' reports from `config` (a configuration reload): the
+    /// SMTP server and the job's timing stay those veil started with.
+    pub fn follow(&mut self, config: Arc<Config>) {
+        if !Arc::ptr_eq(&self.config, &config) {
+            self.zones = zones(&config);
+            self.config = config;
+        }
     }
 
     /// How long after a period's last local day its report is due: the salt
@@ -298,12 +312,14 @@ pub fn message_id(key: &Key) -> String {
 /// The report task: a run at start (a period missed while veil was down goes
 /// out now), then every `every`, until `stop` resolves.
 pub async fn run_reports(
-    reports: Reports,
+    mut reports: Reports,
     every: Duration,
+    current: impl Fn() -> Arc<Config>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
     loop {
+        reports.follow(current());
         // Not cancelled by `stop`: a run stopped between sending and marking
         // would send again later.
         reports.run_once().await;

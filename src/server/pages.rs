@@ -12,7 +12,7 @@
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::config::SiteConfig;
+use crate::config::{Config, SiteConfig};
 use crate::http::escape::html_escape;
 use crate::http::response::{self, Body};
 use crate::http::{body, header_str, media_type, query, HttpError};
@@ -62,12 +62,11 @@ fn params(s: &str) -> Params {
     p
 }
 
-fn find_site<'a>(state: &'a AppState, site: Option<&str>) -> Result<&'a SiteConfig, HttpError> {
+fn find_site<'a>(config: &'a Config, site: Option<&str>) -> Result<&'a SiteConfig, HttpError> {
     let id = site
         .filter(|s| !s.is_empty())
         .ok_or(HttpError::BadRequest("missing site parameter".into()))?;
-    state
-        .config
+    config
         .sites
         .iter()
         .find(|s| s.id == id)
@@ -169,13 +168,14 @@ fn site_manifest(
     headers: &HeaderMap,
 ) -> Result<(Manifest, Lang), HttpError> {
     let p = params(query.unwrap_or(""));
-    let site = find_site(state, p.site.as_deref())?;
+    let config = state.config();
+    let site = find_site(&config, p.site.as_deref())?;
     let lang = choose_lang(
         p.lang.as_deref(),
         header_str(headers, header::ACCEPT_LANGUAGE),
         site,
     )?;
-    let m = Manifest::for_site(&state.config, &site.id)
+    let m = Manifest::for_site(&config, &site.id)
         .map_err(|_| HttpError::NotFound("unknown site".into()))?;
     Ok((m, lang))
 }
@@ -219,9 +219,10 @@ pub fn privacy(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Re
 /// public information a site may show on its own pages).
 pub fn privacy_json(state: &AppState, query: Option<&str>) -> Response<Body> {
     let p = params(query.unwrap_or(""));
-    let mut r = match find_site(state, p.site.as_deref()) {
+    let config = state.config();
+    let mut r = match find_site(&config, p.site.as_deref()) {
         Err(e) => e.to_json(),
-        Ok(site) => match manifest::render(&state.config, Some(&site.id), Format::Json, Lang::En) {
+        Ok(site) => match manifest::render(&config, Some(&site.id), Format::Json, Lang::En) {
             Ok(json) => response::json_body(StatusCode::OK, json),
             Err(e) => {
                 tracing::error!(error = %e, "manifest could not be rendered");
@@ -330,11 +331,10 @@ pub fn opt_out_cookie(object: bool, secure: bool) -> String {
 /// cookie and answers `303 See Other` back to the page.
 pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) -> Response<Body> {
     // Another site's page must not be able to switch a visitor's choice.
-    if let Err(e) = super::same_origin::check(
-        headers,
-        &state.config.server.public_origin,
-        over_https(headers),
-    ) {
+    let config = state.config();
+    if let Err(e) =
+        super::same_origin::check(headers, &config.server.public_origin, over_https(headers))
+    {
         return refused_text(e);
     }
     let mime = media_type(headers);
@@ -355,7 +355,7 @@ pub async fn optout_post(state: &AppState, headers: &HeaderMap, body: Incoming) 
         return refused_text(HttpError::BadRequest("form body is not UTF-8".into()));
     };
     let p = params(text);
-    let site = match find_site(state, p.site.as_deref()) {
+    let site = match find_site(&config, p.site.as_deref()) {
         Ok(s) => s,
         Err(e) => return refused_text(e),
     };

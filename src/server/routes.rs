@@ -51,8 +51,9 @@ async fn route(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
         }
         (&Method::GET, "/metrics") => metrics(state, peer, req.headers()),
         (_, p) if crate::stats::owns(p) => {
-            let client =
-                with_transport(peer, req.headers(), |t| state.pipeline.privacy.client_ip(t));
+            let client = with_transport(peer, req.headers(), |t| {
+                state.pipeline.rules().privacy.client_ip(t)
+            });
             crate::stats::handle(state, client, req).await
         }
         // Every known path with another method: 405 and what it does answer.
@@ -192,7 +193,7 @@ async fn plausible(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
     let accepted = || response::text(StatusCode::ACCEPTED, "text/plain", "ok".into());
     match beacon::plausible::decode(&body) {
         Ok(PlausibleEvent::Hit(mut b)) => {
-            if let Some(site) = state.pipeline.privacy.site_for_domain(&b.site) {
+            if let Some(site) = state.pipeline.rules().privacy.site_for_domain(&b.site) {
                 b.site = std::borrow::Cow::Owned(site.to_string());
             }
             answer(state, &b, peer, &parts.headers, accepted)
@@ -214,8 +215,8 @@ async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
     match beacon::umami::decode(&body) {
         Ok(UmamiEvent::Ignored) => accepted(),
         Ok(UmamiEvent::Hit(mut b)) => {
-            let site = state
-                .config
+            let config = state.config();
+            let site = config
                 .sites
                 .iter()
                 .find(|s| s.umami_website_id.as_deref() == Some(b.site.trim()));
@@ -232,13 +233,19 @@ async fn umami(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Respon
 /// `GET /metrics`: the counters in Prometheus' text format, for the operator
 /// only ([`super::operator`]).
 fn metrics(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body> {
-    if let Err(e) = state.operator.check(peer, headers) {
+    let loaded = state.loaded();
+    if let Err(e) = loaded.operator.check(peer, headers) {
         return e.to_text();
     }
     response::text(
         StatusCode::OK,
         "text/plain; version=0.0.4",
         state.pipeline.sync_metrics().render(&[
+            (
+                "veil_config_generation",
+                "The loaded configuration: 1 at start, one more per reload that changed it.",
+                loaded.generation,
+            ),
             (
                 "veil_live_visits",
                 "Live visits held in memory.",
@@ -308,7 +315,7 @@ fn metrics(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body
 /// word; only the operator ([`super::operator`]) the JSON detail.
 fn ready(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body> {
     let clickhouse = state.clickhouse_up.load(Ordering::Relaxed);
-    let geo = state.pipeline.privacy.geo().is_some() || !state.geo_required;
+    let geo = state.pipeline.geo().is_some() || !state.geo_required;
     let spooled = state.pipeline.spool.as_ref().map_or(0, |s| s.len());
     let can_store = clickhouse || (state.pipeline.spool.is_some() && !state.spool_full());
     let ready = can_store && geo;
@@ -322,7 +329,7 @@ fn ready(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Response<Body> 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    if state.operator.check(peer, headers).is_err() {
+    if state.loaded().operator.check(peer, headers).is_err() {
         return response::text(code, "text/plain; charset=utf-8", format!("{status}\n"));
     }
     let body = serde_json::json!({

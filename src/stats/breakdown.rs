@@ -123,7 +123,7 @@ async fn breakdown_rows(
     cross: &[&Filter],
 ) -> Result<(Vec<Group>, Option<Group>, bool), HttpError> {
     let k = ctx.site.k;
-    let client = &ctx.state.stats.client;
+    let client = &ctx.live.stats.client;
     let (rows, truncated) =
         released::groups(client, ctx.site, ctx.scope(range), source.stored(), k).await?;
     let (shown, other) = fold_groups(rows, k);

@@ -42,7 +42,7 @@ async fn named(
     dim: Dim,
 ) -> Result<HashMap<String, Group>, HttpError> {
     let k = ctx.site.k;
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let (rows, _) = released::groups(c, ctx.site, ctx.scope(range), dim, k).await?;
     let (shown, _) = fold_groups(rows, k);
     Ok(shown.into_iter().map(|g| (g.value.clone(), g)).collect())
@@ -101,7 +101,7 @@ pub async fn goals(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
             Some((dim, pair))
         }
     };
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let total = released::totals(c, ctx.site, ctx.scope(range), Dim::Total, "").await?;
     let goals = named(ctx, range, Dim::Goal).await?;
     let revenue_pair = pairs.of(Dim::Goal, Dim::Currency);
@@ -202,7 +202,7 @@ pub async fn funnels(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     }
     let k = u64::from(ctx.site.k);
     // Every step, unfolded: each is checked against k below.
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let (rows, _) = released::groups(c, ctx.site, ctx.scope(range), Dim::Funnel, 0).await?;
     let rows: HashMap<&str, &Group> = rows.iter().map(|g| (g.value.as_str(), g)).collect();
     let mut list = Vec::new();

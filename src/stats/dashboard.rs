@@ -34,7 +34,7 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
         .path()
         .trim_start_matches("/dashboard")
         .trim_start_matches('/');
-    let mut frame: Option<&[String]> = None;
+    let mut frame: Option<Vec<String>> = None;
     let r = match rest {
         "-/app.js" => response::text(StatusCode::OK, "text/javascript; charset=utf-8", JS.into()),
         "-/app.css" => response::text(StatusCode::OK, "text/css; charset=utf-8", CSS.into()),
@@ -50,16 +50,16 @@ pub fn serve<B>(state: &AppState, req: &Request<B>) -> Response<Body> {
             r
         }
     };
-    secure(r, frame)
+    secure(r, frame.as_deref())
 }
 
 /// The page, and the origins that may frame it (`Some` only for a valid embed
 /// share link).
-fn page<'s, B>(
-    state: &'s AppState,
+fn page<B>(
+    state: &AppState,
     req: &Request<B>,
     site: &str,
-) -> (Response<Body>, Option<&'s [String]>) {
+) -> (Response<Body>, Option<Vec<String>>) {
     let site = crate::http::query::percent_decode(site, false);
     let query = req.uri().query().unwrap_or("");
     let query_lang = crate::http::query::first(query, "lang");
@@ -67,7 +67,8 @@ fn page<'s, B>(
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let Some(idx) = state.config.sites.iter().position(|s| s.id == site) else {
+    let live = state.loaded();
+    let Some(idx) = live.config.sites.iter().position(|s| s.id == site) else {
         // The page of a site that does not exist is that of a private one (which
         // then asks for a key the API refuses), so the page cannot tell which
         // site ids exist either.
@@ -80,10 +81,10 @@ fn page<'s, B>(
         let r = response::text(StatusCode::OK, "text/html; charset=utf-8", html);
         return (r, None);
     };
-    let cfg = &state.config.sites[idx];
-    let now = state.pipeline.privacy.clock().now_secs();
+    let cfg = &live.config.sites[idx];
+    let now = state.pipeline.clock().now_secs();
     let embed = crate::http::query::first(query, "share")
-        .and_then(|t| state.stats.keys.share_link(idx, &t, now).ok())
+        .and_then(|t| live.stats.keys.share_link(idx, &t, now).ok())
         .is_some_and(|l| l.embed);
     let lang = language(query_lang.as_deref(), accept, &cfg.language);
     let html = HTML
@@ -99,7 +100,7 @@ fn page<'s, B>(
             },
         );
     let r = response::text(StatusCode::OK, "text/html; charset=utf-8", html);
-    (r, embed.then_some(cfg.embed_origins.as_slice()))
+    (r, embed.then(|| cfg.embed_origins.clone()))
 }
 
 /// `pl` or `en`: the query wins, then the first supported `Accept-Language`

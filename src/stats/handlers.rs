@@ -43,6 +43,7 @@ use serde_json::{json, Map, Value};
 use crate::config::SiteConfig;
 use crate::model::{Conversions, Dim, OTHER, PROP_SEP};
 use crate::privacy::consent::Decision;
+use crate::reload::Loaded;
 use crate::AppState;
 
 use super::params::{
@@ -59,6 +60,8 @@ pub use super::breakdown::{breakdown, fold_groups};
 pub struct Ctx<'a> {
     /// Shared state.
     pub state: &'a AppState,
+    /// The configuration generation this request runs under.
+    pub live: &'a Loaded,
     /// Index of the site.
     pub idx: usize,
     /// The site.
@@ -241,7 +244,7 @@ async fn shown_group(
     dim: Dim,
     value: &str,
 ) -> Result<Option<Metrics>, HttpError> {
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let m = released::totals(c, ctx.site, ctx.scope(range), dim, value).await?;
     let k = u64::from(ctx.site.k);
     let hidden = k > 0 && (m.visitors < k || value == OTHER);
@@ -264,7 +267,7 @@ pub async fn aggregate(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let range = p.range()?;
     let compare = p.compare()?;
     let group = group_filter(p, ctx.conv)?;
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let (set, cur, prev) = match &group {
         None => {
             let set = metrics_of(Dim::Total);
@@ -383,7 +386,7 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let interval = Interval::from_params(p, range)?;
     let compare = p.compare()?;
     let group = group_filter(p, ctx.conv)?;
-    let c = &ctx.state.stats.client;
+    let c = &ctx.live.stats.client;
     let (dim, value) = match &group {
         Some(sel) => {
             if shown_group(ctx, range, sel.dim, &sel.value)
@@ -427,7 +430,7 @@ pub async fn timeseries(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
 /// `GET /api/v1/consent`.
 pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
     let range = ctx.params.range()?;
-    let rows = query::decisions(&ctx.state.stats.client, ctx.scope(range)).await?;
+    let rows = query::decisions(&ctx.live.stats.client, ctx.scope(range)).await?;
     let mut decisions = Map::new();
     let mut total = 0;
     for d in Decision::ALL {
@@ -450,12 +453,16 @@ pub async fn consent(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
 /// `GET /api/v1/realtime`: from memory only.
 pub fn realtime(ctx: &Ctx<'_>) -> Value {
     let state = ctx.state;
-    let now = state.pipeline.privacy.clock().now_secs() as u32;
-    let site = ctx.idx as u32;
+    let now = state.pipeline.clock().now_secs() as u32;
+    // The window's index of the site (the API's `idx` is its place in the file).
+    let Some(site) = state.pipeline.rules().privacy.site_index(&ctx.site.id) else {
+        return json!({ "site": ctx.site.id, "last_5_minutes": null, "last_30_minutes": null });
+    };
+    let rules = state.pipeline.rules_full();
     let window = |minutes: u32| {
         json!({
             "visitors": state.pipeline.sessions.active_since(site, now.saturating_sub(minutes * 60)),
-            "pageviews": state.pipeline.realtime.pageviews(site, now, minutes),
+            "pageviews": rules.realtime.pageviews(site, now, minutes),
         })
     };
     json!({
@@ -467,8 +474,8 @@ pub fn realtime(ctx: &Ctx<'_>) -> Value {
 
 /// `GET /api/v1/site`: what a client needs to ask good questions.
 pub async fn site(ctx: &Ctx<'_>) -> Result<Value, HttpError> {
-    let now = ctx.state.pipeline.privacy.clock().now_secs();
-    let today = query::today(&ctx.state.stats.client, &ctx.site.timezone, now).await?;
+    let now = ctx.state.pipeline.clock().now_secs();
+    let today = query::today(&ctx.live.stats.client, &ctx.site.timezone, now).await?;
     Ok(json!({
         "site": ctx.site.id,
         "timezone": ctx.site.timezone,

@@ -40,45 +40,81 @@ pub const SLOT_WAIT: Duration = Duration::from_secs(5);
 /// Blocked addresses kept before the expired ones are swept out.
 const SWEEP_AT: usize = 4_096;
 
-/// The stats API's limits (one per process).
+/// The stats API's limits of one loaded configuration.
 pub struct Limits {
+    /// The throttle on refused credentials; a reload that keeps
+    /// `failed_auth_per_minute` keeps it (and whom it blocks).
+    throttle: Arc<Throttle>,
+    /// Query slots by configured site (in the configuration's order).
+    slots: Vec<Arc<Semaphore>>,
+    /// Which site each slot is, and the slots per site: a reload keeps a site's
+    /// semaphore (and the queries holding it) when neither changed.
+    slot_sites: Vec<String>,
+    slots_per_site: usize,
+}
+
+/// Refused credentials per client address.
+struct Throttle {
+    per_minute: u32,
     key: [u8; 32],
     failures: Option<DefaultKeyedRateLimiter<u64>>,
     /// Addresses whose quota is used up, and until when.
     blocked: Mutex<HashMap<u64, Instant>>,
-    slots: Vec<Arc<Semaphore>>,
 }
 
 impl Limits {
-    /// Limits for `sites` sites.
-    pub fn new(config: &StatsConfig, sites: usize) -> Limits {
+    /// Limits for the configured sites `sites` (ids, in order).
+    pub fn new(config: &StatsConfig, sites: &[&str]) -> Limits {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
+        let per_site = config.max_queries_per_site.max(1);
         Limits {
-            key,
-            failures: NonZeroU32::new(config.failed_auth_per_minute)
-                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
-            blocked: Mutex::new(HashMap::new()),
-            slots: (0..sites)
-                .map(|_| Arc::new(Semaphore::new(config.max_queries_per_site.max(1))))
+            throttle: Arc::new(Throttle {
+                per_minute: config.failed_auth_per_minute,
+                key,
+                failures: NonZeroU32::new(config.failed_auth_per_minute)
+                    .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+                blocked: Mutex::new(HashMap::new()),
+            }),
+            slots: sites
+                .iter()
+                .map(|_| Arc::new(Semaphore::new(per_site)))
                 .collect(),
+            slot_sites: sites.iter().map(|s| s.to_string()).collect(),
+            slots_per_site: per_site,
         }
+    }
+
+    /// The limits after a configuration reload, keeping what did not change.
+    pub fn next(&self, config: &StatsConfig, sites: &[&str]) -> Limits {
+        let mut fresh = Limits::new(config, sites);
+        if fresh.throttle.per_minute == self.throttle.per_minute {
+            fresh.throttle = self.throttle.clone();
+        }
+        if fresh.slots_per_site == self.slots_per_site {
+            for (slot, id) in fresh.slots.iter_mut().zip(sites) {
+                if let Some(at) = self.slot_sites.iter().position(|s| s == id) {
+                    *slot = self.slots[at].clone();
+                }
+            }
+        }
+        fresh
     }
 
     /// The throttle's key of a client: its whole address (not the ingest
     /// limiter's network), hashed under this process's key.
     fn client_key(&self, ip: IpAddr) -> u64 {
-        ClientPrefix::new(32, 128).key(&self.key, ip)
+        ClientPrefix::new(32, 128).key(&self.throttle.key, ip)
     }
 
     /// `429` while the client's quota of refused credentials is used up.
     pub fn admit(&self, client: IpAddr) -> Result<(), HttpError> {
-        if self.failures.is_none() {
+        if self.throttle.failures.is_none() {
             return Ok(());
         }
         let key = self.client_key(client);
         let now = Instant::now();
-        let Ok(mut blocked) = self.blocked.lock() else {
+        let Ok(mut blocked) = self.throttle.blocked.lock() else {
             return Ok(());
         };
         match blocked.get(&key) {
@@ -94,12 +130,12 @@ impl Limits {
     /// Counts a refused credential; `Some(429)` when it used up the quota (the
     /// answer instead of the `401`).
     pub fn refused(&self, client: IpAddr) -> Option<HttpError> {
-        let limiter = self.failures.as_ref()?;
+        let limiter = self.throttle.failures.as_ref()?;
         let key = self.client_key(client);
         let not_until = limiter.check_key(&key).err()?;
         let wait = not_until.wait_time_from(limiter.clock().now());
         let now = Instant::now();
-        if let Ok(mut blocked) = self.blocked.lock() {
+        if let Ok(mut blocked) = self.throttle.blocked.lock() {
             if blocked.len() >= SWEEP_AT {
                 blocked.retain(|_, until| *until > now);
                 limiter.retain_recent();
@@ -147,7 +183,7 @@ mod tests {
 
     #[test]
     fn refused_credentials_block_only_their_address() {
-        let l = Limits::new(&config(3, 1), 1);
+        let l = Limits::new(&config(3, 1), &["a"]);
         let a: IpAddr = "81.2.69.142".parse().unwrap();
         let b: IpAddr = "216.160.83.56".parse().unwrap();
         for _ in 0..3 {
@@ -161,13 +197,13 @@ mod tests {
             matches!(blocked, HttpError::TooManyRequests { retry_after, .. } if retry_after >= 1)
         );
         assert!(l.admit(b).is_ok(), "another address is not affected");
-        let off = Limits::new(&config(0, 1), 1);
+        let off = Limits::new(&config(0, 1), &["a"]);
         assert!((0..100).all(|_| off.refused(a).is_none() && off.admit(a).is_ok()));
     }
 
     #[tokio::test]
     async fn a_full_site_answers_503() {
-        let l = Limits::new(&config(0, 2), 2);
+        let l = Limits::new(&config(0, 2), &["a", "b"]);
         let _one = l.slot(0).await.unwrap();
         let _two = l.slot(0).await.unwrap();
         assert!(l.slot(1).await.is_ok(), "other sites have their own slots");

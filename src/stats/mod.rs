@@ -26,6 +26,7 @@ use hyper::body::Incoming;
 
 use crate::config::Config;
 use crate::http::response::{self, Body};
+use crate::reload::Loaded;
 use crate::AppState;
 
 pub mod auth;
@@ -65,12 +66,23 @@ pub struct Stats {
 impl Stats {
     /// Builds the query side from validated configuration.
     pub fn new(config: &Config) -> Stats {
+        Stats::build(config, |ids| limits::Limits::new(&config.stats, ids))
+    }
+
+    /// The query side of a reloaded configuration: new keys, the same throttle
+    /// and query slots where their settings did not change.
+    pub fn next(&self, config: &Config) -> Stats {
+        Stats::build(config, |ids| self.limits.next(&config.stats, ids))
+    }
+
+    fn build(config: &Config, limits: impl FnOnce(&[&str]) -> limits::Limits) -> Stats {
         let timeout = config.stats.query_timeout_secs;
+        let ids: Vec<&str> = config.sites.iter().map(|s| s.id.as_str()).collect();
         Stats {
             client: crate::sink::schema::client(&config.clickhouse)
                 .with_setting("max_execution_time", timeout.to_string()),
             keys: auth::Keys::new(config),
-            limits: limits::Limits::new(&config.stats, config.sites.len()),
+            limits: limits(&ids),
             deadline: Duration::from_secs(timeout + 5) + limits::SLOT_WAIT,
         }
     }
@@ -96,7 +108,8 @@ pub async fn handle(state: &AppState, client: IpAddr, req: Request<Incoming>) ->
         }
         return dashboard::serve(state, &req);
     }
-    let origin = auth::allowed_origin(&state.config, req.headers()).cloned();
+    let live = state.loaded();
+    let origin = auth::allowed_origin(&live.config, req.headers()).cloned();
     let resp = match *req.method() {
         Method::OPTIONS => {
             let mut r = response::empty(StatusCode::NO_CONTENT);
@@ -107,8 +120,8 @@ pub async fn handle(state: &AppState, client: IpAddr, req: Request<Incoming>) ->
         Method::GET | Method::HEAD => {
             let query = req.uri().query().unwrap_or("");
             let endpoint = path.trim_start_matches("/api/v1/");
-            let work = api(state, client, endpoint, query, req.headers());
-            match tokio::time::timeout(state.stats.deadline, work).await {
+            let work = api(state, &live, client, endpoint, query, req.headers());
+            match tokio::time::timeout(live.stats.deadline, work).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => e.to_json(),
                 Err(_) => HttpError::unavailable("ClickHouse did not answer in time").to_json(),
@@ -143,6 +156,7 @@ pub const ENDPOINTS: [&str; 8] = [
 /// same final JSON answer; errors are always JSON.
 async fn api(
     state: &AppState,
+    live: &Loaded,
     client: IpAddr,
     endpoint: &str,
     query: &str,
@@ -159,15 +173,12 @@ async fn api(
         ));
     }
     let site_id = params.required("site")?.to_string();
-    let limits = &state.stats.limits;
+    let limits = &live.stats.limits;
     limits.admit(client)?;
-    let idx = state.config.sites.iter().position(|s| s.id == site_id);
+    let idx = live.config.sites.iter().position(|s| s.id == site_id);
     let admitted = match idx {
-        Some(idx) => share::admit(state, idx, endpoint, headers, &mut params).await,
-        None => Err(state
-            .stats
-            .keys
-            .refuse_unknown(headers, params.get("share"))),
+        Some(idx) => share::admit(state, live, idx, endpoint, headers, &mut params).await,
+        None => Err(live.stats.keys.refuse_unknown(headers, params.get("share"))),
     };
     let grant = match admitted {
         Err(e @ (HttpError::Unauthorized | HttpError::ShareLink(_))) => {
@@ -182,10 +193,11 @@ async fn api(
     let format = export::negotiate(endpoint, &params, headers)?;
     let ctx = handlers::Ctx {
         state,
+        live,
         idx,
-        site: &state.config.sites[idx],
+        site: &live.config.sites[idx],
         params: &params,
-        conv: state.pipeline.aggregator.conversions(idx as u32),
+        conv: &live.conv[idx],
     };
     let mut body = match endpoint {
         "aggregate" => handlers::aggregate(&ctx).await?,

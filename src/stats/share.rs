@@ -48,6 +48,7 @@ use crate::clock::format_day;
 use crate::config::SiteConfig;
 use crate::http::HttpError;
 use crate::model::Dim;
+use crate::reload::Loaded;
 use crate::AppState;
 
 /// Key derivation context of the MAC key (blake3 `derive_key`).
@@ -351,23 +352,24 @@ pub struct Grant {
 /// the site's keys. `Ok(None)`: authorised by a key or a public dashboard.
 pub async fn admit(
     state: &AppState,
+    live: &Loaded,
     idx: usize,
     endpoint: &str,
     headers: &http::HeaderMap,
     params: &mut Params,
 ) -> Result<Option<Grant>, HttpError> {
-    let keys = &state.stats.keys;
+    let keys = &live.stats.keys;
     let Some(token) = super::auth::share_token(headers, params.get("share")) else {
         keys.check(idx, headers)?;
         return Ok(None);
     };
-    let now = state.pipeline.privacy.clock().now_secs();
+    let now = state.pipeline.clock().now_secs();
     let link = keys.share_link(idx, token, now)?;
-    let site = &state.config.sites[idx];
+    let site = &live.config.sites[idx];
     let today =
         match link.window {
             Window::Last(_) => {
-                let day = super::query::today(&state.stats.client, &site.timezone, now).await?;
+                let day = super::query::today(&live.stats.client, &site.timezone, now).await?;
                 Some(params::parse_date(&day).map_err(|_| {
                     HttpError::Internal("ClickHouse answered no date for today".into())
                 })?)

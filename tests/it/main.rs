@@ -18,6 +18,7 @@ mod noise;
 mod pages;
 mod privacy_audit;
 mod proxy;
+mod reload;
 mod reports;
 mod retention;
 mod salt;

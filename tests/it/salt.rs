@@ -13,7 +13,7 @@ async fn a_visitor_across_midnight_counts_as_two_unlinkable_visitors() {
     let midnight = (today + 1) * DAY_SECS;
     let clock = Arc::new(ManualClock::at_ms((midnight - 10) * 1000));
     let veil = TestVeil::start_with_clock(config(&db), clock.clone()).await;
-    let salts = veil.running.state.pipeline.privacy.salts().clone();
+    let salts = veil.running.state.pipeline.rules().privacy.salts().clone();
 
     pixel(
         veil.addr,

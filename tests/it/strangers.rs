@@ -263,7 +263,8 @@ async fn a_site_with_all_query_slots_taken_answers_503() {
     let veil = TestVeil::start(c).await;
     let a = veil.addr;
     let auth = format!("Authorization: Bearer {KEY}\r\n");
-    let limits = &veil.running.state.stats.limits;
+    let loaded = veil.running.state.loaded();
+    let limits = &loaded.stats.limits;
     let held = [limits.slot(0).await.unwrap(), limits.slot(0).await.unwrap()];
     let r = get(a, "/api/v1/site?site=example.com", &auth).await;
     assert_eq!(r.status, 503, "{}", r.text());
