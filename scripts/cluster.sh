@@ -25,7 +25,7 @@
 #                           for VEIL_CLUSTER_PROFILE (scripts/test.sh) instead of
 #                           running cargo build
 #   VEIL_CLUSTER_ONLY       `test` runs only these scenarios (space-separated:
-#                           compare stats close move rolling sigterm sigkill
+#                           compare stats close equal move rolling sigterm sigkill
 #                           replica zookeeper shard reload audit; stats needs compare)
 # CARGO_TARGET_DIR is honoured. Exit status of `test`: 0 when every scenario met
 # its bound, 1 otherwise.
@@ -90,9 +90,14 @@ cluster_down() {
     local j i
     for ((j = 1; j <= 9; j++)); do cl_signal "veil$j" TERM 40; done
     cl_signal haproxy TERM 5
-    # The four servers at once: each takes a few seconds to stop.
-    for i in 1 2 3 4; do cl_signal "ch$i" TERM 30 & done
-    wait
+    # The four servers at once: each takes a few seconds to stop. (Only these
+    # jobs are waited for: the servers themselves are jobs of this shell too.)
+    local stops=()
+    for i in 1 2 3 4; do
+        cl_signal "ch$i" TERM 30 &
+        stops+=($!)
+    done
+    wait "${stops[@]}"
     cl_signal zk TERM 10
     say "cluster down (data kept in $CL)"
 }
@@ -312,6 +317,29 @@ scenario_close() {
     fi
 }
 
+# Two different batches with equal cells (a quiet site's count-only pageview of
+# the same page in the same hour), on the same shard: both stored. A replicated
+# table drops a block equal to a recent one, which must only ever be a retry.
+scenario_equal() {
+    say "check: two equal batches on one shard are both stored"
+    # A future day: no day close moves it meanwhile.
+    local day=2030-03-01 b got
+    # Batch ids 3001 and 3003: the same shard (sharding key: batch id).
+    for b in 3001 3003; do
+        curl -sS --fail-with-body "$CL_CH_LB_URL/?database=$CL_DB&insert_distributed_sync=1" --data-binary \
+            "INSERT INTO aggregates_in (date, zone, hour, site, dim, value, batch, hits, pageviews, visitors) VALUES
+             ('$day', 'UTC', '$day 09:00:00', 'move', 'page', '/', $b, 1, 1, [])" >/dev/null
+    done
+    got="$(sql "SELECT sumMerge(pageviews) FROM open_aggregates WHERE date = '$day' AND site = 'move' AND dim = 'page'")"
+    got="${got:-0} $(sql "SELECT count() FROM batches WHERE date = '$day'")"
+    if [[ "$got" == "2 2" ]]; then
+        ROWS+=("| equal batches | 2 | 2 | 0 | | two batches with the same cell on one shard: pageviews 2, batch ids 2 | ok |")
+    else
+        ROWS+=("| equal batches | 2 | ${got%% *} | | | pageviews, batch ids stored: $got (a replicated table took one for a repeat of the other) | FAIL |")
+        FAILED+=("equal batches")
+    fi
+}
+
 scenario_sigterm() {
     say "scenario: SIGTERM veil2 under load"
     under_load sigterm "$VEIL_CLUSTER_LOAD_SECS" cl_signal veil2 TERM 40
@@ -508,7 +536,7 @@ probe_hits() {
         for ((i = 1; i <= n; i++)); do
             code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
                 -A "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0" \
-                -H "X-Forwarded-For: 198.51.100.$((j * 40 + i))" -H "Sec-Fetch-Mode: no-cors" \
+                -H "X-Forwarded-For: 198.51.100.$((j * 40 + i))" -H "Accept-Language: en" -H "Sec-Fetch-Mode: no-cors" \
                 "$(cl_veil_url "$j")/p.gif?s=$site&u=https%3A%2F%2F$site.example%2F$tag&w=1280")" || true
             [[ "$code" == 200 ]] && ok=$((ok + 1))
         done
@@ -576,7 +604,9 @@ scenario_reload() {
     old_after="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY" "$CL_LB_URL/api/v1/aggregate?site=keyed&from=$day&to=$day")"
     new_after="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY_NEW" "$CL_LB_URL/api/v1/aggregate?site=keyed&from=$day&to=$day")"
     sleep $((VEIL_CLUSTER_FLUSH_MS / 1000 + 3))
-    fresh_pv="$(sql "SELECT sumMerge(pageviews) FROM open_aggregates WHERE site = 'fresh' AND dim = 'total'")"
+    # Every accepted hit has its decision counted (eu-strict without consent: the
+    # anonymous count only).
+    fresh_pv="$(sql "SELECT sumMerge(hits) FROM open_aggregates WHERE site = 'fresh' AND dim = 'decision'")"
     # eu-strict without consent: anonymous counts only; us-opt-out: collected.
     decisions="$(sql "SELECT sumMergeIf(hits, value = 'anonymous'), sumMergeIf(hits, value != 'anonymous')
         FROM open_aggregates WHERE site = 'reload' AND dim = 'decision' FORMAT TSV" | tr '\t' ' ')"
@@ -586,7 +616,21 @@ scenario_reload() {
     [[ "$before_anon" == "$want" && "$after_ok" == "$want" && "$decisions" == "$want $want" ]] ||
         bad+="site reload: decisions anonymous / collected $decisions, want $want $want; "
     [[ "$code_old" == 200 && "$old_after" == 401 && "$new_after" == 200 ]] || bad+="stats API key: old $code_old then $old_after, new $new_after; "
-    local note="generation ${gen0[*]} -> ${gen1[*]}; site fresh $fresh_pv of $want stored; reload decisions anonymous / collected $decisions; old key $code_old -> $old_after, new key $new_after"
+    # An invalid file on veil1: refused, the running configuration stays.
+    local good="$CL/veil1/veil.toml" url1 failed gen_bad code_bad
+    url1="$(cl_veil_url 1)"
+    cp "$good" "$OUT/veil1.toml.good"
+    printf '\n[[sites]]\nid = "broken"\nconsent = { preset = "lax" }\n' >>"$good"
+    kill -HUP "$(cl_pid veil1)"
+    local deadline=$((SECONDS + 10))
+    until (($(metric "$url1" veil_config_reloads_failed_total || echo 0) > 0)) || ((SECONDS >= deadline)); do sleep 0.2; done
+    failed="$(metric "$url1" veil_config_reloads_failed_total)" gen_bad="$(metric "$url1" veil_config_generation)"
+    code_bad="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CL_API_KEY_NEW" "$url1/api/v1/aggregate?site=keyed&from=$day&to=$day")"
+    cp "$OUT/veil1.toml.good" "$good"
+    kill -HUP "$(cl_pid veil1)"
+    [[ "${failed:-0}" -ge 1 && "$gen_bad" == "${gen1[0]}" && "$code_bad" == 200 ]] ||
+        bad+="invalid file on veil1: failed reloads ${failed:-?}, generation ${gen1[0]} -> $gen_bad, new key $code_bad; "
+    local note="generation ${gen0[*]} -> ${gen1[*]}; an invalid file refused (veil1: $failed failed, generation stays $gen_bad); site fresh $fresh_pv of $want stored; reload decisions anonymous / collected $decisions; old key $code_old -> $old_after, new key $new_after"
     if [[ -z "$bad" ]]; then
         ROWS+=("| config reload checks | | | | | $note | ok |")
     else
@@ -611,7 +655,7 @@ cluster_test() {
     cluster_up
     local up_secs=$((SECONDS - started)) build_secs=$BUILD_SECS
     local s t secs=""
-    for s in compare stats close move rolling sigterm sigkill replica zookeeper shard reload audit; do
+    for s in compare stats close equal move rolling sigterm sigkill replica zookeeper shard reload audit; do
         if [[ -n "$VEIL_CLUSTER_ONLY" && " $VEIL_CLUSTER_ONLY " != *" $s "* ]]; then continue; fi
         t=$SECONDS
         "scenario_$s"
