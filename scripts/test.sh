@@ -259,6 +259,7 @@ EOF_SITE
     ch "DROP DATABASE IF EXISTS $db" || die "cannot drop $db"
 )
 step "veil audit after an end-to-end run" audit_deployment
+
 # cluster_test — `scripts/cluster.sh test` (README "Cluster"): ZooKeeper, four
 # ClickHouse servers (2 shards x 2 replicas), three veil nodes and HAProxy, each
 # on its own ports (29100 and up; the suite's server on $VEIL_CH_HTTP_PORT is left
@@ -274,10 +275,11 @@ cluster_test() {
         cargo build --quiet -p veil -p veil-bench
     fi
     VEIL_CLUSTER_PROFILE=debug VEIL_CLUSTER_BUILD=0 \
-        VEIL_CLUSTER_REQUESTS="${VEIL_CLUSTER_REQUESTS:-9000}" \
-        VEIL_CLUSTER_LOAD_SECS="${VEIL_CLUSTER_LOAD_SECS:-12}" \
-        VEIL_CLUSTER_SHARD_SECS="${VEIL_CLUSTER_SHARD_SECS:-12}" \
-        VEIL_CLUSTER_ROLL_REQUESTS="${VEIL_CLUSTER_ROLL_REQUESTS:-10000}" \
+        VEIL_CLUSTER_REQUESTS="${VEIL_CLUSTER_REQUESTS:-6000}" \
+        VEIL_CLUSTER_LOAD_SECS="${VEIL_CLUSTER_LOAD_SECS:-10}" \
+        VEIL_CLUSTER_SHARD_SECS="${VEIL_CLUSTER_SHARD_SECS:-10}" \
+        VEIL_CLUSTER_ROLL_REQUESTS="${VEIL_CLUSTER_ROLL_REQUESTS:-8000}" \
+        VEIL_CLUSTER_KILL_CHECK_SECS="${VEIL_CLUSTER_KILL_CHECK_SECS:-6}" \
         bash scripts/cluster.sh test
 }
 step "cluster: ZooKeeper, 2 x 2 ClickHouse, 3 veil nodes, HAProxy (scripts/cluster.sh test)" cluster_test
