@@ -85,7 +85,21 @@ pub(super) async fn partition_check(
         .filter(|p| p.table == "batches" && p.day < batches_allowed)
         .count();
     let name = "retention partitions";
+    let old_batches_warning = || {
+        Check::new(
+            Status::Warn,
+            name,
+            format!(
+                "{old_batches} batches partition(s) older than {} days + 1: run `veil retention`",
+                retention::BATCHES_RETENTION_DAYS
+            ),
+        )
+    };
     let Some(oldest) = aggregates.iter().map(|p| p.day).min() else {
+        // Old batch ids are worth the warning before any day is closed, too.
+        if old_batches > 0 {
+            return Ok(old_batches_warning());
+        }
         return Ok(Check::new(Status::Ok, name, "no closed day stored yet"));
     };
     let expired = aggregates.iter().filter(|p| p.day < oldest_allowed).count();
@@ -100,14 +114,7 @@ pub(super) async fn partition_check(
         ));
     }
     if old_batches > 0 {
-        return Ok(Check::new(
-            Status::Warn,
-            name,
-            format!(
-                "{old_batches} batches partition(s) older than {} days + 1: run `veil retention`",
-                retention::BATCHES_RETENTION_DAYS
-            ),
-        ));
+        return Ok(old_batches_warning());
     }
     Ok(Check::new(
         Status::Ok,
