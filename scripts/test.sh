@@ -4,8 +4,10 @@
 # ports), then: cargo fmt --check, cargo clippy -D warnings, cargo test (all of
 # the workspace: veil and the veil-bench tools), veil's SQL replayed on the
 # current ClickHouse engine (PyPI chdb-core) against 18.16, `veil audit` of
-# a deployment fed through `veil serve`, the dashboard in headless Chromium,
-# and the stats API against its OpenAPI document with schemathesis (PyPI).
+# a deployment fed through `veil serve`, the cluster test (scripts/cluster.sh
+# test: ZooKeeper, 2 x 2 ClickHouse, 3 veil nodes, HAProxy, faults and loss
+# checks), the dashboard in headless Chromium, and the stats API against its
+# OpenAPI document with schemathesis (PyPI).
 # Stops at the first failure with a non-zero exit. ClickHouse is stopped at
 # the end only if this script started it.
 #
@@ -13,7 +15,9 @@
 #   VEIL_DATA_DIR, VEIL_CH_HTTP_PORT, VEIL_CH_TCP_PORT, VEIL_CH_INTERSERVER_PORT,
 #   VEIL_CH_MAX_MEMORY, VEIL_CH_START_TIMEOUT, VEIL_CH_LOG_TAIL   see scripts/lib.sh
 #   CI=true   on failure, also print ClickHouse's recent errors
-# Installs for the tests: HAProxy (tests/it/proxy.rs; skipped without it unless CI=true).
+# Installs for the tests: HAProxy (tests/it/proxy.rs; skipped without it unless
+# CI=true), ZooKeeper (the cluster test).
+#   VEIL_CLUSTER_*   passed on to scripts/cluster.sh (see there)
 # Passed to the tests:
 #   VEIL_TEST_CLICKHOUSE_URL=http://127.0.0.1:$VEIL_CH_HTTP_PORT
 #   VEIL_TEST_GEO_DIR=$VEIL_DATA_DIR/geo
@@ -255,6 +259,30 @@ EOF_SITE
     ch "DROP DATABASE IF EXISTS $db" || die "cannot drop $db"
 )
 step "veil audit after an end-to-end run" audit_deployment
+
+# cluster_test — `scripts/cluster.sh test` (README "Cluster"): ZooKeeper, four
+# ClickHouse servers (2 shards x 2 replicas), three veil nodes and HAProxy, each
+# on its own ports (29100 and up; the suite's server on $VEIL_CH_HTTP_PORT is left
+# alone), every scenario with its exact loss check; a failed scenario fails the
+# step. Runs the debug binaries the steps above built (cargo test, cargo run),
+# without another cargo build, and with shorter loads than the script's
+# defaults: under 5 minutes on 2 cores (README "Cluster").
+cluster_test() {
+    ensure_apt_packages zookeeper python3
+    ensure_haproxy
+    local bin="${CARGO_TARGET_DIR:-$VEIL_ROOT/target}/debug"
+    if [[ ! -x "$bin/veil" || ! -x "$bin/veil-bench" ]]; then
+        cargo build --quiet -p veil -p veil-bench
+    fi
+    VEIL_CLUSTER_PROFILE=debug VEIL_CLUSTER_BUILD=0 \
+        VEIL_CLUSTER_REQUESTS="${VEIL_CLUSTER_REQUESTS:-6000}" \
+        VEIL_CLUSTER_LOAD_SECS="${VEIL_CLUSTER_LOAD_SECS:-10}" \
+        VEIL_CLUSTER_SHARD_SECS="${VEIL_CLUSTER_SHARD_SECS:-10}" \
+        VEIL_CLUSTER_ROLL_REQUESTS="${VEIL_CLUSTER_ROLL_REQUESTS:-8000}" \
+        VEIL_CLUSTER_KILL_CHECK_SECS="${VEIL_CLUSTER_KILL_CHECK_SECS:-6}" \
+        bash scripts/cluster.sh test
+}
+step "cluster: ZooKeeper, 2 x 2 ClickHouse, 3 veil nodes, HAProxy (scripts/cluster.sh test)" cluster_test
 step "dashboard in headless Chromium (node --test)" scripts/dashboard-test.sh
 step "stats API against its OpenAPI document (schemathesis)" bash scripts/schemathesis.sh
 

@@ -31,8 +31,9 @@ use clickhouse::Client;
 use serde::Deserialize;
 
 use crate::clock::{day_of, format_day, Clock};
-use crate::config::{Config, RetentionConfig};
+use crate::config::{ClickHouseConfig, Config, RetentionConfig};
 use crate::model::DataClass;
+use crate::sink::cluster::Layout;
 
 /// The tables of finalised days, partitioned by local date: retention drops their
 /// partitions and deletes their rows per data class. (`open_aggregates` holds only
@@ -205,19 +206,54 @@ struct Count {
     n: u64,
 }
 
-/// Active partitions of `daily`, `hourly` and `batches` in veil's database, with their
-/// day (partitions whose id is not a day are skipped).
-pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, RetentionError> {
-    let rows = client
-        .query(
-            "SELECT table, partition_id, toUInt32(min(min_date)) AS day, \
-             toUInt64(uniqExact(min_date) + uniqExact(max_date)) AS days, sum(rows) AS rows \
-             FROM system.parts WHERE database = currentDatabase() AND active \
-             AND table IN ('daily', 'hourly', 'late_daily', 'late_hourly', 'batches', 'batches_local') \
-             GROUP BY table, partition_id ORDER BY table, day",
-        )
-        .fetch_all::<PartRow>()
-        .await?;
+/// The partition listing of the tables of finalised days and of the batch ids.
+/// `{from}` is `system.parts` on one server, or the `cluster()` table function
+/// over it; `{tables}` the table names, and `{db}` the database (bound, since
+/// `currentDatabase()` of a remote server is not the client's database).
+const PARTS_SQL: &str = "SELECT table, partition_id, toUInt32(min(min_date)) AS day, \
+     toUInt64(uniqExact(min_date) + uniqExact(max_date)) AS days, sum(rows) AS rows \
+     FROM {from} WHERE database = ? AND active AND table IN ({tables}) \
+     GROUP BY table, partition_id ORDER BY table, day";
+
+/// Active partitions of `daily`, `hourly`, `late_*` and `batches` in veil's
+/// database, with their day (partitions whose id is not a day are skipped).
+///
+/// On a cluster the day tables are replicated on every server, so the server the
+/// client reaches lists them all; the batch ids are sharded (`batches_local`), so
+/// one server knows only its own shard's partitions, and they are listed with
+/// `cluster(<name>, system, parts)`, which asks one replica of every shard.
+pub async fn partitions(
+    client: &Client,
+    cfg: &ClickHouseConfig,
+) -> Result<Vec<DroppedPartition>, RetentionError> {
+    let db = cfg.database.as_str();
+    let rows = match Layout::of(cfg) {
+        Layout::Single => {
+            let sql = PARTS_SQL.replace("{from}", "system.parts").replace(
+                "{tables}",
+                "'daily', 'hourly', 'late_daily', 'late_hourly', 'batches'",
+            );
+            client.query(&sql).bind(db).fetch_all::<PartRow>().await?
+        }
+        Layout::Cluster(cluster) => {
+            let local = PARTS_SQL
+                .replace("{from}", "system.parts")
+                .replace("{tables}", "'daily', 'hourly', 'late_daily', 'late_hourly'");
+            let mut rows = client.query(&local).bind(db).fetch_all::<PartRow>().await?;
+            let sharded = PARTS_SQL
+                .replace("{from}", "cluster(?, system, parts)")
+                .replace("{tables}", "'batches_local'");
+            rows.extend(
+                client
+                    .query(&sharded)
+                    .bind(cluster.as_str())
+                    .bind(db)
+                    .fetch_all::<PartRow>()
+                    .await?,
+            );
+            rows
+        }
+    };
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         // On a cluster, `batches` is the `Distributed` over `batches_local`.
@@ -233,6 +269,8 @@ pub async fn partitions(client: &Client) -> Result<Vec<DroppedPartition>, Retent
         // Every table here is partitioned by a date (alone, or with the zone):
         // a partition holds one day, which `min_date` = `max_date` gives on 18.16
         // and on current releases alike (partition ids of (date, zone) are hashes).
+        // On a cluster the shards' partitions of one day have the same id and are
+        // one entry here.
         if r.days == 2 {
             out.push(DroppedPartition {
                 table,
@@ -290,7 +328,8 @@ async fn run_once(
     let aggregates_keep_from = report.aggregates_keep_from();
     let batches_keep_from = today.saturating_sub(BATCHES_RETENTION_DAYS);
 
-    for p in partitions(client).await? {
+    let layout = Layout::of(&config.clickhouse);
+    for p in partitions(client, &config.clickhouse).await? {
         let keep_from = if DAY_TABLES.contains(&p.table) {
             aggregates_keep_from
         } else {
@@ -302,11 +341,13 @@ async fn run_once(
         if !dry_run {
             // The table name comes from the whitelist above, never from input.
             // On a cluster `batches` is sharded: its partition goes on every shard
-            // (the others' partitions of the same day have the same id).
+            // (the shards' partitions of one day have the same id; a shard without
+            // it drops nothing). The day tables are replicated everywhere: a drop on
+            // one server reaches every replica.
             let alter = if DAY_TABLES.contains(&p.table) {
                 format!("ALTER TABLE {}", p.table)
             } else {
-                crate::sink::cluster::Layout::of(&config.clickhouse).alter_sharded(p.table)
+                layout.alter_sharded(p.table)
             };
             let sql = format!("{alter} DROP PARTITION ID ?");
             client

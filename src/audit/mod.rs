@@ -5,6 +5,12 @@
 //! so an operator (or CI) can show that the promises hold — and notice when someone
 //! added a table, a column or a setting that breaks them:
 //!
+//! On a cluster (`clickhouse.cluster`) the sharded tables are checked by their
+//! role: the `Distributed` table under the code's name must point at the
+//! shards' `*_local` table, which must be what the name promises on one server;
+//! their content is read through the `Distributed` table, so every shard is
+//! scanned, and retention partitions of `batches` are listed on every shard.
+//!
 //! - **schema**: every table and view of veil's database has no column that could
 //!   hold an address (IPv4/IPv6 types, `FixedString(4|16)`, integers named like an
 //!   IP) and no text column named like an IP, a User-Agent, a cookie or a URL query;
@@ -27,10 +33,12 @@
 //! hold the checks above; this file holds the report types and [`run_with`], which
 //! puts the checks in report order.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::clock::{day_of, format_day, Clock, SystemClock};
 use crate::config::Config;
+use crate::sink::cluster::Layout;
 
 mod config;
 mod content;
@@ -44,7 +52,7 @@ use self::content::content_check;
 use self::retention::{
     partition_check, pending_deletions, retention_job_check, site_check, sketch_check,
 };
-use self::schema::{load_tables, scannable, schema_version_check, table_checks};
+use self::schema::{load_tables, rule_name, scannable, schema_version_check, table_checks, Table};
 
 /// Rows read per table when scanning text columns, unless told otherwise: small
 /// tables are scanned whole, big ones sampled.
@@ -182,6 +190,21 @@ pub enum AuditError {
     Retention(#[from] crate::retention::RetentionError),
 }
 
+/// What the content scan reads for a stored table: the table itself, or on a
+/// cluster, for a shard's `X_local` of a sharded table, the `Distributed` `X` over
+/// every shard (the local table holds only the shard of the server the audit
+/// reached). The columns are the same.
+fn scan_target(tables: &BTreeMap<String, Table>, t: &Table, cluster: bool) -> Table {
+    let base = rule_name(&t.name);
+    match tables.get(base) {
+        Some(d) if cluster && base != t.name && d.engine == "Distributed" => Table {
+            name: d.name.clone(),
+            ..t.clone()
+        },
+        _ => t.clone(),
+    }
+}
+
 /// Runs every check with the default options, for today (UTC).
 pub async fn run(config: &Config) -> Result<AuditReport, AuditError> {
     run_with(config, &AuditOptions::default()).await
@@ -195,9 +218,12 @@ pub async fn run_with(config: &Config, opts: &AuditOptions) -> Result<AuditRepor
     let mut checks = Vec::new();
 
     checks.push(schema_version_check(&client, &tables).await?);
-    checks.extend(table_checks(&tables));
+    let cluster = matches!(Layout::of(&config.clickhouse), Layout::Cluster(_));
+    checks.extend(table_checks(&tables, cluster));
     for t in tables.values().filter(|t| scannable(&t.engine)) {
-        checks.push(content_check(&client, t, opts.sample_rows).await?);
+        checks.push(
+            content_check(&client, &scan_target(&tables, t, cluster), opts.sample_rows).await?,
+        );
     }
     let has = |name: &str| tables.contains_key(name);
     if has("daily") {

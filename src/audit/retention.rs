@@ -77,7 +77,7 @@ pub(super) async fn partition_check(
 ) -> Result<Check, AuditError> {
     let limit = retention::partition_days(config);
     let oldest_allowed = today.saturating_sub(limit + 1);
-    let parts = retention::partitions(client).await?;
+    let parts = retention::partitions(client, &config.clickhouse).await?;
     let aggregates: Vec<_> = parts.iter().filter(|p| p.table == "daily").collect();
     let batches_allowed = today.saturating_sub(retention::BATCHES_RETENTION_DAYS + 1);
     let old_batches = parts
@@ -85,7 +85,21 @@ pub(super) async fn partition_check(
         .filter(|p| p.table == "batches" && p.day < batches_allowed)
         .count();
     let name = "retention partitions";
+    let old_batches_warning = || {
+        Check::new(
+            Status::Warn,
+            name,
+            format!(
+                "{old_batches} batches partition(s) older than {} days + 1: run `veil retention`",
+                retention::BATCHES_RETENTION_DAYS
+            ),
+        )
+    };
     let Some(oldest) = aggregates.iter().map(|p| p.day).min() else {
+        // Old batch ids are worth the warning before any day is closed, too.
+        if old_batches > 0 {
+            return Ok(old_batches_warning());
+        }
         return Ok(Check::new(Status::Ok, name, "no closed day stored yet"));
     };
     let expired = aggregates.iter().filter(|p| p.day < oldest_allowed).count();
@@ -100,14 +114,7 @@ pub(super) async fn partition_check(
         ));
     }
     if old_batches > 0 {
-        return Ok(Check::new(
-            Status::Warn,
-            name,
-            format!(
-                "{old_batches} batches partition(s) older than {} days + 1: run `veil retention`",
-                retention::BATCHES_RETENTION_DAYS
-            ),
-        ));
+        return Ok(old_batches_warning());
     }
     Ok(Check::new(
         Status::Ok,

@@ -13,6 +13,8 @@ use super::{AuditError, Check, Status};
 pub(super) struct Table {
     pub(super) name: String,
     pub(super) engine: String,
+    /// The engine with its arguments (`Distributed(veil, veil, batches_local)`).
+    pub(super) engine_full: String,
     pub(super) columns: Vec<Column>,
 }
 
@@ -27,6 +29,7 @@ pub(super) struct Column {
 struct TableRow {
     name: String,
     engine: String,
+    engine_full: String,
 }
 
 #[derive(Deserialize, clickhouse::Row)]
@@ -39,7 +42,9 @@ struct ColumnRow {
 
 pub(super) async fn load_tables(client: &Client) -> Result<BTreeMap<String, Table>, AuditError> {
     let mut tables: BTreeMap<String, Table> = client
-        .query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()")
+        .query(
+            "SELECT name, engine, engine_full FROM system.tables WHERE database = currentDatabase()",
+        )
         .fetch_all::<TableRow>()
         .await?
         .into_iter()
@@ -47,6 +52,7 @@ pub(super) async fn load_tables(client: &Client) -> Result<BTreeMap<String, Tabl
             let table = Table {
                 name: t.name.clone(),
                 engine: t.engine,
+                engine_full: t.engine_full,
                 columns: Vec::new(),
             };
             (t.name, table)
@@ -271,6 +277,14 @@ const VEIL_TABLES: &[(&str, &str)] = &[
         "closed days: plain counters per (site, dim, hour, value), visitors as a count",
     ),
     (
+        "late_daily",
+        "additions to closed days from late batches: plain counters per (site, dim, day, value, part)",
+    ),
+    (
+        "late_hourly",
+        "additions to closed days from late batches: plain counters per (site, dim, hour, value, part)",
+    ),
+    (
         "day_close",
         "the ledger of closed days (site, date, zone, state)",
     ),
@@ -286,15 +300,50 @@ const VEIL_TABLES: &[(&str, &str)] = &[
     ("schema_migrations", "applied migrations"),
 ];
 
+/// The sharded tables of a cluster (`clickhouse.cluster`, `sql/cluster/`): under
+/// the name the code uses a `Distributed` table, which stores nothing, over each
+/// server's `<name>_local`, which holds that shard's rows (or, for
+/// `aggregates_in_local`, is the Null table the views read). The rules of the
+/// name apply to the local table; the `Distributed` one must point at it.
+pub(super) const SHARDED: [&str; 3] = ["aggregates_in", "open_aggregates", "batches"];
+
+/// The local tables behind [`SHARDED`], with what each must be.
+const CLUSTER_LOCAL_TABLES: &[(&str, &str)] = &[
+    (
+        "aggregates_in_local",
+        "this server's end of aggregates_in: inserts pass through to the views, nothing is stored",
+    ),
+    (
+        "open_aggregates_local",
+        "this shard's open day(s): counters and visitor sketches per (site, dim, hour, value)",
+    ),
+    (
+        "batches_local",
+        "this shard's batch ids of recent inserts (date, batch, rows), for idempotent retries",
+    ),
+];
+
+/// The code's name of a cluster table whose rules apply to `name`: `X` for
+/// `X_local` of a [`SHARDED`] table, else `name` itself.
+pub(super) fn rule_name(name: &str) -> &str {
+    name.strip_suffix("_local")
+        .filter(|base| SHARDED.contains(base))
+        .unwrap_or(name)
+}
+
 /// Columns of `open_aggregates` that are keys rather than aggregate states.
 const AGGREGATE_KEYS: &[&str] = &["date", "zone", "hour", "site", "dim", "value"];
 
 /// Columns of `daily`/`hourly` that are keys rather than counters.
 const COUNTER_KEYS: &[&str] = &["date", "zone", "hour", "site", "dim", "value", "part"];
 
-pub(super) fn table_checks(tables: &BTreeMap<String, Table>) -> Vec<Check> {
+/// One check per table, and a failure per table `veil migrate` creates that is
+/// missing. `cluster`: the database holds the cluster schema (`sql/cluster/`),
+/// whose sharded tables are checked as [`SHARDED`] says.
+pub(super) fn table_checks(tables: &BTreeMap<String, Table>, cluster: bool) -> Vec<Check> {
     let mut out = Vec::new();
-    for (name, _) in VEIL_TABLES {
+    let locals = if cluster { CLUSTER_LOCAL_TABLES } else { &[] };
+    for (name, _) in VEIL_TABLES.iter().chain(locals) {
         if !tables.contains_key(*name) {
             out.push(Check::new(
                 Status::Fail,
@@ -304,12 +353,12 @@ pub(super) fn table_checks(tables: &BTreeMap<String, Table>) -> Vec<Check> {
         }
     }
     for t in tables.values() {
-        out.push(table_check(t));
+        out.push(table_check(t, cluster));
     }
     out
 }
 
-fn table_check(t: &Table) -> Check {
+fn table_check(t: &Table, cluster: bool) -> Check {
     let mut fails: Vec<String> = t
         .columns
         .iter()
@@ -332,8 +381,10 @@ fn table_check(t: &Table) -> Check {
             }
         }
     }
+    let locals = if cluster { CLUSTER_LOCAL_TABLES } else { &[] };
     let purpose = VEIL_TABLES
         .iter()
+        .chain(locals)
         .find(|(n, _)| *n == t.name)
         .map(|(_, p)| *p)
         .or_else(|| {
@@ -341,7 +392,26 @@ fn table_check(t: &Table) -> Check {
                 .starts_with(crate::sink::close::STAGE_PREFIX)
                 .then_some("a day close's staging table (counters only), dropped when it finishes")
         });
-    match t.name.as_str() {
+    let rule = if cluster {
+        rule_name(&t.name)
+    } else {
+        t.name.as_str()
+    };
+    let distributed = cluster && SHARDED.contains(&t.name.as_str());
+    if distributed {
+        // It stores nothing; its rows are the shards' local tables, checked by
+        // their own name.
+        let local = format!("{}_local", t.name);
+        let args = t.engine_full.split(['(', ')', ',', ' ']);
+        if t.engine != "Distributed" || !args.into_iter().any(|a| a == local) {
+            fails.push(format!(
+                "engine is {}, must be Distributed over {local} on a cluster",
+                t.engine_full
+            ));
+        }
+    }
+    match rule {
+        _ if distributed => {}
         "aggregates_in" if t.engine != "Null" => fails.push(format!(
             "engine is {}, must be Null (it would store every inserted row)",
             t.engine
@@ -401,6 +471,7 @@ fn table_check(t: &Table) -> Check {
         return Check::new(Status::Warn, name, warns.join("; "));
     }
     let detail = match purpose {
+        Some(p) if distributed => format!("{}: {p}; over every shard's {}_local", t.engine, t.name),
         Some(p) => format!("{}: {p}", t.engine),
         None => format!("{}: stores nothing", t.engine),
     };
@@ -442,5 +513,66 @@ mod tests {
         assert!(named_like_visitor_id(&words("sessionId")));
         assert!(!named_like_visitor_id(&words("visitors")));
         assert_eq!(base_type("Array(Nullable(String))"), "String");
+    }
+
+    fn table(name: &str, engine_full: &str, columns: &[(&str, &str)]) -> Table {
+        Table {
+            name: name.into(),
+            engine: engine_full.split('(').next().unwrap().into(),
+            engine_full: engine_full.into(),
+            columns: columns
+                .iter()
+                .map(|(n, t)| Column {
+                    name: (*n).into(),
+                    ty: (*t).into(),
+                    in_sorting_key: false,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn cluster_tables_are_checked_by_their_role() {
+        let sketch = [
+            ("site", "String"),
+            (
+                "visitors",
+                "AggregateFunction(uniqCombinedArray, Array(UInt64))",
+            ),
+        ];
+        let dist = table(
+            "open_aggregates",
+            "Distributed(veil, veil, open_aggregates_local)",
+            &sketch,
+        );
+        let local = table(
+            "open_aggregates_local",
+            "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/veil/open_aggregates_local', '{replica}')",
+            &sketch,
+        );
+        assert_eq!(table_check(&dist, true).status, Status::Ok);
+        assert_eq!(table_check(&local, true).status, Status::Ok);
+        // On one server the same Distributed table is wrong: the rows are elsewhere.
+        assert_eq!(table_check(&dist, false).status, Status::Fail);
+        let elsewhere = table(
+            "open_aggregates",
+            "Distributed(veil, veil, open_aggregates_copy)",
+            &sketch,
+        );
+        assert_eq!(table_check(&elsewhere, true).status, Status::Fail);
+        // The local table keeps the rules of its name.
+        let plain = table(
+            "open_aggregates_local",
+            "ReplicatedAggregatingMergeTree('p', 'r')",
+            &[("site", "String"), ("visitor_hash", "UInt64")],
+        );
+        assert_eq!(table_check(&plain, true).status, Status::Fail);
+        let stored_in = table("aggregates_in_local", "MergeTree()", &[("site", "String")]);
+        assert_eq!(table_check(&stored_in, true).status, Status::Fail);
+        let null_in = table("aggregates_in_local", "Null", &[("site", "String")]);
+        assert_eq!(table_check(&null_in, true).status, Status::Ok);
+        // The late additions are veil's own tables on one server too.
+        let late = table("late_daily", "ReplacingMergeTree()", &[("hits", "UInt64")]);
+        assert_eq!(table_check(&late, false).status, Status::Ok);
     }
 }

@@ -22,7 +22,10 @@
 //! they stored (insert deduplication, also through `Distributed` and the views).
 //! A retried batch is the same rows in the same order, so even when the retry's
 //! check of `batches` reads a replica that has not fetched the first attempt's
-//! part yet, the second copy is dropped by ClickHouse.
+//! part yet, the second copy is dropped by ClickHouse. A different batch must
+//! never be an identical block, or it would be dropped as well: the sketch view
+//! also writes the batch id (`maxState(batch)`, read by no query), because two
+//! batches of a quiet site often hold the same cells with the same counts.
 
 use clickhouse::Client;
 
@@ -194,6 +197,12 @@ mod tests {
         assert!(s
             .iter()
             .any(|s| s.contains("ENGINE = Distributed(c1, db1, aggregates_in_local, batch)")));
+        // Every batch's sketch block is its own (no deduplication of equal batches).
+        let view = s
+            .iter()
+            .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
+            .unwrap();
+        assert!(view.contains("maxState(batch)"), "{view}");
         // Every table the code names exists on the cluster under that name.
         for t in schema::TABLES.iter().filter(|t| **t != "schema_migrations") {
             let create = format!("CREATE TABLE IF NOT EXISTS db1.{t} ON CLUSTER");
