@@ -54,7 +54,8 @@ type SeenValues = HashMap<(u32, u32, Dim), DimValues>;
 /// values are folded into `(other)`.
 pub(super) struct CardinalityGuard {
     max: usize,
-    hasher: hashbrown::DefaultHashBuilder,
+    /// Seeded at random per process, so nobody can aim values at one pending slot.
+    hasher: foldhash::fast::FixedState,
     shards: Box<[Mutex<SeenValues>]>,
     /// Hits folded into `(other)` so far.
     pub(super) folded: AtomicU64,
@@ -62,9 +63,15 @@ pub(super) struct CardinalityGuard {
 
 impl CardinalityGuard {
     pub(super) fn new(max: usize, shards: usize) -> Self {
+        Self::seeded(max, shards, rand::random())
+    }
+
+    /// A guard whose hashing is seeded with `seed` (tests pick one so that
+    /// values they send land in distinct pending slots).
+    pub(super) fn seeded(max: usize, shards: usize, seed: u64) -> Self {
         CardinalityGuard {
             max,
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
@@ -123,6 +130,13 @@ impl CardinalityGuard {
         for shard in self.shards.iter() {
             shard.lock().retain(|(_, hour, _), _| *hour >= oldest_hour);
         }
+    }
+
+    /// The pending slot `value` takes (tests check their values do not share one).
+    #[cfg(test)]
+    pub(super) fn pending_slot(&self, value: &str) -> usize {
+        let vh = self.hasher.hash_one(value) | 1;
+        (vh.rotate_left(32) as usize) % CardinalityGuard::pending_slots(self.max)
     }
 
     /// Pending slots per (site, hour, dimension) for a bound of `max`.

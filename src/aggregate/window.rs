@@ -57,8 +57,88 @@ impl Hasher for VisitorIdHasher {
     }
 }
 
-/// The visitor ids seen in one cell this window.
-pub(super) type VisitorSet = HashSet<u64, BuildHasherDefault<VisitorIdHasher>>;
+/// A set of visitor ids with its own hasher.
+type IdSet = HashSet<u64, BuildHasherDefault<VisitorIdHasher>>;
+
+/// Visitor ids a cell holds inline before it needs a set of its own.
+const INLINE_VISITORS: usize = 4;
+
+/// The visitor ids seen in one cell this window. Most cells of a flush window
+/// see a handful of visitors (one page, one referrer, one pair value): those keep
+/// the ids in the cell itself, so recording a hit into them is no allocation and
+/// no second probe into memory elsewhere — which, with tens of cells per hit in a
+/// window far larger than the caches, is where the time goes. A cell that
+/// outgrows the inline slots moves to a hash set.
+#[derive(Debug)]
+pub(super) enum VisitorSet {
+    Inline {
+        len: u8,
+        ids: [u64; INLINE_VISITORS],
+    },
+    Set(IdSet),
+}
+
+impl Default for VisitorSet {
+    fn default() -> Self {
+        VisitorSet::Inline {
+            len: 0,
+            ids: [0; INLINE_VISITORS],
+        }
+    }
+}
+
+impl VisitorSet {
+    /// Adds `id` (once).
+    pub(super) fn insert(&mut self, id: u64) {
+        match self {
+            VisitorSet::Inline { len, ids } => {
+                let n = usize::from(*len);
+                if ids[..n].contains(&id) {
+                    return;
+                }
+                if n < INLINE_VISITORS {
+                    ids[n] = id;
+                    *len += 1;
+                    return;
+                }
+                let mut set =
+                    IdSet::with_capacity_and_hasher(2 * INLINE_VISITORS, Default::default());
+                set.extend(ids.iter().copied());
+                set.insert(id);
+                *self = VisitorSet::Set(set);
+            }
+            VisitorSet::Set(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    /// Adds every id of `other`.
+    pub(super) fn extend(&mut self, other: VisitorSet) {
+        match other {
+            VisitorSet::Inline { len, ids } => {
+                for &id in &ids[..usize::from(len)] {
+                    self.insert(id);
+                }
+            }
+            VisitorSet::Set(set) => {
+                for id in set {
+                    self.insert(id);
+                }
+            }
+        }
+    }
+
+    /// The ids, sorted (the order rows carry them in).
+    pub(super) fn into_sorted_vec(self) -> Vec<u64> {
+        let mut ids: Vec<u64> = match self {
+            VisitorSet::Inline { len, ids } => ids[..usize::from(len)].to_vec(),
+            VisitorSet::Set(set) => set.into_iter().collect(),
+        };
+        ids.sort_unstable();
+        ids
+    }
+}
 
 #[derive(Default, Debug)]
 pub(super) struct Cell {
