@@ -1,6 +1,6 @@
 //! The cells of the flush window: (site, hour, dimension, value) → counters plus
 //! the visitor hashes seen in the window. Lookups of existing cells borrow the
-//! value (no allocation); only a new cell owns a copy.
+//! value (no allocation); only a new cell owns a copy, inline when short.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -8,12 +8,16 @@ use hashbrown::{Equivalent, HashMap, HashSet};
 
 use crate::model::{Counters, Dim};
 
+/// A cell's key. The value is held inline when it is short (up to 24 bytes:
+/// countries, channels, browsers, most paths and hosts), so comparing a probe
+/// with a key reads the table's own memory instead of following a pointer to
+/// a heap string — one cache miss less per probe, about 17 probes per hit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct CellKey {
     pub(super) site: u32,
     pub(super) hour: u32,
     pub(super) dim: Dim,
-    pub(super) value: Box<str>,
+    pub(super) value: compact_str::CompactString,
 }
 
 #[derive(Hash)]
@@ -209,5 +213,53 @@ impl Window {
             })
             .or_default()
             .add(c, visitor);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn a_probe_finds_its_cell_without_a_copy() {
+        let key = CellKey {
+            site: 1,
+            hour: 2,
+            dim: Dim::Page,
+            value: "/a-path-longer-than-twenty-four-bytes".into(),
+        };
+        let probe = CellKeyRef {
+            site: 1,
+            hour: 2,
+            dim: Dim::Page,
+            value: "/a-path-longer-than-twenty-four-bytes",
+        };
+        let h = hashbrown::DefaultHashBuilder::default();
+        assert_eq!(h.hash_one(&key), h.hash_one(&probe), "same hash");
+        let mut w = Window::default();
+        w.insert(1, 2, Dim::Page, "/short", &Counters::default(), Some(7));
+        w.insert(1, 2, Dim::Page, probe.value, &Counters::default(), Some(7));
+        for value in ["/short", probe.value] {
+            assert!(w.add_existing(1, 2, Dim::Page, value, &Counters::default(), Some(8)));
+        }
+        assert_eq!(w.cells.len(), 2);
+    }
+
+    #[test]
+    fn visitor_sets_spill_from_inline_to_a_set_and_keep_each_id_once() {
+        let mut s = VisitorSet::default();
+        for id in [5, 3, 5, 9, 1, 3] {
+            s.insert(id);
+        }
+        assert!(matches!(s, VisitorSet::Inline { len: 4, .. }));
+        s.insert(7);
+        assert!(matches!(s, VisitorSet::Set(_)));
+        let mut other = VisitorSet::default();
+        other.insert(2);
+        other.insert(9);
+        s.extend(other);
+        assert_eq!(s.into_sorted_vec(), vec![1, 2, 3, 5, 7, 9]);
     }
 }
