@@ -7,9 +7,10 @@
 //! replicated on every server. So the writer, the stats API and most of the
 //! day close run unchanged; what differs is named here:
 //!
-//! - DDL runs `ON CLUSTER`, and the migrations are their own files (the cluster
-//!   starts at the latest version; a later single-server migration needs a
-//!   cluster counterpart before a cluster can move to it);
+//! - DDL runs `ON CLUSTER`, and the migrations are their own files (the first,
+//!   v4, creates the whole schema at once; each later single-server migration
+//!   needs a cluster counterpart before a cluster can move to it, even one that
+//!   changes nothing on one server, as v5 does);
 //! - inserts wait until every shard they reach has stored its block
 //!   (`insert_distributed_sync = 1`), so an insert's success means stored, as
 //!   on one server, and a failure goes to veil's retry and spool;
@@ -46,11 +47,18 @@ pub struct ClusterMigration {
 }
 
 /// Every cluster migration, in order.
-pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[ClusterMigration {
-    version: 4,
-    name: "cluster/0004_cluster.sql",
-    sql: include_str!("../../sql/cluster/0004_cluster.sql"),
-}];
+pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[
+    ClusterMigration {
+        version: 4,
+        name: "cluster/0004_cluster.sql",
+        sql: include_str!("../../sql/cluster/0004_cluster.sql"),
+    },
+    ClusterMigration {
+        version: 5,
+        name: "cluster/0005_batch_blocks.sql",
+        sql: include_str!("../../sql/cluster/0005_batch_blocks.sql"),
+    },
+];
 
 /// Where veil's tables live: one server, or a named cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -188,7 +196,14 @@ mod tests {
     fn the_cluster_schema_reaches_the_latest_version_on_every_server() {
         let last = CLUSTER_MIGRATIONS.last().unwrap();
         assert_eq!(last.version, schema::latest_version());
-        let s = cluster_statements(last, "c1", "db1");
+        assert!(CLUSTER_MIGRATIONS
+            .windows(2)
+            .all(|w| w[0].version < w[1].version));
+        // Every statement of every cluster migration, in the order they run.
+        let s: Vec<String> = CLUSTER_MIGRATIONS
+            .iter()
+            .flat_map(|m| cluster_statements(m, "c1", "db1"))
+            .collect();
         assert!(
             s.iter().all(|s| s.contains(" ON CLUSTER c1")),
             "every statement on the cluster"
@@ -197,17 +212,47 @@ mod tests {
         assert!(s
             .iter()
             .any(|s| s.contains("ENGINE = Distributed(c1, db1, aggregates_in_local, batch)")));
-        // Every batch's sketch block is its own (no deduplication of equal batches).
-        let view = s
-            .iter()
-            .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
-            .unwrap();
-        assert!(view.contains("maxState(batch)"), "{view}");
         // Every table the code names exists on the cluster under that name.
         for t in schema::TABLES.iter().filter(|t| **t != "schema_migrations") {
             let create = format!("CREATE TABLE IF NOT EXISTS db1.{t} ON CLUSTER");
             assert!(s.iter().any(|s| s.starts_with(&create)), "{t} missing");
         }
+    }
+
+    #[test]
+    fn v5_makes_every_batch_s_sketch_block_its_own() {
+        let v4 = cluster_statements(&CLUSTER_MIGRATIONS[0], "c1", "db1");
+        assert_eq!(CLUSTER_MIGRATIONS[0].version, 4);
+        assert!(
+            v4.iter().all(|s| !s.contains("maxState(batch)")),
+            "0004 as released"
+        );
+        let v5 = CLUSTER_MIGRATIONS.iter().find(|m| m.version == 5).unwrap();
+        let s = cluster_statements(v5, "c1", "db1");
+        assert_eq!(s.len(), 4, "{s:#?}");
+        assert!(s[0].starts_with("DROP TABLE IF EXISTS db1.open_aggregates_mv ON CLUSTER c1"));
+        for (stmt, table) in s[1..3]
+            .iter()
+            .zip(["open_aggregates_local", "open_aggregates"])
+        {
+            assert!(
+                stmt.starts_with(&format!("ALTER TABLE db1.{table} ON CLUSTER c1"))
+                    && stmt.ends_with("ADD COLUMN batch AggregateFunction(max, UInt64)"),
+                "{stmt}"
+            );
+        }
+        // The view is created again, with the batch id in every block.
+        assert!(s[3].starts_with(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv ON CLUSTER c1"
+        ));
+        assert!(s[3].contains("maxState(batch)        AS batch"), "{}", s[3]);
+        // ... and otherwise writes what v4's view wrote.
+        let old = v4
+            .iter()
+            .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
+            .unwrap();
+        let strip = |v: &str| v.replace(",\n    maxState(batch)        AS batch", "");
+        assert_eq!(strip(&s[3]), *old);
     }
 
     #[test]
