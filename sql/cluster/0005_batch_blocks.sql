@@ -13,18 +13,25 @@
 -- change of its target (as sql/0003_conversions.sql does on one server). A
 -- batch inserted between the DROP and the CREATE would keep its batch id but
 -- lose its sketch rows: stop the veil nodes (SIGTERM flushes them) before
--- `veil migrate`, start them again after. `Distributed` `open_aggregates` gets
--- the column too, as a cluster created at once (`AS open_aggregates_local`)
--- would have it. 18.16 has no `ADD COLUMN IF NOT EXISTS`: a migration that
--- failed half-way needs the rest of its statements run by hand.
+-- `veil migrate`, start them again after.
+--
+-- The `Distributed` `open_aggregates` is created again `AS` the changed local
+-- table: it stores nothing, and 18.16 refuses `ALTER … ON CLUSTER` of a table
+-- that is not replicated on a cluster of replicated shards (Code 371). 18.16 has
+-- no `ADD COLUMN IF NOT EXISTS`: `veil migrate` takes "column already exists"
+-- (Code 44) of an `ADD COLUMN` as done, so a rerun after a failure half-way, or
+-- a cluster whose v4 already had the column, finishes the job.
 
 DROP TABLE IF EXISTS @db@.open_aggregates_mv ON CLUSTER @cluster@;
 
 ALTER TABLE @db@.open_aggregates_local ON CLUSTER @cluster@
     ADD COLUMN batch AggregateFunction(max, UInt64);
 
-ALTER TABLE @db@.open_aggregates ON CLUSTER @cluster@
-    ADD COLUMN batch AggregateFunction(max, UInt64);
+DROP TABLE IF EXISTS @db@.open_aggregates ON CLUSTER @cluster@;
+
+CREATE TABLE IF NOT EXISTS @db@.open_aggregates ON CLUSTER @cluster@
+AS @db@.open_aggregates_local
+ENGINE = Distributed(@cluster@, @db@, open_aggregates_local);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS @db@.open_aggregates_mv ON CLUSTER @cluster@
 TO @db@.open_aggregates_local AS

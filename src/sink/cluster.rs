@@ -30,6 +30,7 @@
 
 use clickhouse::Client;
 
+use super::error_code::{exception_code, ILLEGAL_COLUMN};
 use super::schema::{self, server_client, statements, MIGRATIONS};
 use super::sql::Sql;
 use super::SinkError;
@@ -145,14 +146,18 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
     let mut applied = Vec::new();
     for m in CLUSTER_MIGRATIONS.iter().filter(|m| m.version > have) {
         for stmt in cluster_statements(m, cluster, db) {
-            Sql::new(&stmt)
-                .query(&client)
-                .execute()
-                .await
-                .map_err(|source| SinkError::Migration {
-                    name: m.name,
-                    source,
-                })?;
+            match Sql::new(&stmt).query(&client).execute().await {
+                Ok(()) => {}
+                Err(e) if already_added(&stmt, &e) => {
+                    tracing::info!(name = m.name, %stmt, "column already there");
+                }
+                Err(source) => {
+                    return Err(SinkError::Migration {
+                        name: m.name,
+                        source,
+                    })
+                }
+            }
         }
         for v in MIGRATIONS
             .iter()
@@ -176,6 +181,19 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
         });
     }
     Ok(applied)
+}
+
+/// Whether `stmt` adds a column that its table already has: done, so a rerun
+/// of a migration that failed after it goes on (18.16 has no `ADD COLUMN IF NOT
+/// EXISTS`). On a cluster the error names one server; every server without the
+/// column has added it.
+fn already_added(stmt: &str, e: &clickhouse::error::Error) -> bool {
+    let clickhouse::error::Error::BadResponse(msg) = e else {
+        return false;
+    };
+    stmt.contains(" ADD COLUMN ")
+        && exception_code(e) == Some(ILLEGAL_COLUMN)
+        && msg.contains("column with this name already exists")
 }
 
 async fn record(client: &Client, version: u32, name: &str) -> Result<(), SinkError> {
@@ -229,30 +247,56 @@ mod tests {
         );
         let v5 = CLUSTER_MIGRATIONS.iter().find(|m| m.version == 5).unwrap();
         let s = cluster_statements(v5, "c1", "db1");
-        assert_eq!(s.len(), 4, "{s:#?}");
+        assert_eq!(s.len(), 5, "{s:#?}");
         assert!(s[0].starts_with("DROP TABLE IF EXISTS db1.open_aggregates_mv ON CLUSTER c1"));
-        for (stmt, table) in s[1..3]
+        assert!(
+            s[1].starts_with("ALTER TABLE db1.open_aggregates_local ON CLUSTER c1")
+                && s[1].ends_with("ADD COLUMN batch AggregateFunction(max, UInt64)"),
+            "{}",
+            s[1]
+        );
+        // The Distributed table again like the changed local one (18.16 alters no
+        // Distributed table ON CLUSTER).
+        assert!(s[2].starts_with("DROP TABLE IF EXISTS db1.open_aggregates ON CLUSTER c1"));
+        let create = v4
             .iter()
-            .zip(["open_aggregates_local", "open_aggregates"])
-        {
-            assert!(
-                stmt.starts_with(&format!("ALTER TABLE db1.{table} ON CLUSTER c1"))
-                    && stmt.ends_with("ADD COLUMN batch AggregateFunction(max, UInt64)"),
-                "{stmt}"
-            );
-        }
+            .find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS db1.open_aggregates ON CLUSTER"))
+            .unwrap();
+        assert_eq!(s[3], *create);
         // The view is created again, with the batch id in every block.
-        assert!(s[3].starts_with(
+        assert!(s[4].starts_with(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv ON CLUSTER c1"
         ));
-        assert!(s[3].contains("maxState(batch)        AS batch"), "{}", s[3]);
+        assert!(s[4].contains("maxState(batch)        AS batch"), "{}", s[4]);
         // ... and otherwise writes what v4's view wrote.
         let old = v4
             .iter()
             .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
             .unwrap();
         let strip = |v: &str| v.replace(",\n    maxState(batch)        AS batch", "");
-        assert_eq!(strip(&s[3]), *old);
+        assert_eq!(strip(&s[4]), *old);
+    }
+
+    #[test]
+    fn only_an_existing_column_of_an_add_column_counts_as_done() {
+        let e = |m: &str| clickhouse::error::Error::BadResponse(m.to_string());
+        let exists = e(
+            "Code: 44, e.displayText() = DB::Exception: There was an error on \
+            [127.0.0.1:29114]: Code: 44, e.displayText() = DB::Exception: Cannot add column \
+            batch: column with this name already exists, e.what() = DB::Exception",
+        );
+        let add = "ALTER TABLE db1.open_aggregates_local ON CLUSTER c1 ADD COLUMN batch UInt8";
+        assert!(already_added(add, &exists));
+        assert!(!already_added("DROP TABLE db1.x ON CLUSTER c1", &exists));
+        let other = e(
+            "Code: 44, e.displayText() = DB::Exception: Cannot add column batch: \
+            wrong type",
+        );
+        assert!(!already_added(add, &other));
+        assert!(!already_added(
+            add,
+            &e("Code: 371, e.displayText() = already exists")
+        ));
     }
 
     #[test]
