@@ -20,7 +20,11 @@
 -- that is not replicated on a cluster of replicated shards (Code 371). 18.16 has
 -- no `ADD COLUMN IF NOT EXISTS`: `veil migrate` takes "column already exists"
 -- (Code 44) of an `ADD COLUMN` as done, so a rerun after a failure half-way, or
--- a cluster whose v4 already had the column, finishes the job.
+-- a cluster whose v4 already had the column, finishes the job. (A new cluster
+-- gets v5 at once, 0005_cluster.sql: on replicated tables created a moment
+-- before, 18.16 once ran this ALTER on both replicas of a shard, one failed
+-- and the task never finished, Code 159 after 60 s. Should that happen here,
+-- the column is there: run `veil migrate` again.)
 
 DROP TABLE IF EXISTS @db@.open_aggregates_mv ON CLUSTER @cluster@;
 

@@ -7,10 +7,12 @@
 //! replicated on every server. So the writer, the stats API and most of the
 //! day close run unchanged; what differs is named here:
 //!
-//! - DDL runs `ON CLUSTER`, and the migrations are their own files (the first,
-//!   v4, creates the whole schema at once; each later single-server migration
-//!   needs a cluster counterpart before a cluster can move to it, even one that
-//!   changes nothing on one server, as v5 does);
+//! - DDL runs `ON CLUSTER`, and the migrations are their own files: a new
+//!   cluster gets the latest schema created at once (`sql/cluster/000N_cluster.sql`),
+//!   a cluster at an older version the steps from it (`0005_batch_blocks.sql`
+//!   from v4); each later single-server migration needs a cluster step and a new
+//!   at-once file before a cluster can move to it, even one that changes nothing
+//!   on one server, as v5 does;
 //! - inserts wait until every shard they reach has stored its block
 //!   (`insert_distributed_sync = 1`), so an insert's success means stored, as
 //!   on one server, and a failure goes to veil's retry and spool;
@@ -36,9 +38,12 @@ use super::sql::Sql;
 use super::SinkError;
 use crate::config::ClickHouseConfig;
 
-/// The cluster schema: everything up to `version`, created at once.
+/// A cluster migration: from version `from` (0: a cluster without veil's
+/// schema, the file creates everything at once) to `version`.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterMigration {
+    /// The version the file applies to.
+    pub from: u32,
     /// The single-server version this file brings a cluster to.
     pub version: u32,
     /// File name (under `sql/cluster/`).
@@ -47,19 +52,45 @@ pub struct ClusterMigration {
     pub sql: &'static str,
 }
 
-/// Every cluster migration, in order.
+/// Every cluster migration, in order of `version`. A new cluster gets the
+/// latest schema created at once; a cluster at an older version the steps from
+/// it (see [`plan`]).
 pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[
     ClusterMigration {
+        from: 0,
         version: 4,
         name: "cluster/0004_cluster.sql",
         sql: include_str!("../../sql/cluster/0004_cluster.sql"),
     },
     ClusterMigration {
+        from: 4,
         version: 5,
         name: "cluster/0005_batch_blocks.sql",
         sql: include_str!("../../sql/cluster/0005_batch_blocks.sql"),
     },
+    ClusterMigration {
+        from: 0,
+        version: 5,
+        name: "cluster/0005_cluster.sql",
+        sql: include_str!("../../sql/cluster/0005_cluster.sql"),
+    },
 ];
+
+/// The cluster migrations that bring a cluster at version `have` as far as
+/// they go: at each step the one from the version reached that goes furthest.
+pub fn plan(have: u32) -> Vec<&'static ClusterMigration> {
+    let mut out = Vec::new();
+    let mut at = have;
+    while let Some(m) = CLUSTER_MIGRATIONS
+        .iter()
+        .filter(|m| m.from == at && m.version > at)
+        .max_by_key(|m| m.version)
+    {
+        out.push(m);
+        at = m.version;
+    }
+    out
+}
 
 /// Where veil's tables live: one server, or a named cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -144,7 +175,7 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
     let have = schema::current_version(&client).await?;
     let want = schema::latest_version();
     let mut applied = Vec::new();
-    for m in CLUSTER_MIGRATIONS.iter().filter(|m| m.version > have) {
+    for m in plan(have) {
         for stmt in cluster_statements(m, cluster, db) {
             match Sql::new(&stmt).query(&client).execute().await {
                 Ok(()) => {}
@@ -161,7 +192,7 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
         }
         for v in MIGRATIONS
             .iter()
-            .filter(|s| s.version > have && s.version <= m.version)
+            .filter(|s| s.version > m.from && s.version <= m.version)
         {
             record(&client, v.version, v.name).await?;
             applied.push(v.version);
@@ -212,16 +243,16 @@ mod tests {
 
     #[test]
     fn the_cluster_schema_reaches_the_latest_version_on_every_server() {
-        let last = CLUSTER_MIGRATIONS.last().unwrap();
-        assert_eq!(last.version, schema::latest_version());
-        assert!(CLUSTER_MIGRATIONS
-            .windows(2)
-            .all(|w| w[0].version < w[1].version));
-        // Every statement of every cluster migration, in the order they run.
-        let s: Vec<String> = CLUSTER_MIGRATIONS
-            .iter()
-            .flat_map(|m| cluster_statements(m, "c1", "db1"))
-            .collect();
+        let latest = schema::latest_version();
+        // A new cluster: the latest schema at once; a cluster at v4: step by step.
+        let names = |have| plan(have).iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(names(0), ["cluster/0005_cluster.sql"]);
+        assert_eq!(names(4), ["cluster/0005_batch_blocks.sql"]);
+        assert!(names(5).is_empty());
+        for have in [0, 4] {
+            assert_eq!(plan(have).last().unwrap().version, latest);
+        }
+        let s = cluster_statements(plan(0)[0], "c1", "db1");
         assert!(
             s.iter().all(|s| s.contains(" ON CLUSTER c1")),
             "every statement on the cluster"
@@ -235,6 +266,26 @@ mod tests {
             let create = format!("CREATE TABLE IF NOT EXISTS db1.{t} ON CLUSTER");
             assert!(s.iter().any(|s| s.starts_with(&create)), "{t} missing");
         }
+        // v4 + the v5 step = the v5 schema at once: the same sketch table and view.
+        let v4 = cluster_statements(&CLUSTER_MIGRATIONS[0], "c1", "db1");
+        let step = cluster_statements(plan(4)[0], "c1", "db1");
+        let find = |s: &[String], p: &str| s.iter().find(|s| s.starts_with(p)).cloned().unwrap();
+        let view = "CREATE MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv";
+        assert_eq!(find(&s, view), find(&step, view));
+        let local = "CREATE TABLE IF NOT EXISTS db1.open_aggregates_local ON CLUSTER";
+        let added = find(&step, "ALTER TABLE db1.open_aggregates_local");
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let column = words(added.rsplit("ADD COLUMN ").next().unwrap());
+        assert!(words(&find(&s, local)).contains(&column), "{column}");
+        assert!(!words(&find(&v4, local)).contains(&column));
+        // Everything else is v4's, statement for statement.
+        let other = |s: &[String]| {
+            s.iter()
+                .filter(|s| !s.starts_with(view) && !s.starts_with(local))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(other(&s), other(&v4));
     }
 
     #[test]
@@ -245,8 +296,7 @@ mod tests {
             v4.iter().all(|s| !s.contains("maxState(batch)")),
             "0004 as released"
         );
-        let v5 = CLUSTER_MIGRATIONS.iter().find(|m| m.version == 5).unwrap();
-        let s = cluster_statements(v5, "c1", "db1");
+        let s = cluster_statements(plan(4)[0], "c1", "db1");
         assert_eq!(s.len(), 5, "{s:#?}");
         assert!(s[0].starts_with("DROP TABLE IF EXISTS db1.open_aggregates_mv ON CLUSTER c1"));
         assert!(
