@@ -63,22 +63,12 @@ CREATE TABLE IF NOT EXISTS @db@.open_aggregates_local ON CLUSTER @cluster@
     engagements  AggregateFunction(sum, UInt64),
     engaged_ms   AggregateFunction(sum, UInt64),
     scroll_depth AggregateFunction(sum, UInt64),
-    visitors     AggregateFunction(uniqCombinedArray, Array(UInt64)),
-    -- Not read by veil: it makes the view's block of every batch unique (see
-    -- the view below).
-    batch        AggregateFunction(max, UInt64)
+    visitors     AggregateFunction(uniqCombinedArray, Array(UInt64))
 ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/@db@/open_aggregates_local', '{replica}')
 PARTITION BY (date, zone)
 ORDER BY (site, dim, hour, value)
 SETTINGS index_granularity = 256;
 
--- A replicated table drops a block identical to one of its last 100 (insert
--- deduplication): that stores a retried batch once, but two different batches
--- whose cells happen to be equal (a quiet site: one count-only pageview of the
--- same page in the same hour, flush after flush, or on two nodes) would be
--- stored once too, and veil would have lost a pageview it holds for stored.
--- `maxState(batch)` puts the batch id into every block the view writes, so only
--- a retry of the same batch is an identical block.
 CREATE MATERIALIZED VIEW IF NOT EXISTS @db@.open_aggregates_mv ON CLUSTER @cluster@
 TO @db@.open_aggregates_local AS
 SELECT
@@ -93,8 +83,7 @@ SELECT
     sumState(engagements)  AS engagements,
     sumState(engaged_ms)   AS engaged_ms,
     sumState(scroll_depth) AS scroll_depth,
-    uniqCombinedArrayState(visitors) AS visitors,
-    maxState(batch)        AS batch
+    uniqCombinedArrayState(visitors) AS visitors
 FROM @db@.aggregates_in_local
 GROUP BY date, zone, hour, site, dim, value;
 

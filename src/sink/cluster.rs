@@ -7,9 +7,12 @@
 //! replicated on every server. So the writer, the stats API and most of the
 //! day close run unchanged; what differs is named here:
 //!
-//! - DDL runs `ON CLUSTER`, and the migrations are their own files (the cluster
-//!   starts at the latest version; a later single-server migration needs a
-//!   cluster counterpart before a cluster can move to it);
+//! - DDL runs `ON CLUSTER`, and the migrations are their own files: a new
+//!   cluster gets the latest schema created at once (`sql/cluster/000N_cluster.sql`),
+//!   a cluster at an older version the steps from it (`0005_batch_blocks.sql`
+//!   from v4); each later single-server migration needs a cluster step and a new
+//!   at-once file before a cluster can move to it, even one that changes nothing
+//!   on one server, as v5 does;
 //! - inserts wait until every shard they reach has stored its block
 //!   (`insert_distributed_sync = 1`), so an insert's success means stored, as
 //!   on one server, and a failure goes to veil's retry and spool;
@@ -29,14 +32,18 @@
 
 use clickhouse::Client;
 
+use super::error_code::{exception_code, ILLEGAL_COLUMN};
 use super::schema::{self, server_client, statements, MIGRATIONS};
 use super::sql::Sql;
 use super::SinkError;
 use crate::config::ClickHouseConfig;
 
-/// The cluster schema: everything up to `version`, created at once.
+/// A cluster migration: from version `from` (0: a cluster without veil's
+/// schema, the file creates everything at once) to `version`.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterMigration {
+    /// The version the file applies to.
+    pub from: u32,
     /// The single-server version this file brings a cluster to.
     pub version: u32,
     /// File name (under `sql/cluster/`).
@@ -45,12 +52,45 @@ pub struct ClusterMigration {
     pub sql: &'static str,
 }
 
-/// Every cluster migration, in order.
-pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[ClusterMigration {
-    version: 4,
-    name: "cluster/0004_cluster.sql",
-    sql: include_str!("../../sql/cluster/0004_cluster.sql"),
-}];
+/// Every cluster migration, in order of `version`. A new cluster gets the
+/// latest schema created at once; a cluster at an older version the steps from
+/// it (see [`plan`]).
+pub const CLUSTER_MIGRATIONS: &[ClusterMigration] = &[
+    ClusterMigration {
+        from: 0,
+        version: 4,
+        name: "cluster/0004_cluster.sql",
+        sql: include_str!("../../sql/cluster/0004_cluster.sql"),
+    },
+    ClusterMigration {
+        from: 4,
+        version: 5,
+        name: "cluster/0005_batch_blocks.sql",
+        sql: include_str!("../../sql/cluster/0005_batch_blocks.sql"),
+    },
+    ClusterMigration {
+        from: 0,
+        version: 5,
+        name: "cluster/0005_cluster.sql",
+        sql: include_str!("../../sql/cluster/0005_cluster.sql"),
+    },
+];
+
+/// The cluster migrations that bring a cluster at version `have` as far as
+/// they go: at each step the one from the version reached that goes furthest.
+pub fn plan(have: u32) -> Vec<&'static ClusterMigration> {
+    let mut out = Vec::new();
+    let mut at = have;
+    while let Some(m) = CLUSTER_MIGRATIONS
+        .iter()
+        .filter(|m| m.from == at && m.version > at)
+        .max_by_key(|m| m.version)
+    {
+        out.push(m);
+        at = m.version;
+    }
+    out
+}
 
 /// Where veil's tables live: one server, or a named cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,20 +175,24 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
     let have = schema::current_version(&client).await?;
     let want = schema::latest_version();
     let mut applied = Vec::new();
-    for m in CLUSTER_MIGRATIONS.iter().filter(|m| m.version > have) {
+    for m in plan(have) {
         for stmt in cluster_statements(m, cluster, db) {
-            Sql::new(&stmt)
-                .query(&client)
-                .execute()
-                .await
-                .map_err(|source| SinkError::Migration {
-                    name: m.name,
-                    source,
-                })?;
+            match Sql::new(&stmt).query(&client).execute().await {
+                Ok(()) => {}
+                Err(e) if already_added(&stmt, &e) => {
+                    tracing::info!(name = m.name, %stmt, "column already there");
+                }
+                Err(source) => {
+                    return Err(SinkError::Migration {
+                        name: m.name,
+                        source,
+                    })
+                }
+            }
         }
         for v in MIGRATIONS
             .iter()
-            .filter(|s| s.version > have && s.version <= m.version)
+            .filter(|s| s.version > m.from && s.version <= m.version)
         {
             record(&client, v.version, v.name).await?;
             applied.push(v.version);
@@ -170,6 +214,19 @@ pub async fn migrate(cfg: &ClickHouseConfig, cluster: &str) -> Result<Vec<u32>, 
     Ok(applied)
 }
 
+/// Whether `stmt` adds a column that its table already has: done, so a rerun
+/// of a migration that failed after it goes on (18.16 has no `ADD COLUMN IF NOT
+/// EXISTS`). On a cluster the error names one server; every server without the
+/// column has added it.
+fn already_added(stmt: &str, e: &clickhouse::error::Error) -> bool {
+    let clickhouse::error::Error::BadResponse(msg) = e else {
+        return false;
+    };
+    stmt.contains(" ADD COLUMN ")
+        && exception_code(e) == Some(ILLEGAL_COLUMN)
+        && msg.contains("column with this name already exists")
+}
+
 async fn record(client: &Client, version: u32, name: &str) -> Result<(), SinkError> {
     client
         .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
@@ -186,9 +243,16 @@ mod tests {
 
     #[test]
     fn the_cluster_schema_reaches_the_latest_version_on_every_server() {
-        let last = CLUSTER_MIGRATIONS.last().unwrap();
-        assert_eq!(last.version, schema::latest_version());
-        let s = cluster_statements(last, "c1", "db1");
+        let latest = schema::latest_version();
+        // A new cluster: the latest schema at once; a cluster at v4: step by step.
+        let names = |have| plan(have).iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(names(0), ["cluster/0005_cluster.sql"]);
+        assert_eq!(names(4), ["cluster/0005_batch_blocks.sql"]);
+        assert!(names(5).is_empty());
+        for have in [0, 4] {
+            assert_eq!(plan(have).last().unwrap().version, latest);
+        }
+        let s = cluster_statements(plan(0)[0], "c1", "db1");
         assert!(
             s.iter().all(|s| s.contains(" ON CLUSTER c1")),
             "every statement on the cluster"
@@ -197,17 +261,92 @@ mod tests {
         assert!(s
             .iter()
             .any(|s| s.contains("ENGINE = Distributed(c1, db1, aggregates_in_local, batch)")));
-        // Every batch's sketch block is its own (no deduplication of equal batches).
-        let view = s
-            .iter()
-            .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
-            .unwrap();
-        assert!(view.contains("maxState(batch)"), "{view}");
         // Every table the code names exists on the cluster under that name.
         for t in schema::TABLES.iter().filter(|t| **t != "schema_migrations") {
             let create = format!("CREATE TABLE IF NOT EXISTS db1.{t} ON CLUSTER");
             assert!(s.iter().any(|s| s.starts_with(&create)), "{t} missing");
         }
+        // v4 + the v5 step = the v5 schema at once: the same sketch table and view.
+        let v4 = cluster_statements(&CLUSTER_MIGRATIONS[0], "c1", "db1");
+        let step = cluster_statements(plan(4)[0], "c1", "db1");
+        let find = |s: &[String], p: &str| s.iter().find(|s| s.starts_with(p)).cloned().unwrap();
+        let view = "CREATE MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv";
+        assert_eq!(find(&s, view), find(&step, view));
+        let local = "CREATE TABLE IF NOT EXISTS db1.open_aggregates_local ON CLUSTER";
+        let added = find(&step, "ALTER TABLE db1.open_aggregates_local");
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let column = words(added.rsplit("ADD COLUMN ").next().unwrap());
+        assert!(words(&find(&s, local)).contains(&column), "{column}");
+        assert!(!words(&find(&v4, local)).contains(&column));
+        // Everything else is v4's, statement for statement.
+        let other = |s: &[String]| {
+            s.iter()
+                .filter(|s| !s.starts_with(view) && !s.starts_with(local))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(other(&s), other(&v4));
+    }
+
+    #[test]
+    fn v5_makes_every_batch_s_sketch_block_its_own() {
+        let v4 = cluster_statements(&CLUSTER_MIGRATIONS[0], "c1", "db1");
+        assert_eq!(CLUSTER_MIGRATIONS[0].version, 4);
+        assert!(
+            v4.iter().all(|s| !s.contains("maxState(batch)")),
+            "0004 as released"
+        );
+        let s = cluster_statements(plan(4)[0], "c1", "db1");
+        assert_eq!(s.len(), 5, "{s:#?}");
+        assert!(s[0].starts_with("DROP TABLE IF EXISTS db1.open_aggregates_mv ON CLUSTER c1"));
+        assert!(
+            s[1].starts_with("ALTER TABLE db1.open_aggregates_local ON CLUSTER c1")
+                && s[1].ends_with("ADD COLUMN batch AggregateFunction(max, UInt64)"),
+            "{}",
+            s[1]
+        );
+        // The Distributed table again like the changed local one (18.16 alters no
+        // Distributed table ON CLUSTER).
+        assert!(s[2].starts_with("DROP TABLE IF EXISTS db1.open_aggregates ON CLUSTER c1"));
+        let create = v4
+            .iter()
+            .find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS db1.open_aggregates ON CLUSTER"))
+            .unwrap();
+        assert_eq!(s[3], *create);
+        // The view is created again, with the batch id in every block.
+        assert!(s[4].starts_with(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv ON CLUSTER c1"
+        ));
+        assert!(s[4].contains("maxState(batch)        AS batch"), "{}", s[4]);
+        // ... and otherwise writes what v4's view wrote.
+        let old = v4
+            .iter()
+            .find(|s| s.contains("MATERIALIZED VIEW IF NOT EXISTS db1.open_aggregates_mv"))
+            .unwrap();
+        let strip = |v: &str| v.replace(",\n    maxState(batch)        AS batch", "");
+        assert_eq!(strip(&s[4]), *old);
+    }
+
+    #[test]
+    fn only_an_existing_column_of_an_add_column_counts_as_done() {
+        let e = |m: &str| clickhouse::error::Error::BadResponse(m.to_string());
+        let exists = e(
+            "Code: 44, e.displayText() = DB::Exception: There was an error on \
+            [127.0.0.1:29114]: Code: 44, e.displayText() = DB::Exception: Cannot add column \
+            batch: column with this name already exists, e.what() = DB::Exception",
+        );
+        let add = "ALTER TABLE db1.open_aggregates_local ON CLUSTER c1 ADD COLUMN batch UInt8";
+        assert!(already_added(add, &exists));
+        assert!(!already_added("DROP TABLE db1.x ON CLUSTER c1", &exists));
+        let other = e(
+            "Code: 44, e.displayText() = DB::Exception: Cannot add column batch: \
+            wrong type",
+        );
+        assert!(!already_added(add, &other));
+        assert!(!already_added(
+            add,
+            &e("Code: 371, e.displayText() = already exists")
+        ));
     }
 
     #[test]

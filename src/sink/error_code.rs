@@ -18,6 +18,9 @@ pub const CANNOT_READ_ALL_DATA: u32 = 33;
 pub const CANNOT_PARSE_DATE: u32 = 38;
 /// `CANNOT_PARSE_DATETIME`.
 pub const CANNOT_PARSE_DATETIME: u32 = 41;
+/// `ILLEGAL_COLUMN` (also "Cannot add column …: column with this name already
+/// exists").
+pub const ILLEGAL_COLUMN: u32 = 44;
 /// `TYPE_MISMATCH`.
 pub const TYPE_MISMATCH: u32 = 53;
 /// `SYNTAX_ERROR`.

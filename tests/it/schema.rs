@@ -163,8 +163,8 @@ async fn v1_data_migrates_to_closed_days_with_the_same_answers() {
     let zones = [("example.com".to_string(), "Europe/Warsaw".to_string())];
     assert_eq!(
         veil::sink::schema::migrate(&cfg, &zones).await.unwrap(),
-        vec![2, 3, 4],
-        "v1 → v2 (days) → v3 (conversions) → v4 (reports)"
+        vec![2, 3, 4, 5],
+        "v1 → v2 (days) → v3 (conversions) → v4 (reports) → v5 (nothing on one server)"
     );
     assert_eq!(answers(&client, "example.com").await, before_waw);
     assert_eq!(answers(&client, "utc.example").await, before_utc);

@@ -1,0 +1,11 @@
+-- veil schema v5: nothing changes on one server.
+--
+-- v5 exists for the cluster schema (sql/cluster/0005_batch_blocks.sql): there
+-- the sketch table is replicated, and a replicated table drops an inserted
+-- block identical to one of its last 100 (insert deduplication), so two
+-- different batches with equal sketch cells were stored once. The cluster's
+-- sketch view now writes the batch id into every block. On one server the
+-- tables are plain MergeTree tables, which deduplicate nothing (on 18.16 only
+-- Replicated* tables do), so every batch is stored and the schema stays as v4
+-- left it. This file has no statement: `veil migrate` only records version 5,
+-- so the single-server and cluster schema versions stay in step.
