@@ -327,8 +327,7 @@ fn spawn_flusher(
     let config = state.config();
     let p = &config.pipeline;
     let state_for_visits = state.clone();
-    let close_visits: Arc<dyn Fn(bool) + Send + Sync> =
-        Arc::new(move |last: bool| state_for_visits.pipeline.close_visits(last));
+    let close_visits = move |last: bool| state_for_visits.pipeline.close_visits(last);
     tokio::spawn(sink::run_flusher(
         state.pipeline.aggregator.clone(),
         close_visits,
