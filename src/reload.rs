@@ -24,6 +24,7 @@ use crate::aggregate::WindowSite;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::model::Conversions;
+use crate::privacy::Privacy;
 use crate::server::operator::Operator;
 use crate::stats::Stats;
 use crate::AppState;
@@ -46,36 +47,41 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The first generation, from the configuration veil starts with.
-    pub fn first(config: &Config) -> Loaded {
+    /// The first generation, from the configuration veil starts with and the
+    /// privacy boundary built from it.
+    pub fn first(config: &Config, privacy: &Privacy) -> Loaded {
         Loaded {
             generation: 1,
             config: Arc::new(config.clone()),
             stats: Stats::new(config),
             operator: Operator::new(&config.server.metrics_token),
-            conv: conversions(config),
+            conv: conversions(config, privacy),
         }
     }
 
     /// The next generation, keeping the stats API's throttle and query slots
     /// where their settings did not change.
-    fn next(&self, config: Config) -> Loaded {
+    fn next(&self, config: Config, privacy: &Privacy) -> Loaded {
         Loaded {
             generation: self.generation + 1,
             stats: self.stats.next(&config),
             operator: Operator::new(&config.server.metrics_token),
-            conv: conversions(&config),
+            conv: conversions(&config, privacy),
             config: Arc::new(config),
         }
     }
 }
 
-/// The compiled declarations of every site (validated with the configuration).
-fn conversions(config: &Config) -> Vec<Arc<Conversions>> {
+/// Every configured site's declarations in the configuration's order: the ones
+/// the boundary compiled for the same generation.
+fn conversions(config: &Config, privacy: &Privacy) -> Vec<Arc<Conversions>> {
     config
         .sites
         .iter()
-        .map(|s| Arc::new(Conversions::compile(s).unwrap_or_default()))
+        .map(|s| match privacy.site_index(&s.id) {
+            Some(i) => privacy.sites()[i as usize].conv.clone(),
+            None => Arc::default(),
+        })
         .collect()
 }
 
@@ -120,29 +126,15 @@ fn apply_locked(state: &AppState, file: Config) -> Result<Reloaded, ConfigError>
 
     // The window learns every site of the new rules before any hit can carry one:
     // sites keep their index; a removed site keeps its slot and its declarations.
-    let window = &state.pipeline.aggregator;
-    let before = window.sites();
-    let salts = rules.privacy.salts();
-    let sites: Vec<WindowSite> = rules
+    let sites = rules
         .privacy
         .sites()
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let conv = match config.sites.iter().position(|c| c.id == s.id) {
-                Some(at) => Arc::new(Conversions::compile(&config.sites[at]).unwrap_or_default()),
-                None => before[i].conv.clone(),
-            };
-            WindowSite {
-                id: s.id.clone(),
-                zone: salts.zone(s.zone),
-                conv,
-            }
-        })
+        .map(|s| WindowSite::of(s))
         .collect();
-    window.set_sites(sites);
+    state.pipeline.aggregator.set_sites(sites);
+    let next = running.next(config, &rules.privacy);
     state.pipeline.set_rules(rules);
-    let next = running.next(config);
     let generation = next.generation;
     state.set_loaded(next);
     Ok(Reloaded {

@@ -20,7 +20,6 @@ use crate::aggregate::{Aggregator, WindowSite};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::Conversions;
 use crate::pipeline::rate_limit::RateLimits;
 use crate::pipeline::Pipeline;
 use crate::privacy::client_ip::{ClientPrefix, TrustedProxies};
@@ -160,7 +159,10 @@ pub async fn start_on(
     let p = &config.pipeline;
     let (queue_tx, queue_rx) = mpsc::channel(p.queue_batches);
     let state = Arc::new(AppState {
-        loaded: arc_swap::ArcSwap::from_pointee(crate::reload::Loaded::first(&config)),
+        loaded: arc_swap::ArcSwap::from_pointee(crate::reload::Loaded::first(
+            &config,
+            &pipeline.rules().privacy,
+        )),
         reloading: parking_lot::Mutex::new(()),
         pipeline,
         metrics: metrics.clone(),
@@ -284,17 +286,7 @@ pub fn build_pipeline(
 ) -> Result<Pipeline, StartError> {
     let privacy = Privacy::new(config, geo, salts.clone(), clock.clone())?;
     let p = &config.pipeline;
-    let window_sites = privacy
-        .sites()
-        .iter()
-        .zip(&config.sites)
-        .map(|(s, site)| WindowSite {
-            id: s.id.clone(),
-            zone: salts.zone(s.zone),
-            // Validated with the configuration: this cannot fail here.
-            conv: Arc::new(Conversions::compile(site).unwrap_or_default()),
-        })
-        .collect();
+    let window_sites = privacy.sites().iter().map(|s| WindowSite::of(s)).collect();
     let aggregator = Arc::new(Aggregator::new(
         p.shards,
         window_sites,

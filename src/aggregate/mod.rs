@@ -215,6 +215,17 @@ pub struct WindowSite {
 }
 
 impl WindowSite {
+    /// The window's view of a site of the privacy boundary (a site a reload
+    /// removed keeps its last declarations there, so its counted cells still flush
+    /// under them).
+    pub fn of(site: &crate::privacy::Site) -> WindowSite {
+        WindowSite {
+            id: site.id.clone(),
+            zone: site.tz.clone(),
+            conv: site.conv.clone(),
+        }
+    }
+
     /// A site on UTC with the default pairs and no goals (tests and tools).
     pub fn utc(id: &str) -> WindowSite {
         let conv = crate::config::SiteConfig::with_id(id);
@@ -272,11 +283,6 @@ impl Aggregator {
     pub fn conversions(&self, site: u32) -> Arc<Conversions> {
         let sites = self.sites.load();
         site_at(&sites, site).conv.clone()
-    }
-
-    /// The sites by index, as a configuration reload left them.
-    pub fn sites(&self) -> Arc<Vec<WindowSite>> {
-        self.sites.load_full()
     }
 
     /// Replaces the site table (a configuration reload). `sites` keeps every index

@@ -53,8 +53,9 @@ pub struct Site {
     pub marketing_props: Vec<String>,
     /// Fragment routes (`#/route`) are pages.
     pub hash_routing: bool,
-    /// Currencies revenue is stored in.
-    pub currencies: Vec<[u8; 3]>,
+    /// Pairs, goals, funnels and the currencies revenue is stored in, compiled
+    /// once per configuration generation (the window takes the site's from here).
+    pub conv: Arc<crate::model::Conversions>,
     /// Index of the site's time zone in the salt keeper: its salt.
     pub zone: usize,
     /// The site's time zone: its days and hours.
@@ -345,9 +346,8 @@ impl Privacy {
                 consent: ConsentPolicy::from(&s.consent),
                 marketing_props: s.marketing_props.clone(),
                 hash_routing: s.hash_routing,
-                currencies: crate::model::Conversions::compile(s)
-                    .map(|c| c.currencies)
-                    .unwrap_or_default(),
+                // Validated with the configuration: compiling cannot fail here.
+                conv: Arc::new(crate::model::Conversions::compile(s).unwrap_or_default()),
                 zone,
                 tz: salts.zone(zone),
             });
@@ -663,7 +663,7 @@ impl Privacy {
         hit.revenue = beacon.revenue.filter(|r| {
             hit.event.is_some()
                 && allowed(DataGroup::Conversions)
-                && site.currencies.contains(&r.currency)
+                && site.conv.currencies.contains(&r.currency)
         });
         let props = beacon
             .props
