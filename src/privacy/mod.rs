@@ -331,6 +331,13 @@ impl Privacy {
         clock: Arc<dyn Clock>,
     ) -> Result<Privacy, crate::config::ConfigError> {
         let mut sites: Vec<Arc<Site>> = before.to_vec();
+        // Where each site already has its slot (removed ones included, so a site
+        // put back gets its old one).
+        let slots: std::collections::HashMap<&str, usize> = before
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut site_index = std::collections::HashMap::new();
         for (i, s) in config.sites.iter().enumerate() {
             let zone =
@@ -351,7 +358,7 @@ impl Privacy {
                 zone,
                 tz: salts.zone(zone),
             });
-            let index = match sites.iter().position(|old| old.id == s.id) {
+            let index = match slots.get(s.id.as_str()).copied() {
                 Some(at) => {
                     if sites[at].zone != zone {
                         return Err(crate::config::ConfigError::Key {
