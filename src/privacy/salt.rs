@@ -66,6 +66,11 @@ struct State {
     previous: Option<DaySalt>,
 }
 
+/// The zone at `index` (indices out of range wrap: there is always one zone).
+fn at(zones: &[Arc<ZoneSalts>], index: usize) -> &ZoneSalts {
+    &zones[index % zones.len()]
+}
+
 /// One time zone and its salts.
 struct ZoneSalts {
     zone: Arc<Zone>,
@@ -250,13 +255,7 @@ impl SaltKeeper {
 
     /// The zone at `index`.
     pub fn zone(&self, index: usize) -> Arc<Zone> {
-        let zones = self.zones.load();
-        zones[index % zones.len()].zone.clone()
-    }
-
-    /// The zones, by index.
-    pub fn zones(&self) -> Vec<Arc<Zone>> {
-        self.zones.load().iter().map(|z| z.zone.clone()).collect()
+        at(&self.zones.load(), index).zone.clone()
     }
 
     /// The visitor hash of (site, IP, User-Agent) under today's salt of zone
@@ -265,7 +264,7 @@ impl SaltKeeper {
     /// short to be worth reversing.
     pub fn visitor_hash(&self, zone: usize, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
         let zones = self.zones.load();
-        let state = zones[zone % zones.len()].state.read();
+        let state = at(&zones, zone).state.read();
         visitor_hash_with(&state.current.key, site, ip, user_agent)
     }
 
@@ -343,7 +342,7 @@ impl SaltKeeper {
     /// Whether the salt of zone `zone`'s local day `day` is still in memory.
     pub fn holds_day(&self, zone: usize, day: u32) -> bool {
         let zones = self.zones.load();
-        let s = zones[zone % zones.len()].state.read();
+        let s = at(&zones, zone).state.read();
         s.current.day == day || s.previous.as_ref().is_some_and(|p| p.day == day)
     }
 
@@ -596,7 +595,7 @@ mod tests {
         let clock = Arc::new(ManualClock::at_ms((MIDNIGHT - 3_700) * 1000));
         let k =
             SaltKeeper::new(clock.clone(), 3_600, None, &["UTC", "Europe/Warsaw", "UTC"]).unwrap();
-        assert_eq!(k.zones().len(), 2, "one salt per distinct zone");
+        assert_eq!(k.days_in_memory().len(), 2, "one salt per distinct zone");
         let (utc, waw) = (
             k.zone_index("UTC").unwrap(),
             k.zone_index("Europe/Warsaw").unwrap(),
