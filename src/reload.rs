@@ -111,9 +111,13 @@ fn apply_locked(state: &AppState, file: Config) -> Result<Reloaded, ConfigError>
     let _one_at_a_time = state.reloading.lock();
     file.validate()?;
     let running = state.loaded();
-    let (config, need_restart) = crate::config::reload::for_reload(&running.config, file);
+    let crate::config::reload::ForReload {
+        config,
+        need_restart,
+        unchanged,
+    } = crate::config::reload::for_reload(&running.config, file);
     config.validate()?;
-    if crate::config::reload::same(&config, &running.config) {
+    if unchanged {
         // SIGHUP after the watcher already saw the change, or a file touched but
         // not changed: nothing to put in force, no new generation.
         return Ok(Reloaded {

@@ -41,16 +41,20 @@ const RESTART_ONLY_SECTIONS: [&str; 8] = [
 ];
 
 /// The configuration to put in force when `file` was loaded while `running`
-/// runs: `file` with every restart-only key set back to its running value, and
-/// the dotted names of the restart-only keys `file` changed.
-pub fn for_reload(running: &Config, file: Config) -> (Config, Vec<String>) {
+/// runs ([`ForReload`]).
+pub fn for_reload(running: &Config, file: Config) -> ForReload {
+    let keep_running = || ForReload {
+        config: running.clone(),
+        need_restart: vec!["(the whole file)".into()],
+        unchanged: true,
+    };
     let (Ok(Value::Object(old)), Ok(Value::Object(mut new))) =
         (serde_json::to_value(running), serde_json::to_value(&file))
     else {
         // Both serialize (the file was just parsed into the same type); should
         // that ever fail, nothing restart-only is changed by keeping the
         // running configuration whole.
-        return (running.clone(), vec!["(the whole file)".into()]);
+        return keep_running();
     };
     let mut changed = Vec::new();
     for section in RESTART_ONLY_SECTIONS {
@@ -70,18 +74,25 @@ pub fn for_reload(running: &Config, file: Config) -> (Config, Vec<String>) {
             }
         }
     }
+    let unchanged = new == old;
     match serde_json::from_value(Value::Object(new)) {
-        Ok(merged) => (merged, changed),
-        Err(_) => (running.clone(), vec!["(the whole file)".into()]),
+        Ok(config) => ForReload {
+            config,
+            need_restart: changed,
+            unchanged,
+        },
+        Err(_) => keep_running(),
     }
 }
 
-/// Whether two configurations are the same (compared as their serialized form).
-pub fn same(a: &Config, b: &Config) -> bool {
-    match (serde_json::to_value(a), serde_json::to_value(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+/// What a reload of a file puts in force.
+pub struct ForReload {
+    /// The file with every restart-only key set back to its running value.
+    pub config: Config,
+    /// The dotted names of the restart-only keys the file changed.
+    pub need_restart: Vec<String>,
+    /// Whether `config` is the running configuration (nothing to put in force).
+    pub unchanged: bool,
 }
 
 /// Dotted names of the keys of `section` that differ.
@@ -135,7 +146,8 @@ id = "a.example"
                 .replace("aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb")
                 + "[[sites]]\nid = \"b.example\"\n"),
         );
-        let (merged, changed) = for_reload(&running, file);
+        let r = for_reload(&running, file);
+        let (merged, changed) = (r.config, r.need_restart);
         assert_eq!(
             changed,
             [
@@ -155,7 +167,9 @@ id = "a.example"
     #[test]
     fn an_unchanged_file_changes_nothing() {
         let running = parse(BASE);
-        let (merged, changed) = for_reload(&running, parse(BASE));
+        let r = for_reload(&running, parse(BASE));
+        assert!(r.unchanged);
+        let (merged, changed) = (r.config, r.need_restart);
         assert!(changed.is_empty());
         assert_eq!(
             serde_json::to_value(&merged).ok(),
