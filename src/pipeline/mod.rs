@@ -142,14 +142,9 @@ impl Pipeline {
     }
 
     /// The rules in force now. Hold the guard only briefly (one request's
-    /// synchronous work); [`Pipeline::rules_full`] for longer.
+    /// synchronous work), never across an `await`.
     pub fn rules(&self) -> arc_swap::Guard<Arc<Rules>> {
         self.rules.load()
-    }
-
-    /// The rules in force now, to keep across an `await`.
-    pub fn rules_full(&self) -> Arc<Rules> {
-        self.rules.load_full()
     }
 
     /// Puts the rules of a reloaded configuration in force (the window's site

@@ -455,10 +455,10 @@ pub fn realtime(ctx: &Ctx<'_>) -> Value {
     let state = ctx.state;
     let now = state.pipeline.clock().now_secs() as u32;
     // The window's index of the site (the API's `idx` is its place in the file).
-    let Some(site) = state.pipeline.rules().privacy.site_index(&ctx.site.id) else {
+    let rules = state.pipeline.rules();
+    let Some(site) = rules.privacy.site_index(&ctx.site.id) else {
         return json!({ "site": ctx.site.id, "last_5_minutes": null, "last_30_minutes": null });
     };
-    let rules = state.pipeline.rules_full();
     let window = |minutes: u32| {
         json!({
             "visitors": state.pipeline.sessions.active_since(site, now.saturating_sub(minutes * 60)),
