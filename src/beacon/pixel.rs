@@ -2,11 +2,6 @@
 //!
 //! Decoded in one pass over the raw query (no intermediate map, borrowed values
 //! where nothing needs decoding): this runs for every pageview. Unknown keys are ignored so that cache-busting parameters do no harm.
-//! The pairs are split by [`pairs`], which gives what `form_urlencoded::parse`
-//! gives (a test checks this) at about a third of its cost: a component without
-//! `%` or `+` is borrowed after one byte scan, and one that needs decoding is
-//! decoded into a buffer of its final size, without `form_urlencoded`'s
-//! byte-by-byte growth and second UTF-8 pass.
 //! Event props travel as `p.KEY=VALUE`.
 //!
 //! Revenue travels as `ra=19.99&rc=EUR` (amount, currency: both or neither), on an
@@ -27,7 +22,7 @@ pub fn decode<'a>(query: &'a str, referer: Option<&'a str>) -> Result<Beacon<'a>
     let mut b = Beacon::default();
     let mut event = None;
     let (mut amount, mut currency, mut time, mut scroll) = (None, None, None, None);
-    for (key, value) in pairs(query) {
+    for (key, value) in crate::http::query::pairs(query) {
         let value = || value.clone();
         match &*key {
             "s" | "site" => b.site = value(),
@@ -86,109 +81,10 @@ pub fn decode<'a>(query: &'a str, referer: Option<&'a str>) -> Result<Beacon<'a>
     Ok(b)
 }
 
-/// The `(key, value)` pairs of a query string, decoded by the WHATWG
-/// `application/x-www-form-urlencoded` rules exactly as `form_urlencoded::parse`
-/// decodes them: split on `&` (empty pieces skipped), then at the first `=`;
-/// `+` is a space, `%XX` a byte (a `%` without two hex digits stays), invalid
-/// UTF-8 is replaced.
-pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    query.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (component(k), component(v))
-    })
-}
-
-/// One decoded key or value: borrowed when it has no `%` or `+`.
-fn component(s: &str) -> Cow<'_, str> {
-    let b = s.as_bytes();
-    let Some(first) = b.iter().position(|&c| c == b'%' || c == b'+') else {
-        return Cow::Borrowed(s);
-    };
-    let mut out = Vec::with_capacity(b.len());
-    out.extend_from_slice(&b[..first]);
-    let mut i = first;
-    while i < b.len() {
-        match b[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => match (b.get(i + 1).and_then(hex), b.get(i + 2).and_then(hex)) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
-}
-
-fn hex(c: &u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn pairs_are_form_urlencoded_pairs() {
-        let cases = [
-            "",
-            "&&&",
-            "a",
-            "=",
-            "a=",
-            "=b",
-            "a=1&&b=x%20y+z&c&=v",
-            "s=example.com&u=https%3A%2F%2Fexample.com%2Fpricing%3Fa%3D1&r=https://www.google.com/&w=1280",
-            "a=%&b=%4&c=%zz&d=%4g&e=%%41&f=100%",
-            "a=%FF%FE&b=%C5%82&c=%E2%82&d=%F0%9F%98%80&e=\u{142}%C5",
-            "k+ey=v+a+l&%6B=%76&a==b=c",
-            "p.plan=pro&p.a%20b=c%2Bd&_=123",
-            "x=\u{1F600}+%2B+&y=%0A%0D%00",
-        ];
-        for q in cases {
-            let want: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            let got: Vec<(String, String)> = pairs(q)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            assert_eq!(got, want, "query {q:?}");
-        }
-        // Every two-byte string over an alphabet of the interesting bytes, and a
-        // few longer ones made from it.
-        let alphabet = ["%", "+", "&", "=", "4", "1", "g", "F", "\u{142}", "a"];
-        for a in alphabet {
-            for b in alphabet {
-                for c in alphabet {
-                    let q = format!("{a}{b}{c}%{b}{c}{a}");
-                    let want: Vec<_> = form_urlencoded::parse(q.as_bytes()).collect();
-                    let got: Vec<_> = pairs(&q).collect();
-                    assert_eq!(got, want, "query {q:?}");
-                }
-            }
-        }
-        assert!(pairs("a=b").all(|(k, v)| matches!((k, v), (Cow::Borrowed(_), Cow::Borrowed(_)))));
-    }
     use crate::beacon::{Engagement, Revenue};
 
     #[test]
