@@ -227,18 +227,19 @@ pub async fn partitions(
     cfg: &ClickHouseConfig,
 ) -> Result<Vec<DroppedPartition>, RetentionError> {
     let db = cfg.database.as_str();
+    let listed = |tables: &[&str]| {
+        let quoted: Vec<String> = tables.iter().map(|t| format!("'{t}'")).collect();
+        PARTS_SQL
+            .replace("{from}", "system.parts")
+            .replace("{tables}", &quoted.join(", "))
+    };
     let rows = match Layout::of(cfg) {
         Layout::Single => {
-            let sql = PARTS_SQL.replace("{from}", "system.parts").replace(
-                "{tables}",
-                "'daily', 'hourly', 'late_daily', 'late_hourly', 'batches'",
-            );
+            let sql = listed(&[&DAY_TABLES[..], &["batches"]].concat());
             client.query(&sql).bind(db).fetch_all::<PartRow>().await?
         }
         Layout::Cluster(cluster) => {
-            let local = PARTS_SQL
-                .replace("{from}", "system.parts")
-                .replace("{tables}", "'daily', 'hourly', 'late_daily', 'late_hourly'");
+            let local = listed(&DAY_TABLES);
             let mut rows = client.query(&local).bind(db).fetch_all::<PartRow>().await?;
             let sharded = PARTS_SQL
                 .replace("{from}", "cluster(?, system, parts)")
