@@ -375,11 +375,13 @@ scenario_replica() {
     }
     under_load replica "$VEIL_CLUSTER_LOAD_SECS" kill_ch4
     # The replica catches up: the same batch ids and sketch rows as its twin.
-    local t a b deadline=$((SECONDS + 30)) caught=""
+    # ClickHouse 18.16 takes ~25 s to start and then fetches every part it
+    # missed, so the wait allows 90 s (and says how long it took).
+    local t a b started=$SECONDS deadline=$((SECONDS + 90)) caught=""
     while ((SECONDS < deadline)); do
         a="$(cl_ch_sql 3 "SELECT count() FROM $CL_DB.batches_local") $(cl_ch_sql 3 "SELECT count() FROM $CL_DB.open_aggregates_local")"
         b="$(cl_ch_sql 4 "SELECT count() FROM $CL_DB.batches_local") $(cl_ch_sql 4 "SELECT count() FROM $CL_DB.open_aggregates_local")"
-        [[ "$a" == "$b" ]] && { caught="ch4 caught up (batches, sketch rows: $b)"; break; }
+        [[ "$a" == "$b" ]] && { caught="ch4 caught up in $((SECONDS - started)) s after the load (batches, sketch rows: $b)"; break; }
         sleep 1
     done
     t="${caught:-ch4 NOT caught up: ch3 $a, ch4 $b}"
